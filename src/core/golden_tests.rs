@@ -1,0 +1,125 @@
+//! Golden vectors: frames produced by the real yjs + y-protocols (e2e/golden.mjs) must decode,
+//! and our encoder must produce them byte for byte.
+
+#[cfg(target_arch = "wasm32")]
+use wasm_bindgen_test::wasm_bindgen_test as test;
+
+use yrs::sync::{Message, SyncMessage};
+use yrs::types::ToJson;
+use yrs::updates::decoder::Decode;
+use yrs::{OffsetKind, Options, ReadTxn, Transact, Update};
+
+use crate::core::frame::{Dialect, YWebsocket};
+use crate::core::validate::Limits;
+
+fn vectors() -> serde_json::Value {
+    let v: serde_json::Value =
+        serde_json::from_str(include_str!("../../tests/fixtures/golden.json")).unwrap();
+    v["vectors"].clone()
+}
+
+fn bytes(v: &serde_json::Value, name: &str) -> Vec<u8> {
+    let hex = v[name]["frame"].as_str().unwrap();
+    (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+        .collect()
+}
+
+fn decode_one(frame: &[u8]) -> Message {
+    let d = YWebsocket.decode(frame, &Limits::default());
+    assert!(d.error.is_none(), "{:?}", d.error);
+    assert_eq!(d.messages.len(), 1);
+    d.messages.into_iter().next().unwrap()
+}
+
+fn js_doc() -> yrs::Doc {
+    yrs::Doc::with_options(Options {
+        offset_kind: OffsetKind::Utf16,
+        ..Options::default()
+    })
+}
+
+#[test]
+fn every_golden_frame_round_trips_byte_for_byte() {
+    let v = vectors();
+    for name in v.as_object().unwrap().keys() {
+        let f = bytes(&v, name);
+        let m = decode_one(&f);
+        assert_eq!(YWebsocket.encode(&m), f, "{name}");
+    }
+}
+
+#[test]
+fn our_step1_equals_yjs_step1_for_the_same_document() {
+    let v = vectors();
+    let Message::Sync(SyncMessage::SyncStep2(update)) = decode_one(&bytes(&v, "step2")) else {
+        panic!("not a step 2")
+    };
+    let doc = js_doc();
+    doc.transact_mut()
+        .apply_update(Update::decode_v1(&update).unwrap())
+        .unwrap();
+    let sv = doc.transact().state_vector();
+    let ours = YWebsocket.encode(&Message::Sync(SyncMessage::SyncStep1(sv)));
+    assert_eq!(ours, bytes(&v, "step1"));
+    assert_eq!(
+        YWebsocket.encode(&Message::Sync(SyncMessage::SyncStep1(Default::default()))),
+        bytes(&v, "step1_empty")
+    );
+}
+
+#[test]
+fn step2_and_update_give_yjs_content() {
+    let v = vectors();
+    let Message::Sync(SyncMessage::SyncStep2(update)) = decode_one(&bytes(&v, "step2")) else {
+        panic!("not a step 2")
+    };
+    let doc = js_doc();
+    let note = doc.get_or_insert_text("note");
+    let m = doc.get_or_insert_map("m");
+    let list = doc.get_or_insert_array("list");
+    doc.transact_mut()
+        .apply_update(Update::decode_v1(&update).unwrap())
+        .unwrap();
+    let txn = doc.transact();
+    let got = serde_json::json!({
+        "note": yrs::GetString::get_string(&note, &txn),
+        "m": serde_json::to_value(m.to_json(&txn)).unwrap(),
+        "list": serde_json::to_value(list.to_json(&txn)).unwrap(),
+    });
+    assert_eq!(got, v["step2"]["json"]);
+    drop(txn);
+    // The incremental update is already contained in the step 2 state.
+    let Message::Sync(SyncMessage::Update(u)) = decode_one(&bytes(&v, "update")) else {
+        panic!("not an update")
+    };
+    let before = doc.transact().state_vector();
+    doc.transact_mut()
+        .apply_update(Update::decode_v1(&u).unwrap())
+        .unwrap();
+    assert_eq!(doc.transact().state_vector(), before);
+}
+
+#[test]
+fn awareness_and_auth_fields() {
+    let v = vectors();
+    let Message::Awareness(a) = decode_one(&bytes(&v, "awareness")) else {
+        panic!("not awareness")
+    };
+    let e = &a.clients[&yrs::ClientID::new(7)];
+    assert_eq!(e.clock as u64, v["awareness"]["clock"].as_u64().unwrap());
+    assert_eq!(&*e.json, v["awareness"]["state"].as_str().unwrap());
+    let Message::Awareness(a) = decode_one(&bytes(&v, "awareness_null")) else {
+        panic!("not awareness")
+    };
+    assert_eq!(&*a.clients[&yrs::ClientID::new(7)].json, "null");
+    assert_eq!(
+        decode_one(&bytes(&v, "auth_denied")),
+        Message::Auth(Some(v["auth_denied"]["reason"].as_str().unwrap().into()))
+    );
+    assert_eq!(
+        decode_one(&bytes(&v, "query_awareness")),
+        Message::AwarenessQuery
+    );
+}

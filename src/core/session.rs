@@ -1,0 +1,678 @@
+//! The per-connection sync state machine.
+//!
+//! Inputs: [`connecting`](Session::connecting), [`connected`](Session::connected),
+//! [`handle_frame`](Session::handle_frame), local document updates (picked up from the document
+//! on every call), [`handle_timeout`](Session::handle_timeout) and [`closed`](Session::closed),
+//! each with the current time in milliseconds. Outputs come out of
+//! [`poll_output`](Session::poll_output) in order: frames to send, a request to close, persistence
+//! commands and events. Nothing here does I/O, reads a clock or draws random numbers.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use yrs::sync::{Message, SyncMessage};
+use yrs::updates::decoder::Decode;
+use yrs::IdSet;
+use yrs::{Doc, ReadTxn, StateVector, Transact, Update};
+
+use crate::core::ack::AckTracker;
+use crate::core::awareness::{AwarenessChange, TimedAwareness};
+use crate::core::error::{DecodeError, SyncError};
+use crate::core::frame::{Dialect, YWebsocket};
+use crate::core::validate::Limits;
+
+/// Connection status, as y-websocket names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// Not connected, not trying right now.
+    Disconnected,
+    /// A socket is being opened.
+    Connecting,
+    /// The socket is open.
+    Connected,
+}
+
+impl Status {
+    /// The y-websocket string for this status.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Status::Disconnected => "disconnected",
+            Status::Connecting => "connecting",
+            Status::Connected => "connected",
+        }
+    }
+}
+
+/// Something the application may want to know.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// The connection status changed.
+    Status(Status),
+    /// Synced with the server (first sync step 2 received) or no longer (closed).
+    Synced(bool),
+    /// The number of local changes the server has not confirmed changed.
+    Unsynced {
+        /// Unconfirmed changes.
+        count: usize,
+        /// Their size in update bytes.
+        bytes: usize,
+    },
+    /// Awareness states changed; `local` is true for this client's own change.
+    Awareness {
+        /// Which clients.
+        change: AwarenessChange,
+        /// Whether the change was made locally.
+        local: bool,
+    },
+    /// The server refused access. The session does not reconnect.
+    PermissionDenied(String),
+    /// A problem; see [`SyncError::code`].
+    Error(SyncError),
+}
+
+/// Why the session asks to close the socket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CloseReason {
+    /// The server sent something unusable.
+    Protocol(SyncError),
+    /// The server stopped answering.
+    Timeout,
+    /// The server refused access.
+    PermissionDenied,
+}
+
+/// A command for the persistence adapter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PersistCommand {
+    /// Store what is known of the server: its state vector as last seen (v1 encoding, from its
+    /// sync step 1) and whether local changes are still unconfirmed.
+    SyncMeta {
+        /// The server's state vector, if it sent one on this connection.
+        server_state_vector: Option<Vec<u8>>,
+        /// True while the server has not confirmed every local change.
+        unconfirmed: bool,
+    },
+}
+
+/// One output of the session, in the order it must be executed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Output {
+    /// Send this frame on the socket.
+    Transmit(Vec<u8>),
+    /// Close the socket.
+    Close(CloseReason),
+    /// Run this persistence command.
+    Persist(PersistCommand),
+    /// Tell the application.
+    Event(Event),
+}
+
+/// Session settings.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Limits on untrusted input.
+    pub limits: Limits,
+    /// Whether to run awareness (presence) on this connection.
+    pub awareness: bool,
+    /// Probe the server with a sync step 1 after this long without a frame from it (ms).
+    pub idle_probe_ms: u64,
+    /// Close the connection when a probe is not answered within this long (ms) of silence.
+    pub probe_timeout_ms: u64,
+    /// How many times a change the server lacks is sent again before an error is reported.
+    pub max_resend: u32,
+    /// Origin of the transactions that apply remote changes (so they are not sent back).
+    pub origin: String,
+}
+
+static NEXT_ORIGIN: AtomicU64 = AtomicU64::new(1);
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            limits: Limits::default(),
+            awareness: true,
+            idle_probe_ms: 15_000,
+            probe_timeout_ms: 10_000,
+            max_resend: 3,
+            origin: format!(
+                "ysync-session-{}",
+                NEXT_ORIGIN.fetch_add(1, Ordering::Relaxed)
+            ),
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Probe {
+    sent_at: u64,
+    /// Id from the ack tracker: changes sent before it carry a lower or equal id.
+    id: u64,
+}
+
+#[derive(Debug)]
+enum Conn {
+    Down,
+    Connecting,
+    Up {
+        synced: bool,
+        probes: VecDeque<Probe>,
+        last_rx: u64,
+        /// Local changes were sent after the newest probe.
+        probe_wanted: bool,
+        given_up: bool,
+    },
+    Denied,
+}
+
+type LocalQueue = Arc<Mutex<Vec<Vec<u8>>>>;
+
+/// The sync state machine for one document on one server connection.
+pub struct Session {
+    doc: Doc,
+    cfg: Config,
+    dialect: Box<dyn Dialect>,
+    conn: Conn,
+    ack: AckTracker,
+    awareness: TimedAwareness,
+    local: LocalQueue,
+    out: VecDeque<Output>,
+    now: u64,
+    last_unsynced: (usize, usize),
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("conn", &self.conn)
+            .field("unconfirmed", &self.ack.count())
+            .finish()
+    }
+}
+
+/// A session could not subscribe to its document (a transaction was open).
+#[derive(Debug, thiserror::Error)]
+#[error("the document is busy in another transaction")]
+pub struct DocBusy;
+
+fn lock(q: &LocalQueue) -> std::sync::MutexGuard<'_, Vec<Vec<u8>>> {
+    q.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Session {
+    /// A session for `doc` speaking y-websocket, at time `now` (ms).
+    pub fn new(doc: Doc, cfg: Config, now: u64) -> Result<Self, DocBusy> {
+        Self::with_dialect(doc, cfg, Box::new(YWebsocket), now)
+    }
+
+    /// A session with another wire dialect.
+    pub fn with_dialect(
+        doc: Doc,
+        cfg: Config,
+        dialect: Box<dyn Dialect>,
+        now: u64,
+    ) -> Result<Self, DocBusy> {
+        let local: LocalQueue = Arc::default();
+        {
+            let local = local.clone();
+            let own = cfg.origin.clone();
+            doc.observe_update_v1(cfg.origin.as_str(), move |txn, e| {
+                let from_us = txn.origin().map(|o| o.as_ref() == own.as_bytes());
+                if from_us != Some(true) {
+                    lock(&local).push(e.update.clone());
+                }
+            })
+            .map_err(|_| DocBusy)?;
+        }
+        Ok(Session {
+            awareness: TimedAwareness::new(doc.clone(), now),
+            doc,
+            cfg,
+            dialect,
+            conn: Conn::Down,
+            ack: AckTracker::default(),
+            local,
+            out: VecDeque::new(),
+            now,
+            last_unsynced: (0, 0),
+        })
+    }
+
+    /// The document.
+    pub fn doc(&self) -> &Doc {
+        &self.doc
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &Config {
+        &self.cfg
+    }
+
+    /// The awareness (presence) states.
+    pub fn awareness(&self) -> &TimedAwareness {
+        &self.awareness
+    }
+
+    /// Current status.
+    pub fn status(&self) -> Status {
+        match self.conn {
+            Conn::Down | Conn::Denied => Status::Disconnected,
+            Conn::Connecting => Status::Connecting,
+            Conn::Up { .. } => Status::Connected,
+        }
+    }
+
+    /// True once the first sync step 2 of this connection arrived.
+    pub fn synced(&self) -> bool {
+        matches!(self.conn, Conn::Up { synced: true, .. })
+    }
+
+    /// True after the server refused access; the adapter must not reconnect.
+    pub fn denied(&self) -> bool {
+        matches!(self.conn, Conn::Denied)
+    }
+
+    /// Local changes the server has not confirmed: (count, bytes).
+    pub fn unconfirmed(&mut self) -> (usize, usize) {
+        self.pull_local();
+        (self.ack.count(), self.ack.bytes())
+    }
+
+    /// A mark for "every local change made until now" (see [`confirmed`](Self::confirmed)).
+    pub fn ack_mark(&mut self) -> u64 {
+        self.pull_local();
+        self.ack.next_seq()
+    }
+
+    /// True when every local change made before `mark` was taken is confirmed by the server.
+    pub fn confirmed(&self, mark: u64) -> bool {
+        self.ack.first_seq() >= mark
+    }
+
+    /// The adapter started opening a socket.
+    pub fn connecting(&mut self, now: u64) {
+        self.tick(now);
+        if !matches!(self.conn, Conn::Connecting) {
+            self.conn = Conn::Connecting;
+            self.emit(Event::Status(Status::Connecting));
+        }
+    }
+
+    /// The socket opened: send sync step 1 (a probe) and the local awareness state.
+    pub fn connected(&mut self, now: u64) {
+        self.tick(now);
+        self.pull_local();
+        self.ack.reset_sent();
+        self.conn = Conn::Up {
+            synced: false,
+            probes: VecDeque::new(),
+            last_rx: now,
+            probe_wanted: false,
+            given_up: false,
+        };
+        self.emit(Event::Status(Status::Connected));
+        self.send_probe();
+        if self.cfg.awareness && self.awareness.local_state().is_some() {
+            let u = self.awareness.local_update();
+            self.transmit(&Message::Awareness(u));
+        }
+    }
+
+    /// The socket closed (or failed to open).
+    pub fn closed(&mut self, now: u64) {
+        self.tick(now);
+        let was_synced = self.synced();
+        match self.conn {
+            Conn::Denied => {}
+            Conn::Down => return,
+            _ => self.conn = Conn::Down,
+        }
+        if was_synced {
+            self.emit(Event::Synced(false));
+        }
+        let change = self.awareness.remove_remote();
+        if !change.is_empty() {
+            self.emit(Event::Awareness {
+                change,
+                local: false,
+            });
+        }
+        self.emit(Event::Status(Status::Disconnected));
+    }
+
+    /// A frame arrived from the server. Malformed input leaves the document untouched and
+    /// asks for the connection to be closed.
+    pub fn handle_frame(&mut self, now: u64, frame: &[u8]) {
+        self.tick(now);
+        self.pull_local();
+        match &mut self.conn {
+            Conn::Up { last_rx, .. } => *last_rx = now,
+            // A frame after close (a replaced socket) is ignored.
+            _ => return,
+        }
+        let decoded = self.dialect.decode(frame, &self.cfg.limits);
+        for m in decoded.messages {
+            if let Err(e) = self.handle_message(m) {
+                self.fail(SyncError::MalformedFrame(e));
+                return;
+            }
+            if !matches!(self.conn, Conn::Up { .. }) {
+                return;
+            }
+        }
+        match decoded.error {
+            Some(e @ SyncError::UnknownMessageType(_)) => self.emit(Event::Error(e)),
+            Some(e) => self.fail(e),
+            None => {}
+        }
+        self.flush_local();
+    }
+
+    /// Time passed: renew / expire awareness, probe an idle server, give up on a silent one.
+    pub fn handle_timeout(&mut self, now: u64) {
+        self.tick(now);
+        self.pull_local();
+        self.flush_local();
+        if self.cfg.awareness {
+            let (renew, change) = self.awareness.on_timeout(now);
+            if let Some(u) = renew {
+                if matches!(self.conn, Conn::Up { .. }) {
+                    self.transmit(&Message::Awareness(u));
+                }
+            }
+            if !change.is_empty() {
+                self.emit(Event::Awareness {
+                    change,
+                    local: false,
+                });
+            }
+        }
+        let timeout = self.cfg.probe_timeout_ms;
+        let idle = self.cfg.idle_probe_ms;
+        if let Conn::Up {
+            probes, last_rx, ..
+        } = &self.conn
+        {
+            if let Some(p) = probes.front() {
+                if now >= p.sent_at.max(*last_rx) + timeout {
+                    self.emit(Event::Error(SyncError::Timeout(timeout)));
+                    self.conn = Conn::Down;
+                    self.out.push_back(Output::Close(CloseReason::Timeout));
+                    return;
+                }
+            } else if now >= *last_rx + idle {
+                self.send_probe();
+            }
+        }
+    }
+
+    /// When [`handle_timeout`](Self::handle_timeout) should be called next, if ever.
+    pub fn poll_timeout(&self) -> Option<u64> {
+        let mut t: Option<u64> = None;
+        let mut at = |v: u64| t = Some(t.map_or(v, |x| x.min(v)));
+        if self.cfg.awareness {
+            at(self.awareness.next_timeout());
+        }
+        if let Conn::Up {
+            probes, last_rx, ..
+        } = &self.conn
+        {
+            match probes.front() {
+                Some(p) => at(p.sent_at.max(*last_rx) + self.cfg.probe_timeout_ms),
+                None => at(*last_rx + self.cfg.idle_probe_ms),
+            }
+        }
+        t
+    }
+
+    /// The next output to execute. Local document changes made since the last call are turned
+    /// into frames here, so an adapter only has to call this after an edit.
+    pub fn poll_output(&mut self) -> Option<Output> {
+        if self.out.is_empty() {
+            self.pull_local();
+            self.flush_local();
+        }
+        self.out.pop_front()
+    }
+
+    /// Sets (or clears) this client's awareness state (JSON text) and broadcasts it.
+    pub fn set_local_awareness(&mut self, now: u64, json: Option<&str>) {
+        self.tick(now);
+        let (update, change) = self.awareness.set_local(json);
+        if self.cfg.awareness && matches!(self.conn, Conn::Up { .. }) {
+            self.transmit(&Message::Awareness(update));
+        }
+        if !change.is_empty() {
+            self.emit(Event::Awareness {
+                change,
+                local: true,
+            });
+        }
+    }
+
+    fn tick(&mut self, now: u64) {
+        self.now = self.now.max(now);
+        self.awareness.set_now(self.now);
+    }
+
+    fn emit(&mut self, e: Event) {
+        self.out.push_back(Output::Event(e));
+    }
+
+    fn transmit(&mut self, m: &Message) {
+        self.out.push_back(Output::Transmit(self.dialect.encode(m)));
+    }
+
+    fn fail(&mut self, e: SyncError) {
+        self.emit(Event::Error(e.clone()));
+        self.conn = Conn::Down;
+        self.out.push_back(Output::Close(CloseReason::Protocol(e)));
+    }
+
+    /// Moves local updates from the document observer into the ack tracker, sending them when
+    /// connected.
+    fn pull_local(&mut self) {
+        let updates = std::mem::take(&mut *lock(&self.local));
+        if updates.is_empty() {
+            return;
+        }
+        let up = matches!(self.conn, Conn::Up { .. });
+        for u in updates {
+            if up {
+                self.transmit(&Message::Sync(SyncMessage::Update(u.clone())));
+            }
+            if self.ack.push(u, up).is_some() {
+                if let Conn::Up { probe_wanted, .. } = &mut self.conn {
+                    *probe_wanted = true;
+                }
+            }
+        }
+        self.report_unsynced();
+    }
+
+    /// Sends a probe for changes sent since the last one, unless one is already waiting.
+    fn flush_local(&mut self) {
+        if let Conn::Up {
+            probes,
+            probe_wanted: true,
+            ..
+        } = &self.conn
+        {
+            if probes.is_empty() {
+                self.send_probe();
+            }
+        }
+    }
+
+    fn send_probe(&mut self) {
+        let sv = {
+            let txn = self.doc.transact();
+            self.ack.probe_vector(&txn.state_vector())
+        };
+        let p = Probe {
+            sent_at: self.now,
+            id: self.ack.next_probe(),
+        };
+        if let Conn::Up {
+            probes,
+            probe_wanted,
+            ..
+        } = &mut self.conn
+        {
+            probes.push_back(p);
+            *probe_wanted = false;
+        }
+        self.transmit(&Message::Sync(SyncMessage::SyncStep1(sv)));
+    }
+
+    fn report_unsynced(&mut self) {
+        let now = (self.ack.count(), self.ack.bytes());
+        if now != self.last_unsynced {
+            let was_unconfirmed = self.last_unsynced.0 > 0;
+            self.last_unsynced = now;
+            self.emit(Event::Unsynced {
+                count: now.0,
+                bytes: now.1,
+            });
+            if was_unconfirmed != (now.0 > 0) {
+                self.out
+                    .push_back(Output::Persist(PersistCommand::SyncMeta {
+                        server_state_vector: None,
+                        unconfirmed: now.0 > 0,
+                    }));
+            }
+        }
+    }
+
+    /// Applies a remote update (validated by the dialect); returns the ids of its blocks and
+    /// its delete set, which confirm local changes when it answers a probe.
+    fn apply_remote(&mut self, update: &[u8]) -> Result<(IdSet, IdSet), DecodeError> {
+        let yrs_err = |e: &dyn std::fmt::Display| DecodeError::Yrs(e.to_string());
+        let u = Update::decode_v1(update).map_err(|e| yrs_err(&e))?;
+        let ids = (u.insertions(true), u.delete_set().clone());
+        let mut txn = self
+            .doc
+            .try_transact_mut_with(self.cfg.origin.as_str())
+            .map_err(|e| yrs_err(&e))?;
+        txn.apply_update(u).map_err(|e| yrs_err(&e))?;
+        Ok(ids)
+    }
+
+    fn handle_message(&mut self, m: Message) -> Result<(), DecodeError> {
+        match m {
+            Message::Sync(SyncMessage::SyncStep1(sv)) => {
+                let diff = {
+                    let txn = self.doc.transact();
+                    txn.encode_state_as_update_v1(&sv)
+                };
+                self.transmit(&Message::Sync(SyncMessage::SyncStep2(diff)));
+                self.out
+                    .push_back(Output::Persist(PersistCommand::SyncMeta {
+                        server_state_vector: Some(crate::core::frame::encode_state_vector(&sv)),
+                        unconfirmed: self.ack.count() > 0,
+                    }));
+                // The step 2 just sent carries every unconfirmed change the server lacks.
+                self.ack.mark_all_sent();
+                if self.ack.count() > 0 {
+                    if let Conn::Up { probe_wanted, .. } = &mut self.conn {
+                        *probe_wanted = true;
+                    }
+                }
+            }
+            Message::Sync(SyncMessage::SyncStep2(u)) => {
+                let (have, deleted) = self.apply_remote(&u)?;
+                self.on_probe_answer(&have, &deleted);
+            }
+            Message::Sync(SyncMessage::Update(u)) => {
+                self.apply_remote(&u)?;
+            }
+            Message::Awareness(u) => {
+                if self.cfg.awareness {
+                    let change = self.awareness.apply(u);
+                    if !change.is_empty() {
+                        self.emit(Event::Awareness {
+                            change,
+                            local: false,
+                        });
+                    }
+                }
+            }
+            Message::AwarenessQuery => {
+                if self.cfg.awareness {
+                    let u = self.awareness.full_update();
+                    self.transmit(&Message::Awareness(u));
+                }
+            }
+            Message::Auth(Some(reason)) => {
+                self.conn = Conn::Denied;
+                self.emit(Event::PermissionDenied(reason));
+                self.out
+                    .push_back(Output::Close(CloseReason::PermissionDenied));
+            }
+            Message::Auth(None) | Message::Custom(..) => {}
+        }
+        Ok(())
+    }
+
+    fn on_probe_answer(&mut self, have: &IdSet, deleted: &IdSet) {
+        let (probe, first) = match &mut self.conn {
+            Conn::Up { probes, synced, .. } => {
+                let first = !*synced;
+                *synced = true;
+                (probes.pop_front(), first)
+            }
+            _ => return,
+        };
+        if first {
+            self.emit(Event::Synced(true));
+        }
+        let Some(probe) = probe else {
+            // An answer nobody asked for (a server that volunteers step 2): no proof of order.
+            return;
+        };
+        let outcome = self.ack.on_answer(have, deleted, probe.id);
+        let max_resend = self.cfg.max_resend;
+        let mut resent = false;
+        let mut exhausted = None;
+        for (update, attempts) in outcome.missing {
+            if attempts >= max_resend {
+                exhausted = Some(attempts);
+                continue;
+            }
+            self.transmit(&Message::Sync(SyncMessage::Update(update)));
+            resent = true;
+        }
+        if let Conn::Up {
+            probe_wanted,
+            given_up,
+            ..
+        } = &mut self.conn
+        {
+            if resent {
+                *probe_wanted = true;
+            }
+            if exhausted.is_some() && !*given_up {
+                *given_up = true;
+            } else {
+                exhausted = None;
+            }
+        }
+        if let Some(n) = exhausted {
+            self.emit(Event::Error(SyncError::NotApplied(n)));
+        }
+        self.report_unsynced();
+    }
+
+    /// Encodes the whole local state vector as Yjs does (for persistence and diagnostics).
+    pub fn state_vector(&self) -> StateVector {
+        self.doc.transact().state_vector()
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        // Fails only inside an open transaction; the observer then stays but feeds a queue
+        // nobody reads.
+        let _ = self.doc.unobserve_update_v1(self.cfg.origin.as_str());
+    }
+}

@@ -1,0 +1,439 @@
+//! A simulated network for native tests: an in-memory server that behaves like
+//! @y/websocket-server, several client sessions, per-link latency, dropped and reordered frames,
+//! and simulated time.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use yrs::encoding::read::Cursor;
+use yrs::sync::awareness::AwarenessUpdate;
+use yrs::sync::{Awareness, Message, SyncMessage};
+use yrs::updates::decoder::{Decode, DecoderV1};
+use yrs::updates::encoder::Encode;
+use yrs::{Doc, ReadTxn, Transact, Update};
+
+use crate::core::frame::{Dialect, YWebsocket};
+use crate::core::session::{Config, Event, Output, Session};
+
+/// Server behaviour switches.
+#[derive(Debug, Default, Clone)]
+pub struct ServerMode {
+    /// Answer every connection with "permission denied" and this reason.
+    pub deny: Option<String>,
+    /// Silently drop this many incoming update / step 2 messages (a lossy or read-only server).
+    pub drop_updates: usize,
+    /// Never answer anything (a dead server behind an open socket).
+    pub mute: bool,
+}
+
+/// The in-memory y-websocket server: one room.
+pub struct Server {
+    pub doc: Doc,
+    awareness: Awareness,
+    conns: BTreeMap<u64, HashSet<u64>>,
+    pub mode: ServerMode,
+}
+
+impl Server {
+    fn new() -> Self {
+        let doc = Doc::with_client_id(999_999);
+        Server {
+            awareness: Awareness::with_clock(doc.clone(), || 0),
+            doc,
+            conns: BTreeMap::new(),
+            mode: ServerMode::default(),
+        }
+    }
+
+    fn frame(m: &Message) -> Vec<u8> {
+        YWebsocket.encode(m)
+    }
+
+    /// A client connected: step 1 and the known awareness states (as setupWSConnection).
+    fn on_connect(&mut self, conn: u64) -> Vec<(u64, Vec<u8>)> {
+        if let Some(reason) = &self.mode.deny {
+            return vec![(conn, Self::frame(&Message::Auth(Some(reason.clone()))))];
+        }
+        self.conns.insert(conn, HashSet::new());
+        if self.mode.mute {
+            return vec![];
+        }
+        let sv = self.doc.transact().state_vector();
+        let mut out = vec![(
+            conn,
+            Self::frame(&Message::Sync(SyncMessage::SyncStep1(sv))),
+        )];
+        let upd = self.awareness.update().unwrap();
+        if !upd.clients.is_empty() {
+            out.push((conn, Self::frame(&Message::Awareness(upd))));
+        }
+        out
+    }
+
+    fn broadcast(&self, frame: Vec<u8>) -> Vec<(u64, Vec<u8>)> {
+        self.conns.keys().map(|c| (*c, frame.clone())).collect()
+    }
+
+    /// Handles the first message of a frame only, as the reference server does.
+    fn on_frame(&mut self, conn: u64, frame: &[u8]) -> Vec<(u64, Vec<u8>)> {
+        if !self.conns.contains_key(&conn) || self.mode.mute {
+            return vec![];
+        }
+        let mut dec = DecoderV1::new(Cursor::new(frame));
+        let Ok(msg) = Message::decode(&mut dec) else {
+            return vec![];
+        };
+        match msg {
+            Message::Sync(SyncMessage::SyncStep1(sv)) => {
+                let u = self.doc.transact().encode_state_as_update_v1(&sv);
+                vec![(conn, Self::frame(&Message::Sync(SyncMessage::SyncStep2(u))))]
+            }
+            Message::Sync(SyncMessage::SyncStep2(u)) | Message::Sync(SyncMessage::Update(u)) => {
+                if self.mode.drop_updates > 0 {
+                    self.mode.drop_updates -= 1;
+                    return vec![];
+                }
+                let before = self.doc.transact().state_vector();
+                let before_ds = self.doc.transact().snapshot().delete_set;
+                self.doc
+                    .transact_mut()
+                    .apply_update(Update::decode_v1(&u).unwrap())
+                    .unwrap();
+                let txn = self.doc.transact();
+                if txn.state_vector() == before && txn.snapshot().delete_set == before_ds {
+                    return vec![];
+                }
+                // The reference server broadcasts every applied update to every connection,
+                // the sender included.
+                let diff = txn.encode_state_as_update_v1(&before);
+                drop(txn);
+                self.broadcast(Self::frame(&Message::Sync(SyncMessage::Update(diff))))
+            }
+            Message::Awareness(upd) => {
+                let summary = self.awareness.apply_update_summary(upd).ok().flatten();
+                let Some(s) = summary else { return vec![] };
+                let owned = self.conns.entry(conn).or_default();
+                for c in &s.added {
+                    owned.insert(c.get());
+                }
+                for c in &s.removed {
+                    owned.remove(&c.get());
+                }
+                let changed: Vec<_> = s.all_changes();
+                let upd = self.awareness.update_with_clients(changed).unwrap();
+                self.broadcast(Self::frame(&Message::Awareness(upd)))
+            }
+            _ => vec![],
+        }
+    }
+
+    fn on_close(&mut self, conn: u64) -> Vec<(u64, Vec<u8>)> {
+        let Some(owned) = self.conns.remove(&conn) else {
+            return vec![];
+        };
+        let mut upd = AwarenessUpdate {
+            clients: Default::default(),
+        };
+        for c in owned {
+            if let Some((clock, _)) = self.awareness.meta(yrs::block::ClientID::new(c)) {
+                upd.clients.insert(
+                    yrs::block::ClientID::new(c),
+                    yrs::sync::awareness::AwarenessUpdateEntry {
+                        clock,
+                        json: "null".into(),
+                    },
+                );
+            }
+        }
+        if upd.clients.is_empty() {
+            return vec![];
+        }
+        let _ = self.awareness.apply_update(upd.clone());
+        self.broadcast(Self::frame(&Message::Awareness(upd)))
+    }
+}
+
+/// One simulated client.
+pub struct Client {
+    pub session: Session,
+    pub doc: Doc,
+    pub conn: Option<u64>,
+    pub events: Vec<Event>,
+    pub sent_frames: Vec<Vec<u8>>,
+    /// One-way latency of this client's link, in ms.
+    pub latency: u64,
+    /// Whether the client reconnects by itself after a close.
+    pub online: bool,
+}
+
+#[derive(Debug)]
+struct Flight {
+    at: u64,
+    seq: u64,
+    conn: u64,
+    to_server: bool,
+    bytes: Vec<u8>,
+}
+
+/// The whole simulated world.
+pub struct Sim {
+    pub now: u64,
+    pub server: Server,
+    pub clients: Vec<Client>,
+    flights: Vec<Flight>,
+    next_conn: u64,
+    seq: u64,
+    conn_owner: HashMap<u64, usize>,
+    /// Random extra delay per frame, in ms (0: order kept per link).
+    pub jitter: u64,
+    rng: fastrand::Rng,
+}
+
+impl Sim {
+    pub fn new(seed: u64) -> Self {
+        Sim {
+            now: 0,
+            server: Server::new(),
+            clients: vec![],
+            flights: vec![],
+            next_conn: 1,
+            seq: 0,
+            conn_owner: HashMap::new(),
+            jitter: 0,
+            rng: fastrand::Rng::with_seed(seed),
+        }
+    }
+
+    /// Adds a client with the given document client id; it starts offline.
+    pub fn add_client(&mut self, client_id: u64, cfg: Config) -> usize {
+        let doc = Doc::with_client_id(client_id);
+        let session = Session::new(doc.clone(), cfg, self.now).unwrap();
+        self.clients.push(Client {
+            session,
+            doc,
+            conn: None,
+            events: vec![],
+            sent_frames: vec![],
+            latency: 5,
+            online: false,
+        });
+        self.clients.len() - 1
+    }
+
+    /// Opens a connection for client `i`.
+    pub fn connect(&mut self, i: usize) {
+        let conn = self.next_conn;
+        self.next_conn += 1;
+        self.conn_owner.insert(conn, i);
+        let now = self.now;
+        let c = &mut self.clients[i];
+        c.online = true;
+        c.conn = Some(conn);
+        c.session.connecting(now);
+        c.session.connected(now);
+        let out = self.server.on_connect(conn);
+        self.to_clients(out);
+        self.pump(i);
+    }
+
+    /// Closes client `i`'s connection (both ends notice at once).
+    pub fn disconnect(&mut self, i: usize) {
+        self.clients[i].online = false;
+        self.drop_conn(i);
+    }
+
+    fn drop_conn(&mut self, i: usize) {
+        if let Some(conn) = self.clients[i].conn.take() {
+            let now = self.now;
+            self.clients[i].session.closed(now);
+            let out = self.server.on_close(conn);
+            self.to_clients(out);
+            self.pump(i);
+        }
+    }
+
+    /// The server process dies: every connection closes and its state is lost unless kept.
+    pub fn restart_server(&mut self, keep_doc: bool) {
+        for i in 0..self.clients.len() {
+            if let Some(conn) = self.clients[i].conn.take() {
+                self.server.conns.remove(&conn);
+                let now = self.now;
+                self.clients[i].session.closed(now);
+                self.pump(i);
+            }
+        }
+        self.flights.clear();
+        let mode = self.server.mode.clone();
+        let old = std::mem::replace(&mut self.server, Server::new());
+        self.server.mode = mode;
+        if keep_doc {
+            let u = old
+                .doc
+                .transact()
+                .encode_state_as_update_v1(&Default::default());
+            self.server
+                .doc
+                .transact_mut()
+                .apply_update(Update::decode_v1(&u).unwrap())
+                .unwrap();
+        }
+    }
+
+    fn to_clients(&mut self, out: Vec<(u64, Vec<u8>)>) {
+        for (conn, bytes) in out {
+            let Some(&i) = self.conn_owner.get(&conn) else {
+                continue;
+            };
+            let delay = self.clients[i].latency + self.extra();
+            self.send(conn, false, bytes, delay);
+        }
+    }
+
+    fn extra(&mut self) -> u64 {
+        if self.jitter == 0 {
+            0
+        } else {
+            self.rng.u64(0..=self.jitter)
+        }
+    }
+
+    fn send(&mut self, conn: u64, to_server: bool, bytes: Vec<u8>, delay: u64) {
+        self.seq += 1;
+        self.flights.push(Flight {
+            at: self.now + delay,
+            seq: self.seq,
+            conn,
+            to_server,
+            bytes,
+        });
+    }
+
+    /// Executes client `i`'s outputs.
+    pub fn pump(&mut self, i: usize) {
+        while let Some(o) = self.clients[i].session.poll_output() {
+            match o {
+                Output::Transmit(bytes) => {
+                    self.clients[i].sent_frames.push(bytes.clone());
+                    if let Some(conn) = self.clients[i].conn {
+                        let delay = self.clients[i].latency + self.extra();
+                        self.send(conn, true, bytes, delay);
+                    }
+                }
+                Output::Close(_) => {
+                    let online = self.clients[i].online;
+                    self.drop_conn(i);
+                    self.clients[i].online = online;
+                }
+                Output::Persist(_) => {}
+                Output::Event(e) => self.clients[i].events.push(e),
+            }
+        }
+    }
+
+    /// Runs the world until `until` (ms), delivering frames and firing timers in time order.
+    /// Offline clients that are marked online reconnect 100 ms after a close.
+    pub fn run_until(&mut self, until: u64) {
+        loop {
+            for i in 0..self.clients.len() {
+                self.pump(i);
+            }
+            let next_flight = self.flights.iter().map(|f| (f.at, f.seq)).min();
+            let next_timer = self
+                .clients
+                .iter()
+                .filter_map(|c| c.session.poll_timeout())
+                .min();
+            let next = match (next_flight, next_timer) {
+                (Some((f, _)), Some(t)) => f.min(t),
+                (Some((f, _)), None) => f,
+                (None, Some(t)) => t,
+                (None, None) => until,
+            }
+            .max(self.now);
+            if next > until {
+                self.now = until;
+                break;
+            }
+            self.now = next;
+            // Deliver every frame due now, in send order.
+            let mut due: Vec<Flight> = Vec::new();
+            let mut rest = Vec::new();
+            for f in self.flights.drain(..) {
+                if f.at <= self.now {
+                    due.push(f);
+                } else {
+                    rest.push(f);
+                }
+            }
+            self.flights = rest;
+            due.sort_by_key(|f| (f.at, f.seq));
+            for f in due {
+                let Some(&i) = self.conn_owner.get(&f.conn) else {
+                    continue;
+                };
+                if f.to_server {
+                    if self.server.conns.contains_key(&f.conn) {
+                        let out = self.server.on_frame(f.conn, &f.bytes);
+                        self.to_clients(out);
+                    }
+                } else if self.clients[i].conn == Some(f.conn) {
+                    let now = self.now;
+                    self.clients[i].session.handle_frame(now, &f.bytes);
+                    self.pump(i);
+                }
+            }
+            for i in 0..self.clients.len() {
+                if self.clients[i]
+                    .session
+                    .poll_timeout()
+                    .is_some_and(|t| t <= self.now)
+                {
+                    let now = self.now;
+                    self.clients[i].session.handle_timeout(now);
+                    self.pump(i);
+                }
+            }
+            if next == until {
+                break;
+            }
+        }
+    }
+
+    /// Runs for `ms` more milliseconds.
+    pub fn run_for(&mut self, ms: u64) {
+        let until = self.now + ms;
+        self.run_until(until);
+    }
+}
+
+/// A document's content as one comparable value.
+pub fn snapshot(doc: &Doc) -> (Vec<yrs::Any>, Vec<u8>) {
+    use yrs::types::ToJson;
+    // Root types must be named with their kind before yrs can render them.
+    let note = doc.get_or_insert_text("note");
+    let m = doc.get_or_insert_map("m");
+    let list = doc.get_or_insert_array("list");
+    let a = doc.get_or_insert_array("a");
+    let txn = doc.transact();
+    let json = vec![
+        yrs::Any::from(yrs::GetString::get_string(&note, &txn)),
+        m.to_json(&txn),
+        list.to_json(&txn),
+        a.to_json(&txn),
+    ];
+    let mut sv: Vec<(u64, u32)> = txn
+        .state_vector()
+        .iter()
+        .map(|(c, k)| (c.get(), *k))
+        .collect();
+    sv.sort_unstable();
+    let sv = sv
+        .into_iter()
+        .flat_map(|(c, k)| [c.to_le_bytes().to_vec(), k.to_le_bytes().to_vec()].concat())
+        .collect();
+    (json, sv)
+}
+
+/// Encodes a message as one y-websocket frame.
+pub fn frame(m: &Message) -> Vec<u8> {
+    m.encode_v1()
+}

@@ -1,0 +1,492 @@
+//! Behaviour of the session against the simulated y-websocket server.
+
+#[cfg(target_arch = "wasm32")]
+use wasm_bindgen_test::wasm_bindgen_test as test;
+
+use yrs::sync::awareness::{AwarenessUpdate, AwarenessUpdateEntry};
+use yrs::sync::{Message, SyncMessage};
+use yrs::{Array, GetString, Map, ReadTxn, StateVector, Text, Transact};
+
+use crate::core::error::SyncError;
+use crate::core::session::{CloseReason, Config, Event, Output, Session, Status};
+use crate::core::sim::{frame, snapshot, Sim};
+
+fn text(doc: &yrs::Doc) -> String {
+    let t = doc.get_or_insert_text("note");
+    t.get_string(&doc.transact())
+}
+
+fn type_text(doc: &yrs::Doc, at: u32, s: &str) {
+    let t = doc.get_or_insert_text("note");
+    t.insert(&mut doc.transact_mut(), at, s);
+}
+
+fn cfg() -> Config {
+    Config::default()
+}
+
+fn server_text(sim: &Sim) -> String {
+    text(&sim.server.doc)
+}
+
+#[test]
+fn handshake_step1_first_then_synced_at_first_step2() {
+    let mut sim = Sim::new(1);
+    let a = sim.add_client(1, cfg());
+    type_text(&sim.server.doc, 0, "from server");
+    sim.connect(a);
+    // The very first frame is sync step 1 with our (empty) state vector.
+    assert_eq!(sim.clients[a].sent_frames[0], [0, 0, 1, 0]);
+    assert!(!sim.clients[a].session.synced());
+    sim.run_for(100);
+    assert!(sim.clients[a].session.synced());
+    assert_eq!(text(&sim.clients[a].doc), "from server");
+    let ev = &sim.clients[a].events;
+    assert_eq!(ev[0], Event::Status(Status::Connecting));
+    assert_eq!(ev[1], Event::Status(Status::Connected));
+    assert!(ev.contains(&Event::Synced(true)));
+}
+
+#[test]
+fn clients_converge_on_text_map_and_array() {
+    let mut sim = Sim::new(2);
+    let a = sim.add_client(1, cfg());
+    let b = sim.add_client(2, cfg());
+    sim.clients[b].latency = 17;
+    sim.connect(a);
+    sim.connect(b);
+    sim.run_for(100);
+    type_text(&sim.clients[a].doc, 0, "hello");
+    {
+        let doc = &sim.clients[b].doc;
+        let m = doc.get_or_insert_map("m");
+        let arr = doc.get_or_insert_array("list");
+        let mut txn = doc.transact_mut();
+        m.insert(&mut txn, "k", "v");
+        arr.push_back(&mut txn, 1.5);
+        arr.push_back(&mut txn, "two");
+    }
+    sim.run_for(200);
+    assert_eq!(snapshot(&sim.clients[a].doc), snapshot(&sim.clients[b].doc));
+    assert_eq!(snapshot(&sim.clients[a].doc), snapshot(&sim.server.doc));
+    assert_eq!(text(&sim.clients[b].doc), "hello");
+}
+
+#[test]
+fn acknowledgement_only_after_the_server_applied() {
+    let mut sim = Sim::new(3);
+    let a = sim.add_client(1, cfg());
+    sim.clients[a].latency = 50;
+    sim.connect(a);
+    sim.run_for(500);
+    assert_eq!(sim.clients[a].session.unconfirmed().0, 0);
+    type_text(&sim.clients[a].doc, 0, "abc");
+    let mark = sim.clients[a].session.ack_mark();
+    sim.run_for(10);
+    // In flight: not on the server yet, so not confirmed.
+    assert_eq!(sim.clients[a].session.unconfirmed().0, 1);
+    assert!(!sim.clients[a].session.confirmed(mark));
+    assert_eq!(server_text(&sim), "");
+    sim.run_for(60);
+    // Applied on the server, but the answer to the probe has not come back yet.
+    assert_eq!(server_text(&sim), "abc");
+    assert!(!sim.clients[a].session.confirmed(mark));
+    sim.run_for(100);
+    assert!(sim.clients[a].session.confirmed(mark));
+    assert_eq!(sim.clients[a].session.unconfirmed(), (0, 0));
+    let ev = &sim.clients[a].events;
+    assert!(ev
+        .iter()
+        .any(|e| matches!(e, Event::Unsynced { count: 1, .. })));
+    assert_eq!(
+        ev.iter()
+            .rev()
+            .find(|e| matches!(e, Event::Unsynced { .. })),
+        Some(&Event::Unsynced { count: 0, bytes: 0 })
+    );
+}
+
+#[test]
+fn a_lost_update_is_detected_and_sent_again() {
+    let mut sim = Sim::new(4);
+    let a = sim.add_client(1, cfg());
+    sim.connect(a);
+    sim.run_for(100);
+    sim.server.mode.drop_updates = 1;
+    type_text(&sim.clients[a].doc, 0, "lost once");
+    sim.run_for(100);
+    assert_eq!(server_text(&sim), "lost once");
+    assert_eq!(sim.clients[a].session.unconfirmed().0, 0);
+}
+
+#[test]
+fn a_server_that_never_applies_gives_an_error_not_a_loop() {
+    let mut sim = Sim::new(5);
+    let a = sim.add_client(1, cfg());
+    sim.connect(a);
+    sim.run_for(100);
+    sim.server.mode.drop_updates = usize::MAX;
+    type_text(&sim.clients[a].doc, 0, "x");
+    sim.run_for(2_000);
+    let sent = sim.clients[a].sent_frames.len();
+    assert!(sim.clients[a]
+        .events
+        .iter()
+        .any(|e| matches!(e, Event::Error(SyncError::NotApplied(3)))));
+    sim.run_for(2_000);
+    // Bounded: only idle probes afterwards, no resend storm.
+    assert!(sim.clients[a].sent_frames.len() <= sent + 1);
+    assert_eq!(sim.clients[a].session.unconfirmed().0, 1);
+}
+
+#[test]
+fn offline_edits_merge_on_reconnect_and_get_confirmed() {
+    let mut sim = Sim::new(6);
+    let a = sim.add_client(1, cfg());
+    let b = sim.add_client(2, cfg());
+    sim.connect(a);
+    sim.connect(b);
+    type_text(&sim.clients[a].doc, 0, "base ");
+    sim.run_for(200);
+    sim.disconnect(a);
+    type_text(&sim.clients[a].doc, 5, "offline-a ");
+    type_text(&sim.clients[b].doc, 0, "online-b ");
+    sim.run_for(200);
+    assert_eq!(sim.clients[a].session.unconfirmed().0, 1);
+    assert_eq!(sim.clients[a].session.status(), Status::Disconnected);
+    sim.connect(a);
+    sim.run_for(300);
+    let ta = text(&sim.clients[a].doc);
+    assert_eq!(ta, text(&sim.clients[b].doc));
+    assert!(ta.contains("offline-a") && ta.contains("online-b"));
+    assert_eq!(sim.clients[a].session.unconfirmed().0, 0);
+    // Delivered once by the step 2, not sent again as an update.
+    let updates = sim.clients[a]
+        .sent_frames
+        .iter()
+        .filter(|f| f.starts_with(&[0, 2]))
+        .count();
+    assert_eq!(updates, 1, "only the first online edit went as an update");
+}
+
+#[test]
+fn server_restart_without_state_gets_everything_back() {
+    let mut sim = Sim::new(7);
+    let a = sim.add_client(1, cfg());
+    let b = sim.add_client(2, cfg());
+    sim.connect(a);
+    sim.connect(b);
+    type_text(&sim.clients[a].doc, 0, "one ");
+    sim.run_for(200);
+    sim.restart_server(false);
+    type_text(&sim.clients[a].doc, 0, "two ");
+    type_text(&sim.clients[b].doc, 0, "three ");
+    sim.connect(a);
+    sim.connect(b);
+    sim.run_for(500);
+    assert_eq!(snapshot(&sim.clients[a].doc), snapshot(&sim.clients[b].doc));
+    assert_eq!(snapshot(&sim.server.doc), snapshot(&sim.clients[a].doc));
+    for c in [a, b] {
+        assert_eq!(sim.clients[c].session.unconfirmed().0, 0);
+    }
+}
+
+#[test]
+fn awareness_appears_renews_and_leaves() {
+    let mut sim = Sim::new(8);
+    let a = sim.add_client(1, cfg());
+    let b = sim.add_client(2, cfg());
+    sim.connect(a);
+    sim.connect(b);
+    sim.run_for(100);
+    sim.clients[a]
+        .session
+        .set_local_awareness(sim.now, Some(r#"{"user":{"name":"Åsa 🦀"}}"#));
+    sim.run_for(100);
+    assert_eq!(
+        sim.clients[b].session.awareness().state(1).as_deref(),
+        Some(r#"{"user":{"name":"Åsa 🦀"}}"#)
+    );
+    // Renewed every 15 s, so it survives far past the 30 s expiry.
+    sim.run_for(95_000);
+    assert!(sim.clients[b].session.awareness().state(1).is_some());
+    // Leaving: null state.
+    sim.clients[a].session.set_local_awareness(sim.now, None);
+    sim.run_for(100);
+    assert!(sim.clients[b].session.awareness().state(1).is_none());
+    assert!(sim.clients[b].events.iter().any(|e| matches!(
+        e,
+        Event::Awareness { change, local: false } if change.removed == vec![1]
+    )));
+}
+
+#[test]
+fn awareness_of_a_silent_peer_expires_after_30s() {
+    let mut sim = Sim::new(9);
+    let b = sim.add_client(2, cfg());
+    sim.connect(b);
+    sim.run_for(100);
+    let mut upd = AwarenessUpdate {
+        clients: Default::default(),
+    };
+    upd.clients.insert(
+        yrs::ClientID::new(4242),
+        AwarenessUpdateEntry {
+            clock: 1,
+            json: r#"{"n":1}"#.into(),
+        },
+    );
+    let now = sim.now;
+    sim.clients[b]
+        .session
+        .handle_frame(now, &frame(&Message::Awareness(upd)));
+    sim.pump(b);
+    assert!(sim.clients[b].session.awareness().state(4242).is_some());
+    sim.run_for(27_000);
+    assert!(sim.clients[b].session.awareness().state(4242).is_some());
+    sim.run_for(6_000);
+    assert!(sim.clients[b].session.awareness().state(4242).is_none());
+}
+
+#[test]
+fn remote_awareness_is_dropped_when_the_connection_closes() {
+    let mut sim = Sim::new(10);
+    let a = sim.add_client(1, cfg());
+    let b = sim.add_client(2, cfg());
+    sim.connect(a);
+    sim.connect(b);
+    sim.clients[a]
+        .session
+        .set_local_awareness(sim.now, Some("{}"));
+    sim.run_for(100);
+    assert!(sim.clients[b].session.awareness().state(1).is_some());
+    sim.disconnect(b);
+    assert!(sim.clients[b].session.awareness().state(1).is_none());
+    // And the server tells the others when a connection goes away.
+    sim.connect(b);
+    sim.run_for(100);
+    assert!(sim.clients[b].session.awareness().state(1).is_some());
+    sim.disconnect(a);
+    sim.run_for(100);
+    assert!(sim.clients[b].session.awareness().state(1).is_none());
+}
+
+#[test]
+fn many_messages_in_one_frame() {
+    let doc = yrs::Doc::with_client_id(1);
+    let mut s = Session::new(doc.clone(), cfg(), 0).unwrap();
+    s.connected(0);
+    while s.poll_output().is_some() {}
+    let other = yrs::Doc::with_client_id(9);
+    type_text(&other, 0, "packed");
+    let upd = other
+        .transact()
+        .encode_state_as_update_v1(&StateVector::default());
+    let mut aw = AwarenessUpdate {
+        clients: Default::default(),
+    };
+    aw.clients.insert(
+        yrs::ClientID::new(9),
+        AwarenessUpdateEntry {
+            clock: 3,
+            json: r#"{"a":"ü"}"#.into(),
+        },
+    );
+    let mut f = frame(&Message::Sync(SyncMessage::SyncStep1(
+        StateVector::default(),
+    )));
+    f.extend(frame(&Message::Sync(SyncMessage::Update(upd))));
+    f.extend(frame(&Message::Awareness(aw)));
+    f.extend(frame(&Message::AwarenessQuery));
+    s.handle_frame(1, &f);
+    assert_eq!(text(&doc), "packed");
+    assert!(s.awareness().state(9).is_some());
+    let outs: Vec<Output> = std::iter::from_fn(|| s.poll_output()).collect();
+    let frames: Vec<&Vec<u8>> = outs
+        .iter()
+        .filter_map(|o| match o {
+            Output::Transmit(f) => Some(f),
+            _ => None,
+        })
+        .collect();
+    // Answers: step 2 to the step 1, our awareness to the query. Remote updates are not echoed.
+    assert!(frames[0].starts_with(&[0, 1]));
+    assert!(frames.iter().any(|f| f[0] == 1));
+    assert!(!frames.iter().any(|f| f.starts_with(&[0, 2])));
+}
+
+#[test]
+fn permission_denied_stops_the_session() {
+    let mut sim = Sim::new(11);
+    sim.server.mode.deny = Some("no access to this room".into());
+    let a = sim.add_client(1, cfg());
+    sim.connect(a);
+    sim.run_for(100);
+    let c = &sim.clients[a];
+    assert!(c
+        .events
+        .contains(&Event::PermissionDenied("no access to this room".into())));
+    assert!(c.session.denied());
+    assert_eq!(c.session.status(), Status::Disconnected);
+    assert!(
+        c.conn.is_none(),
+        "the session asked for the socket to close"
+    );
+}
+
+#[test]
+fn silent_server_is_probed_then_dropped() {
+    let mut sim = Sim::new(12);
+    sim.server.mode.mute = true;
+    let a = sim.add_client(1, cfg());
+    sim.connect(a);
+    sim.run_for(9_000);
+    assert!(sim.clients[a].conn.is_some());
+    sim.run_for(2_000);
+    assert!(sim.clients[a].conn.is_none());
+    assert!(sim.clients[a]
+        .events
+        .iter()
+        .any(|e| matches!(e, Event::Error(SyncError::Timeout(_)))));
+}
+
+#[test]
+fn idle_connection_is_probed_and_kept() {
+    let mut sim = Sim::new(13);
+    let a = sim.add_client(1, cfg());
+    sim.connect(a);
+    sim.run_for(100);
+    let before = sim.clients[a].sent_frames.len();
+    sim.run_for(60_000);
+    assert!(sim.clients[a].conn.is_some());
+    let probes = sim.clients[a].sent_frames[before..]
+        .iter()
+        .filter(|f| f.starts_with(&[0, 0]))
+        .count();
+    assert!((3..=5).contains(&probes), "{probes} probes in 60 s");
+}
+
+#[test]
+fn malformed_frame_leaves_doc_untouched_and_closes() {
+    let doc = yrs::Doc::with_client_id(1);
+    type_text(&doc, 0, "keep");
+    let mut s = Session::new(doc.clone(), cfg(), 0).unwrap();
+    s.connected(0);
+    while s.poll_output().is_some() {}
+    let before = snapshot(&doc);
+    // A valid update followed by a truncated one, in one frame: nothing is applied.
+    let other = yrs::Doc::with_client_id(9);
+    type_text(&other, 0, "evil");
+    let upd = other
+        .transact()
+        .encode_state_as_update_v1(&StateVector::default());
+    let mut f = frame(&Message::Sync(SyncMessage::Update(upd)));
+    f.extend([0, 2, 200, 1, 1]);
+    s.handle_frame(1, &f);
+    assert_eq!(snapshot(&doc), before);
+    let outs: Vec<Output> = std::iter::from_fn(|| s.poll_output()).collect();
+    assert!(outs
+        .iter()
+        .any(|o| matches!(o, Output::Event(Event::Error(SyncError::MalformedFrame(_))))));
+    assert!(outs
+        .iter()
+        .any(|o| matches!(o, Output::Close(CloseReason::Protocol(_)))));
+    // The frame that traps yrs on wasm32 (string length 0xFFFFFFFF) is stopped the same way.
+    s.closed(2);
+    s.connected(3);
+    let bad = [
+        0, 2, 14, 1, 1, 1, 0, 4, 1, 1, b't', 0xff, 0xff, 0xff, 0xff, 0x0f, 0,
+    ];
+    s.handle_frame(4, &bad);
+    assert_eq!(snapshot(&doc), before);
+    let outs: Vec<Output> = std::iter::from_fn(|| s.poll_output()).collect();
+    assert!(outs.iter().any(|o| matches!(
+        o,
+        Output::Event(Event::Error(SyncError::MalformedFrame(
+            crate::core::error::DecodeError::LengthOutOfBounds { .. }
+        )))
+    )));
+    // Frames that arrive after the close (a replaced socket) are ignored.
+    s.closed(5);
+    while s.poll_output().is_some() {}
+    s.handle_frame(6, &frame(&Message::Sync(SyncMessage::Update(vec![0, 0]))));
+    assert!(std::iter::from_fn(|| s.poll_output()).all(|o| !matches!(o, Output::Transmit(_))));
+}
+
+#[test]
+fn randomized_convergence_with_reordering_and_disconnects() {
+    for seed in 0..40u64 {
+        let mut rng = fastrand::Rng::with_seed(seed);
+        let mut sim = Sim::new(seed);
+        sim.jitter = rng.u64(0..30);
+        let n = 3;
+        for i in 0..n {
+            let c = sim.add_client(i as u64 + 1, cfg());
+            sim.clients[c].latency = rng.u64(1..40);
+            sim.connect(c);
+        }
+        for _ in 0..60 {
+            let i = rng.usize(0..n);
+            match rng.u8(0..10) {
+                0 => sim.disconnect(i),
+                1 => {
+                    if sim.clients[i].conn.is_none() {
+                        sim.connect(i);
+                    }
+                }
+                2 => sim.restart_server(rng.bool()),
+                3..=5 => {
+                    let doc = sim.clients[i].doc.clone();
+                    let len = text(&doc).chars().count() as u32;
+                    type_text(&doc, rng.u32(0..=len), &format!("{i}"));
+                }
+                6 => {
+                    let doc = sim.clients[i].doc.clone();
+                    let t = doc.get_or_insert_text("note");
+                    let len = t.len(&doc.transact());
+                    if len > 0 {
+                        t.remove_range(&mut doc.transact_mut(), rng.u32(0..len), 1);
+                    }
+                }
+                7 => {
+                    let doc = sim.clients[i].doc.clone();
+                    let m = doc.get_or_insert_map("m");
+                    m.insert(
+                        &mut doc.transact_mut(),
+                        format!("k{}", rng.u8(0..4)),
+                        i as f64,
+                    );
+                }
+                _ => {
+                    let doc = sim.clients[i].doc.clone();
+                    let a = doc.get_or_insert_array("a");
+                    let mut txn = doc.transact_mut();
+                    let len = a.len(&txn);
+                    a.insert(&mut txn, rng.u32(0..=len), seed as f64);
+                }
+            }
+            sim.run_for(rng.u64(0..80));
+        }
+        for i in 0..n {
+            if sim.clients[i].conn.is_none() {
+                sim.connect(i);
+            }
+        }
+        sim.run_for(3_000);
+        for i in 1..n {
+            assert_eq!(
+                snapshot(&sim.clients[0].doc),
+                snapshot(&sim.clients[i].doc),
+                "seed {seed}"
+            );
+        }
+        assert_eq!(snapshot(&sim.server.doc), snapshot(&sim.clients[0].doc));
+        for i in 0..n {
+            assert_eq!(
+                sim.clients[i].session.unconfirmed().0,
+                0,
+                "seed {seed} client {i}"
+            );
+        }
+    }
+}

@@ -1,0 +1,7 @@
+//! The wasm-bindgen surface of the npm package. This layer only converts types and errors;
+//! behaviour lives in `core`, I/O in `web`.
+
+pub mod doc;
+pub mod error;
+pub mod provider;
+pub mod value;

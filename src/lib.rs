@@ -1,0 +1,36 @@
+//! # ysync
+//!
+//! A Yjs-compatible document ([`yrs`]) that syncs in real time with any y-websocket server and
+//! persists in IndexedDB, compiled to WebAssembly.
+//!
+//! The crate is layered so the data flow shows in the module names:
+//! - [`core`]: the sans-IO sync core — frame codec and validation, the per-connection
+//!   [`Session`](core::session::Session) state machine, acknowledgement tracking, awareness
+//!   timers, reconnect backoff. Pure Rust, tested natively.
+//! - `web` (wasm32 only): thin browser adapters — WebSocket, timers, clock.
+//! - `js` (wasm32 only): the wasm-bindgen surface used by the npm package.
+//!
+//! ```
+//! use ysync::core::session::{Config, Output, Session};
+//! use yrs::{Doc, Text, Transact};
+//!
+//! let doc = Doc::new();
+//! let mut session = Session::new(doc.clone(), Config::default(), 0).unwrap();
+//! session.connected(0);
+//! // The first output is the sync step 1 frame to send on the socket.
+//! assert!(matches!(session.poll_output(), Some(Output::Event(_))));
+//! assert!(matches!(session.poll_output(), Some(Output::Transmit(f)) if f[0] == 0));
+//! doc.get_or_insert_text("t").insert(&mut doc.transact_mut(), 0, "hi");
+//! assert!(matches!(session.poll_output(), Some(Output::Transmit(f)) if f[..2] == [0, 2]));
+//! ```
+#![deny(missing_docs)]
+
+pub mod core;
+
+#[cfg(target_arch = "wasm32")]
+pub mod web;
+
+#[cfg(target_arch = "wasm32")]
+pub mod js;
+
+pub use yrs;
