@@ -4,7 +4,7 @@
 //! session's outputs. JS callbacks are queued while the state is borrowed and called after the
 //! borrow is released.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::rc::{Rc, Weak};
 
@@ -123,7 +123,6 @@ struct Inner {
     destroyed: bool,
     synced_waiters: Vec<Waiter>,
     ack_waiters: Vec<(u64, Waiter)>,
-    pump_scheduled: bool,
 }
 
 struct Core {
@@ -135,6 +134,9 @@ struct Core {
     /// Promise resolutions to run once no borrow is held.
     resolutions: RefCell<Vec<(Waiter, JsValue)>>,
     observer_key: String,
+    /// A pump is queued as a microtask. Outside `inner`: set from a yrs observer that may run
+    /// while `inner` is borrowed (remote updates applied by the session).
+    pump_scheduled: Cell<bool>,
 }
 
 /// Real-time sync of a `Doc` with a y-websocket server room.
@@ -279,9 +281,12 @@ fn schedule_reconnect(core: &Rc<Core>, inner: &mut Inner) {
 
 /// Executes the session's outputs, then delivers JS events.
 fn pump(core: &Rc<Core>) {
+    core.pump_scheduled.set(false);
     {
         let mut inner = core.inner.borrow_mut();
-        inner.pump_scheduled = false;
+        if inner.destroyed {
+            return;
+        }
         while let Some(out) = inner.session.poll_output() {
             match out {
                 Output::Transmit(frame) => {
@@ -376,12 +381,8 @@ fn ids(v: &[u64]) -> JsValue {
 
 fn schedule_pump(weak: &Weak<Core>) {
     let Some(core) = weak.upgrade() else { return };
-    {
-        let mut inner = core.inner.borrow_mut();
-        if inner.pump_scheduled || inner.destroyed {
-            return;
-        }
-        inner.pump_scheduled = true;
+    if core.pump_scheduled.replace(true) {
+        return;
     }
     let weak = weak.clone();
     wasm_bindgen_futures::spawn_local(async move {
@@ -425,8 +426,8 @@ impl WebsocketProvider {
                 destroyed: false,
                 synced_waiters: vec![],
                 ack_waiters: vec![],
-                pump_scheduled: false,
             }),
+            pump_scheduled: Cell::new(false),
             doc: shared.clone(),
             listeners: RefCell::default(),
             events: RefCell::default(),

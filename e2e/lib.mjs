@@ -1,0 +1,128 @@
+// Test plumbing: a real @y/websocket-server child process, a static file server, headless
+// Chromium through playwright-core, and a node Yjs peer. Everything on 127.0.0.1.
+import { spawn } from 'node:child_process'
+import { createServer } from 'node:http'
+import { createServer as createNetServer } from 'node:net'
+import { readFile, stat } from 'node:fs/promises'
+import { extname, join, normalize, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { chromium } from 'playwright-core'
+import * as Y from 'yjs'
+import { WebsocketProvider } from 'y-websocket'
+import WebSocket from 'ws'
+
+export const repoRoot = resolve(fileURLToPath(new URL('..', import.meta.url)))
+const here = fileURLToPath(new URL('.', import.meta.url))
+
+export const freePort = () => new Promise((resolvePort, reject) => {
+  const s = createNetServer()
+  s.on('error', reject)
+  s.listen(0, '127.0.0.1', () => {
+    const { port } = s.address()
+    s.close(() => resolvePort(port))
+  })
+})
+
+/** Starts @y/websocket-server with node directly (so its PID is the server's). */
+export async function startYServer (port) {
+  port = port ?? await freePort()
+  const child = spawn(process.execPath, [join(here, 'node_modules/@y/websocket-server/src/server.js')], {
+    env: { ...process.env, HOST: '127.0.0.1', PORT: String(port) },
+    stdio: ['ignore', 'pipe', 'pipe']
+  })
+  await new Promise((resolveReady, reject) => {
+    const timer = setTimeout(() => reject(new Error('y-websocket server did not start')), 10_000)
+    child.stdout.on('data', (d) => {
+      if (String(d).includes('running at')) { clearTimeout(timer); resolveReady() }
+    })
+    child.on('exit', (code) => { clearTimeout(timer); reject(new Error('server exited ' + code)) })
+  })
+  const exited = new Promise((r) => child.on('exit', r))
+  return {
+    port,
+    url: `ws://127.0.0.1:${port}`,
+    pid: child.pid,
+    async stop () { child.kill('SIGKILL'); await exited }
+  }
+}
+
+const types = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.mjs': 'text/javascript; charset=utf-8',
+  '.wasm': 'application/wasm',
+  '.css': 'text/css; charset=utf-8',
+  '.json': 'application/json',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png'
+}
+
+/** Serves `root` read-only on 127.0.0.1; `headers` are added to every response. */
+export async function startStatic (root, { port, headers = {} } = {}) {
+  port = port ?? await freePort()
+  const server = createServer(async (req, res) => {
+    try {
+      const path = decodeURIComponent(new URL(req.url, 'http://x').pathname)
+      let file = normalize(join(root, path))
+      if (!file.startsWith(root)) { res.writeHead(403).end(); return }
+      if ((await stat(file)).isDirectory()) file = join(file, 'index.html')
+      const body = await readFile(file)
+      res.writeHead(200, { 'Content-Type': types[extname(file)] ?? 'application/octet-stream', 'Cache-Control': 'no-store', ...headers })
+      res.end(body)
+    } catch {
+      res.writeHead(404).end('not found')
+    }
+  })
+  await new Promise((r) => server.listen(port, '127.0.0.1', r))
+  return { port, url: `http://127.0.0.1:${port}`, stop: () => new Promise((r) => server.close(r)) }
+}
+
+export const chromiumArgs = [
+  '--no-sandbox', '--headless', '--disable-gpu', '--disable-dev-shm-usage',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'
+]
+
+export async function launchBrowser () {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    args: chromiumArgs
+  })
+}
+
+/** A node Yjs peer (yjs + y-websocket) in `room`. */
+export function yjsPeer (serverUrl, room) {
+  const doc = new Y.Doc()
+  const provider = new WebsocketProvider(serverUrl, room, doc, { WebSocketPolyfill: WebSocket, disableBc: true })
+  const synced = new Promise((r) => provider.once('sync', r))
+  return { doc, provider, synced, destroy () { provider.destroy(); doc.destroy() } }
+}
+
+/** Polls `cond` every 20 ms until it is truthy or `ms` passed. */
+export async function until (cond, ms = 5000, what = 'condition') {
+  const end = Date.now() + ms
+  for (;;) {
+    const v = await cond()
+    if (v) return v
+    if (Date.now() > end) throw new Error('timed out waiting for ' + what)
+    await new Promise((r) => setTimeout(r, 20))
+  }
+}
+
+/** The demo's two servers: y-websocket on `wsPort` and www/ (with pkg/) behind a strict CSP. */
+export async function startDemo ({ wsPort, httpPort } = {}) {
+  const ws = await startYServer(wsPort)
+  const csp = [
+    "default-src 'self'",
+    "script-src 'self' 'wasm-unsafe-eval'",
+    `connect-src 'self' ws://127.0.0.1:${ws.port}`,
+    "style-src 'self'",
+    "img-src 'self' data:",
+    "object-src 'none'",
+    "base-uri 'none'"
+  ].join('; ')
+  const web = await startStatic(repoRoot, { port: httpPort, headers: { 'Content-Security-Policy': csp } })
+  const url = `${web.url}/www/?server=${encodeURIComponent(ws.url)}`
+  return { ws, web, url, async stop () { await web.stop(); await ws.stop() } }
+}
+
+export { Y }

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Sets up a fresh machine and runs every test: formatting, lints, native core tests (unit,
+# simulated network, golden vectors), the same core tests on wasm32, browser tests in headless
+# Chromium against a real @y/websocket-server, and the end-to-end tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+
+export CHROMEDRIVER=/usr/bin/chromedriver
+export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner
+export WASM_BINDGEN_TEST_TIMEOUT=120
+step() { printf '\n== %s\n' "$*"; }
+
+step "format and lints"
+cargo fmt --check
+cargo clippy --all-targets -- -D warnings
+cargo clippy --target wasm32-unknown-unknown --all-targets -- -D warnings
+
+step "golden vectors are what yjs/y-protocols produce"
+(cd e2e && node golden.mjs --check)
+
+step "native tests"
+cargo test
+
+step "core tests on wasm32"
+cargo test --target wasm32-unknown-unknown --lib
+
+step "browser tests (headless Chromium) against a real y-websocket server"
+port=$(node -e "const s=require('net').createServer();s.listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})")
+HOST=127.0.0.1 PORT=$port node e2e/node_modules/@y/websocket-server/src/server.js >/tmp/ysync-test-server.log 2>&1 &
+server_pid=$!
+trap 'kill $server_pid 2>/dev/null || true' EXIT
+for _ in $(seq 50); do grep -q 'running at' /tmp/ysync-test-server.log && break; sleep 0.1; done
+YSYNC_TEST_SERVER="ws://127.0.0.1:$port" cargo test --target wasm32-unknown-unknown --test web
+kill $server_pid 2>/dev/null || true
+trap - EXIT
+
+step "npm package"
+scripts/build.sh
+
+step "end-to-end tests (Playwright, real server, node Yjs peers)"
+node --test --test-timeout=120000 --test-concurrency=1 e2e/

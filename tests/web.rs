@@ -1,0 +1,182 @@
+//! Browser tests of the adapters and bindings, in headless Chromium, against a real
+//! @y/websocket-server whose URL the test script passes in `YSYNC_TEST_SERVER` at build time.
+#![cfg(target_arch = "wasm32")]
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
+use wasm_bindgen_test::*;
+use ysync::js::doc::Doc;
+use ysync::js::provider::WebsocketProvider;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+fn server() -> &'static str {
+    option_env!("YSYNC_TEST_SERVER")
+        .expect("YSYNC_TEST_SERVER must name the y-websocket server (scripts/test.sh sets it)")
+}
+
+fn room(prefix: &str) -> String {
+    format!("{prefix}-{}", (js_sys::Math::random() * 1e12) as u64)
+}
+
+async fn sleep(ms: i32) {
+    let p = js_sys::Promise::new(&mut |resolve, _| {
+        let w = web_sys::window().unwrap();
+        w.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms)
+            .unwrap();
+    });
+    JsFuture::from(p).await.unwrap();
+}
+
+/// Waits up to `ms` for `cond`; true if it held.
+async fn eventually(ms: i32, mut cond: impl FnMut() -> bool) -> bool {
+    let mut waited = 0;
+    while waited <= ms {
+        if cond() {
+            return true;
+        }
+        sleep(20).await;
+        waited += 20;
+    }
+    false
+}
+
+async fn with_timeout(p: js_sys::Promise, ms: i32) -> Result<JsValue, &'static str> {
+    let timeout = js_sys::Promise::new(&mut |_, reject| {
+        let w = web_sys::window().unwrap();
+        w.set_timeout_with_callback_and_timeout_and_arguments_0(&reject, ms)
+            .unwrap();
+    });
+    JsFuture::from(js_sys::Promise::race(&js_sys::Array::of2(&p, &timeout)))
+        .await
+        .map_err(|_| "timed out")
+}
+
+fn text(doc: &Doc) -> String {
+    doc.get_text("note").unwrap().to_string_js().unwrap()
+}
+
+#[wasm_bindgen_test]
+async fn two_clients_sync_through_the_server_and_get_acknowledged() {
+    let room = room("web-two");
+    let d1 = Doc::new(None).unwrap();
+    let opts = js_sys::Object::new();
+    js_sys::Reflect::set(&opts, &"connect".into(), &JsValue::FALSE).unwrap();
+    let p1 = WebsocketProvider::new(server(), &room, &d1, opts.into()).unwrap();
+    assert_eq!(p1.status(), "disconnected");
+    let statuses = Rc::new(RefCell::new(Vec::<String>::new()));
+    {
+        let s = statuses.clone();
+        let cb = Closure::<dyn FnMut(JsValue)>::new(move |e: JsValue| {
+            let st = js_sys::Reflect::get(&e, &"status".into()).unwrap();
+            s.borrow_mut().push(st.as_string().unwrap());
+        });
+        p1.on("status", cb.as_ref().unchecked_ref::<js_sys::Function>().clone());
+        cb.forget();
+    }
+    p1.connect();
+    with_timeout(p1.when_synced(), 5_000).await.unwrap();
+    assert!(p1.synced());
+    assert_eq!(p1.status(), "connected");
+
+    d1.get_text("note").unwrap().insert(0, "hello from ysync").unwrap();
+    assert!(p1.has_unsynced_changes());
+    with_timeout(p1.when_acknowledged(), 5_000).await.unwrap();
+    assert!(!p1.has_unsynced_changes());
+
+    let d2 = Doc::new(None).unwrap();
+    let p2 = WebsocketProvider::new(server(), &room, &d2, JsValue::UNDEFINED).unwrap();
+    with_timeout(p2.when_synced(), 5_000).await.unwrap();
+    assert_eq!(text(&d2), "hello from ysync");
+
+    let m = d2.get_map("m").unwrap();
+    m.set("k", JsValue::from_str("v")).unwrap();
+    d2.get_array("list")
+        .unwrap()
+        .push(js_sys::Array::of2(&1.5.into(), &"two".into()))
+        .unwrap();
+    let d1m = d1.get_map("m").unwrap();
+    assert!(eventually(5_000, || d1m.get("k").unwrap().as_string().as_deref() == Some("v")).await);
+    let list = d1.get_array("list").unwrap();
+    assert!(eventually(5_000, || list.length().unwrap() == 2).await);
+    assert_eq!(*statuses.borrow(), vec!["connecting", "connected"]);
+    p1.destroy();
+    p2.destroy();
+}
+
+#[wasm_bindgen_test]
+async fn update_events_fire_for_remote_changes_after_the_transaction() {
+    let room = room("web-events");
+    let d1 = Doc::new(None).unwrap();
+    let p1 = WebsocketProvider::new(server(), &room, &d1, JsValue::UNDEFINED).unwrap();
+    let seen = Rc::new(RefCell::new(Vec::<String>::new()));
+    {
+        let seen = seen.clone();
+        let d1_text = d1.get_text("note").unwrap();
+        // Reading the document inside the callback works: no transaction is open any more.
+        let cb = Closure::<dyn FnMut(JsValue, JsValue)>::new(move |_u: JsValue, _o: JsValue| {
+            seen.borrow_mut().push(d1_text.to_string_js().unwrap());
+        });
+        d1.on("update", cb.as_ref().unchecked_ref::<js_sys::Function>().clone())
+            .unwrap();
+        cb.forget();
+    }
+    let d2 = Doc::new(None).unwrap();
+    let p2 = WebsocketProvider::new(server(), &room, &d2, JsValue::UNDEFINED).unwrap();
+    with_timeout(p1.when_synced(), 5_000).await.unwrap();
+    with_timeout(p2.when_synced(), 5_000).await.unwrap();
+    d2.get_text("note").unwrap().insert(0, "remote").unwrap();
+    assert!(eventually(5_000, || seen.borrow().iter().any(|s| s == "remote")).await);
+    p1.destroy();
+    p2.destroy();
+}
+
+#[wasm_bindgen_test]
+fn hostile_update_is_rejected_with_a_typed_error_in_wasm() {
+    let d = Doc::new(None).unwrap();
+    d.get_text("t").unwrap().insert(0, "safe").unwrap();
+    // String content declaring 0xFFFFFFFF bytes: traps yrs 0.28 on wasm32 unless checked first.
+    let bad = [1, 1, 1, 0, 4, 1, 1, b't', 0xff, 0xff, 0xff, 0xff, 0x0f, 0];
+    let err: JsValue = d.apply_update(&bad, JsValue::UNDEFINED).unwrap_err().into();
+    let code = js_sys::Reflect::get(&err, &"code".into()).unwrap();
+    assert_eq!(code.as_string().as_deref(), Some("INVALID_UPDATE"));
+    assert!(err.is_instance_of::<js_sys::Error>());
+    // State vector with 2^25 entries.
+    assert!(d.encode_state_as_update(Some(vec![0x80, 0x80, 0x80, 0x10])).is_err());
+    assert_eq!(d.get_text("t").unwrap().to_string_js().unwrap(), "safe");
+}
+
+#[wasm_bindgen_test]
+fn wrong_argument_type_is_a_type_error() {
+    let d = Doc::new(None).unwrap();
+    let m = d.get_map("m").unwrap();
+    let f = js_sys::Function::new_no_args("return 1");
+    let err: JsValue = m.set("k", f.into()).unwrap_err().into();
+    assert!(err.is_instance_of::<js_sys::TypeError>());
+}
+
+#[wasm_bindgen_test]
+async fn destroy_stops_reconnecting() {
+    // Nothing listens on port 9 on loopback: every attempt fails fast.
+    let d = Doc::new(None).unwrap();
+    let p = WebsocketProvider::new("ws://127.0.0.1:9", "x", &d, JsValue::UNDEFINED).unwrap();
+    let closes = Rc::new(RefCell::new(0u32));
+    {
+        let c = closes.clone();
+        let cb = Closure::<dyn FnMut(JsValue)>::new(move |_| *c.borrow_mut() += 1);
+        p.on(
+            "connection-close",
+            cb.as_ref().unchecked_ref::<js_sys::Function>().clone(),
+        );
+        cb.forget();
+    }
+    assert!(eventually(3_000, || *closes.borrow() >= 2).await, "reconnects");
+    p.destroy();
+    let n = *closes.borrow();
+    sleep(1_000).await;
+    assert_eq!(*closes.borrow(), n, "no attempts after destroy");
+    assert_eq!(p.status(), "disconnected");
+}
