@@ -14,8 +14,13 @@ use ysync::js::provider::WebsocketProvider;
 wasm_bindgen_test_configure!(run_in_browser);
 
 fn server() -> &'static str {
-    option_env!("YSYNC_TEST_SERVER")
-        .expect("YSYNC_TEST_SERVER must name the y-websocket server (scripts/test.sh sets it)")
+    // Read at build time: the test runs inside the browser, which has no environment.
+    match option_env!("YSYNC_TEST_SERVER") {
+        Some(url) => url,
+        None => {
+            panic!("YSYNC_TEST_SERVER must name the y-websocket server (scripts/test.sh sets it)")
+        }
+    }
 }
 
 fn room(prefix: &str) -> String {
@@ -68,21 +73,27 @@ async fn two_clients_sync_through_the_server_and_get_acknowledged() {
     let p1 = WebsocketProvider::new(server(), &room, &d1, opts.into()).unwrap();
     assert_eq!(p1.status(), "disconnected");
     let statuses = Rc::new(RefCell::new(Vec::<String>::new()));
-    {
-        let s = statuses.clone();
-        let cb = Closure::<dyn FnMut(JsValue)>::new(move |e: JsValue| {
-            let st = js_sys::Reflect::get(&e, &"status".into()).unwrap();
-            s.borrow_mut().push(st.as_string().unwrap());
-        });
-        p1.on("status", cb.as_ref().unchecked_ref::<js_sys::Function>().clone());
-        cb.forget();
-    }
+    let s = statuses.clone();
+    let on_status = Closure::<dyn FnMut(JsValue)>::new(move |e: JsValue| {
+        let st = js_sys::Reflect::get(&e, &"status".into()).unwrap();
+        s.borrow_mut().push(st.as_string().unwrap());
+    });
+    p1.on(
+        "status",
+        on_status
+            .as_ref()
+            .unchecked_ref::<js_sys::Function>()
+            .clone(),
+    );
     p1.connect();
     with_timeout(p1.when_synced(), 5_000).await.unwrap();
     assert!(p1.synced());
     assert_eq!(p1.status(), "connected");
 
-    d1.get_text("note").unwrap().insert(0, "hello from ysync").unwrap();
+    d1.get_text("note")
+        .unwrap()
+        .insert(0, "hello from ysync")
+        .unwrap();
     assert!(p1.has_unsynced_changes());
     with_timeout(p1.when_acknowledged(), 5_000).await.unwrap();
     assert!(!p1.has_unsynced_changes());
@@ -99,7 +110,11 @@ async fn two_clients_sync_through_the_server_and_get_acknowledged() {
         .push(js_sys::Array::of2(&1.5.into(), &"two".into()))
         .unwrap();
     let d1m = d1.get_map("m").unwrap();
-    assert!(eventually(5_000, || d1m.get("k").unwrap().as_string().as_deref() == Some("v")).await);
+    assert!(
+        eventually(5_000, || d1m.get("k").unwrap().as_string().as_deref()
+            == Some("v"))
+        .await
+    );
     let list = d1.get_array("list").unwrap();
     assert!(eventually(5_000, || list.length().unwrap() == 2).await);
     assert_eq!(*statuses.borrow(), vec!["connecting", "connected"]);
@@ -113,17 +128,20 @@ async fn update_events_fire_for_remote_changes_after_the_transaction() {
     let d1 = Doc::new(None).unwrap();
     let p1 = WebsocketProvider::new(server(), &room, &d1, JsValue::UNDEFINED).unwrap();
     let seen = Rc::new(RefCell::new(Vec::<String>::new()));
-    {
-        let seen = seen.clone();
-        let d1_text = d1.get_text("note").unwrap();
-        // Reading the document inside the callback works: no transaction is open any more.
-        let cb = Closure::<dyn FnMut(JsValue, JsValue)>::new(move |_u: JsValue, _o: JsValue| {
-            seen.borrow_mut().push(d1_text.to_string_js().unwrap());
-        });
-        d1.on("update", cb.as_ref().unchecked_ref::<js_sys::Function>().clone())
-            .unwrap();
-        cb.forget();
-    }
+    let seen2 = seen.clone();
+    let d1_text = d1.get_text("note").unwrap();
+    // Reading the document inside the callback works: no transaction is open any more.
+    let on_update = Closure::<dyn FnMut(JsValue, JsValue)>::new(move |_u: JsValue, _o: JsValue| {
+        seen2.borrow_mut().push(d1_text.to_string_js().unwrap());
+    });
+    d1.on(
+        "update",
+        on_update
+            .as_ref()
+            .unchecked_ref::<js_sys::Function>()
+            .clone(),
+    )
+    .unwrap();
     let d2 = Doc::new(None).unwrap();
     let p2 = WebsocketProvider::new(server(), &room, &d2, JsValue::UNDEFINED).unwrap();
     with_timeout(p1.when_synced(), 5_000).await.unwrap();
@@ -145,7 +163,9 @@ fn hostile_update_is_rejected_with_a_typed_error_in_wasm() {
     assert_eq!(code.as_string().as_deref(), Some("INVALID_UPDATE"));
     assert!(err.is_instance_of::<js_sys::Error>());
     // State vector with 2^25 entries.
-    assert!(d.encode_state_as_update(Some(vec![0x80, 0x80, 0x80, 0x10])).is_err());
+    assert!(d
+        .encode_state_as_update(Some(vec![0x80, 0x80, 0x80, 0x10]))
+        .is_err());
     assert_eq!(d.get_text("t").unwrap().to_string_js().unwrap(), "safe");
 }
 
@@ -164,16 +184,19 @@ async fn destroy_stops_reconnecting() {
     let d = Doc::new(None).unwrap();
     let p = WebsocketProvider::new("ws://127.0.0.1:9", "x", &d, JsValue::UNDEFINED).unwrap();
     let closes = Rc::new(RefCell::new(0u32));
-    {
-        let c = closes.clone();
-        let cb = Closure::<dyn FnMut(JsValue)>::new(move |_| *c.borrow_mut() += 1);
-        p.on(
-            "connection-close",
-            cb.as_ref().unchecked_ref::<js_sys::Function>().clone(),
-        );
-        cb.forget();
-    }
-    assert!(eventually(3_000, || *closes.borrow() >= 2).await, "reconnects");
+    let c = closes.clone();
+    let on_close = Closure::<dyn FnMut(JsValue)>::new(move |_| *c.borrow_mut() += 1);
+    p.on(
+        "connection-close",
+        on_close
+            .as_ref()
+            .unchecked_ref::<js_sys::Function>()
+            .clone(),
+    );
+    assert!(
+        eventually(3_000, || *closes.borrow() >= 2).await,
+        "reconnects"
+    );
     p.destroy();
     let n = *closes.borrow();
     sleep(1_000).await;

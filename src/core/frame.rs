@@ -109,7 +109,7 @@ impl Dialect for YWebsocket {
 /// Encodes a state vector as Yjs does: entries sorted by client id, descending.
 pub fn encode_state_vector(sv: &StateVector) -> Vec<u8> {
     let mut entries: Vec<(u64, u32)> = sv.iter().map(|(c, k)| (c.get(), *k)).collect();
-    entries.sort_unstable_by(|a, b| b.0.cmp(&a.0));
+    entries.sort_unstable_by_key(|e| std::cmp::Reverse(e.0));
     let mut enc = EncoderV1::new();
     enc.write_var(entries.len());
     for (client, clock) in entries {

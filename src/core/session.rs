@@ -398,7 +398,6 @@ impl Session {
                     self.emit(Event::Error(SyncError::Timeout(timeout)));
                     self.conn = Conn::Down;
                     self.out.push_back(Output::Close(CloseReason::Timeout));
-                    return;
                 }
             } else if now >= *last_rx + idle {
                 self.send_probe();

@@ -231,7 +231,7 @@ impl Sim {
         c.session.connecting(now);
         c.session.connected(now);
         let out = self.server.on_connect(conn);
-        self.to_clients(out);
+        self.deliver_to_clients(out);
         self.pump(i);
     }
 
@@ -246,7 +246,7 @@ impl Sim {
             let now = self.now;
             self.clients[i].session.closed(now);
             let out = self.server.on_close(conn);
-            self.to_clients(out);
+            self.deliver_to_clients(out);
             self.pump(i);
         }
     }
@@ -278,7 +278,7 @@ impl Sim {
         }
     }
 
-    fn to_clients(&mut self, out: Vec<(u64, Vec<u8>)>) {
+    fn deliver_to_clients(&mut self, out: Vec<(u64, Vec<u8>)>) {
         for (conn, bytes) in out {
             let Some(&i) = self.conn_owner.get(&conn) else {
                 continue;
@@ -373,7 +373,7 @@ impl Sim {
                 if f.to_server {
                     if self.server.conns.contains_key(&f.conn) {
                         let out = self.server.on_frame(f.conn, &f.bytes);
-                        self.to_clients(out);
+                        self.deliver_to_clients(out);
                     }
                 } else if self.clients[i].conn == Some(f.conn) {
                     let now = self.now;
