@@ -1,7 +1,8 @@
 //! y-protocols awareness timers around yrs's [`Awareness`] (which has the codec, not the timers).
 //!
-//! Local state is renewed every 15 s; a remote state not renewed for 30 s is dropped; the check
-//! runs every 3 s. Time is passed in: yrs's awareness reads it through a shared cell.
+//! With the default timeout of 30 s (y-protocols' `outdatedTimeout`): the local state is renewed
+//! every 15 s, a remote state not renewed for 30 s is dropped, and the check runs every 3 s.
+//! Time is passed in: yrs's awareness reads it through a shared cell.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -10,19 +11,18 @@ use yrs::sync::awareness::{AwarenessUpdate, AwarenessUpdateEntry};
 use yrs::sync::Awareness;
 use yrs::Doc;
 
-/// Renew the local state after this long (y-protocols: outdatedTimeout / 2).
-pub const RENEW_MS: u64 = 15_000;
-/// Drop a remote state not renewed for this long (y-protocols: outdatedTimeout).
+/// y-protocols' `outdatedTimeout`: drop a remote state not renewed for this long (ms).
 pub const OUTDATED_MS: u64 = 30_000;
-/// How often states are checked (y-protocols: outdatedTimeout / 10).
-pub const CHECK_MS: u64 = 3_000;
 
 /// Client ids whose awareness state changed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AwarenessChange {
+    /// Clients whose state was renewed with the same content (y-protocols' `update` event
+    /// reports them, its `change` event does not).
+    pub renewed: Vec<u64>,
     /// Clients that appeared.
     pub added: Vec<u64>,
-    /// Clients whose state was renewed or changed.
+    /// Clients whose state changed.
     pub updated: Vec<u64>,
     /// Clients that left or expired.
     pub removed: Vec<u64>,
@@ -31,7 +31,15 @@ pub struct AwarenessChange {
 impl AwarenessChange {
     /// True when nothing changed.
     pub fn is_empty(&self) -> bool {
-        self.added.is_empty() && self.updated.is_empty() && self.removed.is_empty()
+        self.added.is_empty()
+            && self.updated.is_empty()
+            && self.removed.is_empty()
+            && self.renewed.is_empty()
+    }
+
+    /// True when some state appeared, changed or went away (y-protocols' `change` event).
+    pub fn changed(&self) -> bool {
+        !(self.added.is_empty() && self.updated.is_empty() && self.removed.is_empty())
     }
 }
 
@@ -40,6 +48,7 @@ pub struct TimedAwareness {
     inner: Awareness,
     now: Arc<AtomicU64>,
     next_check: u64,
+    outdated_ms: u64,
 }
 
 impl std::fmt::Debug for TimedAwareness {
@@ -55,8 +64,10 @@ fn ids(v: &[yrs::block::ClientID]) -> Vec<u64> {
 }
 
 impl TimedAwareness {
-    /// Awareness over `doc`, with time starting at `now` (ms).
-    pub fn new(doc: Doc, now: u64) -> Self {
+    /// Awareness over `doc`, with time starting at `now` (ms), dropping remote states not
+    /// renewed for `outdated_ms` (y-protocols: 30,000).
+    pub fn new(doc: Doc, now: u64, outdated_ms: u64) -> Self {
+        let outdated_ms = outdated_ms.max(10);
         let cell = Arc::new(AtomicU64::new(now));
         let clock = {
             let cell = cell.clone();
@@ -65,7 +76,8 @@ impl TimedAwareness {
         TimedAwareness {
             inner: Awareness::with_clock(doc, clock),
             now: cell,
-            next_check: now + CHECK_MS,
+            next_check: now + outdated_ms / 10,
+            outdated_ms,
         }
     }
 
@@ -111,17 +123,18 @@ impl TimedAwareness {
     /// Sets (or with `None` clears) the local state; returns the update to broadcast.
     pub fn set_local(&mut self, json: Option<&str>) -> (AwarenessUpdate, AwarenessChange) {
         let me = self.client_id();
-        let had = self.local_state().is_some();
+        let had = self.local_state();
         match json {
             Some(j) => self.inner.set_local_state_raw(j),
             None => self.inner.clean_local_state(),
         }
         let mut change = AwarenessChange::default();
-        match (had, json.is_some()) {
-            (false, true) => change.added.push(me),
-            (true, true) => change.updated.push(me),
-            (true, false) => change.removed.push(me),
-            (false, false) => {}
+        match (had.as_deref(), json) {
+            (None, Some(_)) => change.added.push(me),
+            (Some(a), Some(b)) if a == b => change.renewed.push(me),
+            (Some(_), Some(_)) => change.updated.push(me),
+            (Some(_), None) => change.removed.push(me),
+            (None, None) => {}
         }
         (self.local_update(), change)
     }
@@ -159,12 +172,33 @@ impl TimedAwareness {
 
     /// Applies a validated remote update.
     pub fn apply(&mut self, update: AwarenessUpdate) -> AwarenessChange {
+        let before: Vec<(u64, Option<String>)> = update
+            .clients
+            .keys()
+            .map(|c| (c.get(), self.state(c.get())))
+            .collect();
         match self.inner.apply_update_summary(update) {
-            Ok(Some(s)) => AwarenessChange {
-                added: ids(&s.added),
-                updated: ids(&s.updated),
-                removed: ids(&s.removed),
-            },
+            Ok(Some(s)) => {
+                let mut updated = Vec::new();
+                let mut renewed = Vec::new();
+                for c in ids(&s.updated) {
+                    let old = before
+                        .iter()
+                        .find(|(b, _)| *b == c)
+                        .and_then(|(_, s)| s.clone());
+                    if old == self.state(c) {
+                        renewed.push(c);
+                    } else {
+                        updated.push(c);
+                    }
+                }
+                AwarenessChange {
+                    added: ids(&s.added),
+                    updated,
+                    removed: ids(&s.removed),
+                    renewed,
+                }
+            }
             _ => AwarenessChange::default(),
         }
     }
@@ -217,17 +251,17 @@ impl TimedAwareness {
         if now < self.next_check {
             return (None, AwarenessChange::default());
         }
-        self.next_check = now + CHECK_MS;
+        self.next_check = now + self.outdated_ms / 10;
         let me = self.client_id();
         let mut renew = None;
         let mut stale = Vec::new();
         for (c, s) in self.inner.iter() {
             let age = now.saturating_sub(s.last_updated);
             if c.get() == me {
-                if s.data.is_some() && age >= RENEW_MS {
+                if s.data.is_some() && age >= self.outdated_ms / 2 {
                     renew = s.data.clone();
                 }
-            } else if s.data.is_some() && age >= OUTDATED_MS {
+            } else if s.data.is_some() && age >= self.outdated_ms {
                 stale.push(c.get());
             }
         }

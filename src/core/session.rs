@@ -100,6 +100,8 @@ pub enum PersistCommand {
 pub enum Output {
     /// Send this frame on the socket.
     Transmit(Vec<u8>),
+    /// Post this frame to the other tabs (BroadcastChannel), when it is open.
+    Broadcast(Vec<u8>),
     /// Close the socket.
     Close(CloseReason),
     /// Run this persistence command.
@@ -122,7 +124,14 @@ pub struct Config {
     /// How many times a change the server lacks is sent again before an error is reported.
     pub max_resend: u32,
     /// Origin of the transactions that apply remote changes (so they are not sent back).
+    /// Changes from other tabs are applied with this origin + `"-bc"`.
     pub origin: String,
+    /// Drop remote awareness states not renewed for this long (ms); the local state is renewed
+    /// at half of it. y-protocols uses 30,000.
+    pub awareness_timeout_ms: u64,
+    /// Also send a probe (sync step 1) this often while connected (ms, 0 = only when idle),
+    /// like y-websocket's `resyncInterval`.
+    pub resync_interval_ms: u64,
 }
 
 static NEXT_ORIGIN: AtomicU64 = AtomicU64::new(1);
@@ -135,6 +144,8 @@ impl Default for Config {
             idle_probe_ms: 15_000,
             probe_timeout_ms: 10_000,
             max_resend: 3,
+            awareness_timeout_ms: crate::core::awareness::OUTDATED_MS,
+            resync_interval_ms: 0,
             origin: format!(
                 "ysync-session-{}",
                 NEXT_ORIGIN.fetch_add(1, Ordering::Relaxed)
@@ -161,11 +172,14 @@ enum Conn {
         /// Local changes were sent after the newest probe.
         probe_wanted: bool,
         given_up: bool,
+        /// When the last probe was sent (for the resync interval).
+        last_probe: u64,
     },
     Denied,
 }
 
-type LocalQueue = Arc<Mutex<Vec<Vec<u8>>>>;
+/// Local updates not yet handled, each with "came from another tab".
+type LocalQueue = Arc<Mutex<Vec<(Vec<u8>, bool)>>>;
 
 /// The sync state machine for one document on one server connection.
 pub struct Session {
@@ -179,6 +193,8 @@ pub struct Session {
     out: VecDeque<Output>,
     now: u64,
     last_unsynced: (usize, usize),
+    bc_open: bool,
+    bc_origin: String,
 }
 
 impl std::fmt::Debug for Session {
@@ -195,7 +211,7 @@ impl std::fmt::Debug for Session {
 #[error("the document is busy in another transaction")]
 pub struct DocBusy;
 
-fn lock(q: &LocalQueue) -> std::sync::MutexGuard<'_, Vec<Vec<u8>>> {
+fn lock(q: &LocalQueue) -> std::sync::MutexGuard<'_, Vec<(Vec<u8>, bool)>> {
     q.lock().unwrap_or_else(|e| e.into_inner())
 }
 
@@ -216,18 +232,19 @@ impl Session {
         {
             let local = local.clone();
             let own = cfg.origin.clone();
+            let bc = format!("{}-bc", cfg.origin);
             doc.observe_update_v1(cfg.origin.as_str(), move |txn, e| {
-                let from_us = txn.origin().map(|o| o.as_ref() == own.as_bytes());
-                if from_us != Some(true) {
-                    lock(&local).push(e.update.clone());
+                let origin = txn.origin().map(|o| o.as_ref());
+                if origin != Some(own.as_bytes()) {
+                    let from_bc = origin == Some(bc.as_bytes());
+                    lock(&local).push((e.update.clone(), from_bc));
                 }
             })
             .map_err(|_| DocBusy)?;
         }
         Ok(Session {
-            awareness: TimedAwareness::new(doc.clone(), now),
+            awareness: TimedAwareness::new(doc.clone(), now, cfg.awareness_timeout_ms),
             doc,
-            cfg,
             dialect,
             conn: Conn::Down,
             ack: AckTracker::default(),
@@ -235,6 +252,9 @@ impl Session {
             out: VecDeque::new(),
             now,
             last_unsynced: (0, 0),
+            bc_open: false,
+            bc_origin: format!("{}-bc", cfg.origin),
+            cfg,
         })
     }
 
@@ -309,12 +329,103 @@ impl Session {
             last_rx: now,
             probe_wanted: false,
             given_up: false,
+            last_probe: now,
         };
         self.emit(Event::Status(Status::Connected));
         self.send_probe();
         if self.cfg.awareness && self.awareness.local_state().is_some() {
             let u = self.awareness.local_update();
             self.transmit(&Message::Awareness(u));
+        }
+    }
+
+    /// Probes the server now (e.g. a long-hidden page became visible): a dead connection is
+    /// then noticed within the probe timeout.
+    pub fn probe_now(&mut self, now: u64) {
+        self.tick(now);
+        if let Conn::Up { probes, .. } = &self.conn {
+            if probes.is_empty() {
+                self.send_probe();
+            }
+        }
+    }
+
+    /// The channel to other tabs opened: announce ourselves as y-websocket does (sync step 1,
+    /// our whole state, an awareness query and our awareness state).
+    pub fn broadcast_opened(&mut self, now: u64) {
+        self.tick(now);
+        self.pull_local();
+        self.bc_open = true;
+        let (sv, full) = {
+            let txn = self.doc.transact();
+            (
+                txn.state_vector(),
+                txn.encode_state_as_update_v1(&StateVector::default()),
+            )
+        };
+        self.broadcast(&Message::Sync(SyncMessage::SyncStep1(sv)));
+        self.broadcast(&Message::Sync(SyncMessage::SyncStep2(full)));
+        if self.cfg.awareness {
+            self.broadcast(&Message::AwarenessQuery);
+            let me = self.awareness.client_id();
+            if self.awareness.local_state().is_some() {
+                let u = self.awareness.update_for(&[me]);
+                self.broadcast(&Message::Awareness(u));
+            }
+        }
+    }
+
+    /// The channel to other tabs closed.
+    pub fn broadcast_closed(&mut self) {
+        self.bc_open = false;
+    }
+
+    /// A frame from another tab. Malformed input is reported and dropped; nothing is closed.
+    pub fn handle_broadcast(&mut self, now: u64, frame: &[u8]) {
+        self.tick(now);
+        self.pull_local();
+        if !self.bc_open {
+            return;
+        }
+        let decoded = self.dialect.decode(frame, &self.cfg.limits);
+        if let Some(e) = decoded.error {
+            self.emit(Event::Error(e));
+            if decoded.messages.is_empty() {
+                return;
+            }
+        }
+        for m in decoded.messages {
+            match m {
+                Message::Sync(SyncMessage::SyncStep1(sv)) => {
+                    let diff = self.doc.transact().encode_state_as_update_v1(&sv);
+                    self.broadcast(&Message::Sync(SyncMessage::SyncStep2(diff)));
+                }
+                Message::Sync(SyncMessage::SyncStep2(u))
+                | Message::Sync(SyncMessage::Update(u)) => {
+                    if let Err(e) = self.apply_with_origin(&u, &self.bc_origin.clone()) {
+                        self.emit(Event::Error(SyncError::MalformedFrame(e)));
+                        return;
+                    }
+                }
+                Message::Awareness(u) => {
+                    if self.cfg.awareness {
+                        let change = self.awareness.apply(u);
+                        if !change.is_empty() {
+                            self.emit(Event::Awareness {
+                                change,
+                                local: false,
+                            });
+                        }
+                    }
+                }
+                Message::AwarenessQuery => {
+                    if self.cfg.awareness {
+                        let u = self.awareness.full_update();
+                        self.broadcast(&Message::Awareness(u));
+                    }
+                }
+                Message::Auth(_) | Message::Custom(..) => {}
+            }
         }
     }
 
@@ -376,9 +487,7 @@ impl Session {
         if self.cfg.awareness {
             let (renew, change) = self.awareness.on_timeout(now);
             if let Some(u) = renew {
-                if matches!(self.conn, Conn::Up { .. }) {
-                    self.transmit(&Message::Awareness(u));
-                }
+                self.send_awareness(u);
             }
             if !change.is_empty() {
                 self.emit(Event::Awareness {
@@ -389,8 +498,12 @@ impl Session {
         }
         let timeout = self.cfg.probe_timeout_ms;
         let idle = self.cfg.idle_probe_ms;
+        let resync = self.cfg.resync_interval_ms;
         if let Conn::Up {
-            probes, last_rx, ..
+            probes,
+            last_rx,
+            last_probe,
+            ..
         } = &self.conn
         {
             if let Some(p) = probes.front() {
@@ -399,7 +512,7 @@ impl Session {
                     self.conn = Conn::Down;
                     self.out.push_back(Output::Close(CloseReason::Timeout));
                 }
-            } else if now >= *last_rx + idle {
+            } else if now >= *last_rx + idle || (resync > 0 && now >= *last_probe + resync) {
                 self.send_probe();
             }
         }
@@ -413,12 +526,20 @@ impl Session {
             at(self.awareness.next_timeout());
         }
         if let Conn::Up {
-            probes, last_rx, ..
+            probes,
+            last_rx,
+            last_probe,
+            ..
         } = &self.conn
         {
             match probes.front() {
                 Some(p) => at(p.sent_at.max(*last_rx) + self.cfg.probe_timeout_ms),
-                None => at(*last_rx + self.cfg.idle_probe_ms),
+                None => {
+                    at(*last_rx + self.cfg.idle_probe_ms);
+                    if self.cfg.resync_interval_ms > 0 {
+                        at(*last_probe + self.cfg.resync_interval_ms);
+                    }
+                }
             }
         }
         t
@@ -438,8 +559,8 @@ impl Session {
     pub fn set_local_awareness(&mut self, now: u64, json: Option<&str>) {
         self.tick(now);
         let (update, change) = self.awareness.set_local(json);
-        if self.cfg.awareness && matches!(self.conn, Conn::Up { .. }) {
-            self.transmit(&Message::Awareness(update));
+        if self.cfg.awareness {
+            self.send_awareness(update);
         }
         if !change.is_empty() {
             self.emit(Event::Awareness {
@@ -462,6 +583,22 @@ impl Session {
         self.out.push_back(Output::Transmit(self.dialect.encode(m)));
     }
 
+    fn broadcast(&mut self, m: &Message) {
+        self.out
+            .push_back(Output::Broadcast(self.dialect.encode(m)));
+    }
+
+    /// Our awareness update goes to the server (when connected) and to the other tabs.
+    fn send_awareness(&mut self, u: yrs::sync::awareness::AwarenessUpdate) {
+        let m = Message::Awareness(u);
+        if matches!(self.conn, Conn::Up { .. }) {
+            self.transmit(&m);
+        }
+        if self.bc_open {
+            self.broadcast(&m);
+        }
+    }
+
     fn fail(&mut self, e: SyncError) {
         self.emit(Event::Error(e.clone()));
         self.conn = Conn::Down;
@@ -476,7 +613,12 @@ impl Session {
             return;
         }
         let up = matches!(self.conn, Conn::Up { .. });
-        for u in updates {
+        for (u, from_bc) in updates {
+            // A change from another tab goes to the server too (that tab may be offline), but
+            // never back to the tabs.
+            if self.bc_open && !from_bc {
+                self.broadcast(&Message::Sync(SyncMessage::Update(u.clone())));
+            }
             if up {
                 self.transmit(&Message::Sync(SyncMessage::Update(u.clone())));
             }
@@ -515,11 +657,13 @@ impl Session {
         if let Conn::Up {
             probes,
             probe_wanted,
+            last_probe,
             ..
         } = &mut self.conn
         {
             probes.push_back(p);
             *probe_wanted = false;
+            *last_probe = self.now;
         }
         self.transmit(&Message::Sync(SyncMessage::SyncStep1(sv)));
     }
@@ -546,12 +690,21 @@ impl Session {
     /// Applies a remote update (validated by the dialect); returns the ids of its blocks and
     /// its delete set, which confirm local changes when it answers a probe.
     fn apply_remote(&mut self, update: &[u8]) -> Result<(IdSet, IdSet), DecodeError> {
+        let origin = self.cfg.origin.clone();
+        self.apply_with_origin(update, &origin)
+    }
+
+    fn apply_with_origin(
+        &mut self,
+        update: &[u8],
+        origin: &str,
+    ) -> Result<(IdSet, IdSet), DecodeError> {
         let yrs_err = |e: &dyn std::fmt::Display| DecodeError::Yrs(e.to_string());
         let u = Update::decode_v1(update).map_err(|e| yrs_err(&e))?;
         let ids = (u.insertions(true), u.delete_set().clone());
         let mut txn = self
             .doc
-            .try_transact_mut_with(self.cfg.origin.as_str())
+            .try_transact_mut_with(origin)
             .map_err(|e| yrs_err(&e))?;
         txn.apply_update(u).map_err(|e| yrs_err(&e))?;
         Ok(ids)

@@ -163,6 +163,10 @@ pub struct Client {
     pub latency: u64,
     /// Whether the client reconnects by itself after a close.
     pub online: bool,
+    /// Whether its channel to the other tabs is open.
+    pub bc: bool,
+    /// Frames it posted to the other tabs.
+    pub broadcast_frames: Vec<Vec<u8>>,
 }
 
 #[derive(Debug)]
@@ -215,6 +219,8 @@ impl Sim {
             sent_frames: vec![],
             latency: 5,
             online: false,
+            bc: false,
+            broadcast_frames: vec![],
         });
         self.clients.len() - 1
     }
@@ -232,6 +238,14 @@ impl Sim {
         c.session.connected(now);
         let out = self.server.on_connect(conn);
         self.deliver_to_clients(out);
+        self.pump(i);
+    }
+
+    /// Opens client `i`'s channel to the other tabs.
+    pub fn open_bc(&mut self, i: usize) {
+        self.clients[i].bc = true;
+        let now = self.now;
+        self.clients[i].session.broadcast_opened(now);
         self.pump(i);
     }
 
@@ -322,6 +336,17 @@ impl Sim {
                     let online = self.clients[i].online;
                     self.drop_conn(i);
                     self.clients[i].online = online;
+                }
+                Output::Broadcast(bytes) => {
+                    self.clients[i].broadcast_frames.push(bytes.clone());
+                    // Tabs of one browser: delivered at once, in order, to every other open tab.
+                    for j in 0..self.clients.len() {
+                        if j != i && self.clients[j].bc {
+                            let now = self.now;
+                            self.clients[j].session.handle_broadcast(now, &bytes);
+                            self.pump(j);
+                        }
+                    }
                 }
                 Output::Persist(_) => {}
                 Output::Event(e) => self.clients[i].events.push(e),

@@ -490,3 +490,123 @@ fn randomized_convergence_with_reordering_and_disconnects() {
         }
     }
 }
+
+#[test]
+fn tabs_stay_in_sync_over_the_broadcast_channel_while_the_server_is_down() {
+    let mut sim = Sim::new(20);
+    let a = sim.add_client(1, cfg());
+    let b = sim.add_client(2, cfg());
+    type_text(&sim.clients[a].doc, 0, "before ");
+    sim.open_bc(a);
+    sim.open_bc(b);
+    // The newcomer announced itself and got a's whole state.
+    assert_eq!(text(&sim.clients[b].doc), "before ");
+    type_text(&sim.clients[a].doc, 7, "offline tab edit");
+    sim.run_for(10);
+    assert_eq!(text(&sim.clients[b].doc), "before offline tab edit");
+    sim.clients[a]
+        .session
+        .set_local_awareness(sim.now, Some(r#"{"tab":"a"}"#));
+    sim.run_for(10);
+    assert_eq!(
+        sim.clients[b].session.awareness().state(1).as_deref(),
+        Some(r#"{"tab":"a"}"#)
+    );
+    assert_eq!(sim.clients[a].session.status(), Status::Disconnected);
+}
+
+#[test]
+fn a_change_from_another_tab_reaches_the_server_but_is_not_echoed_to_the_tabs() {
+    let mut sim = Sim::new(21);
+    let a = sim.add_client(1, cfg());
+    let b = sim.add_client(2, cfg());
+    sim.connect(a);
+    sim.open_bc(a);
+    sim.open_bc(b);
+    sim.run_for(100);
+    let a_posts = sim.clients[a].broadcast_frames.len();
+    type_text(&sim.clients[b].doc, 0, "from the offline tab");
+    sim.run_for(200);
+    assert_eq!(text(&sim.clients[a].doc), "from the offline tab");
+    assert_eq!(server_text(&sim), "from the offline tab");
+    assert_eq!(sim.clients[a].session.unconfirmed().0, 0);
+    let reposted = sim.clients[a].broadcast_frames[a_posts..]
+        .iter()
+        .filter(|f| f.starts_with(&[0, 2]))
+        .count();
+    assert_eq!(reposted, 0);
+}
+
+#[test]
+fn malformed_broadcast_frame_is_reported_not_applied() {
+    let doc = yrs::Doc::with_client_id(1);
+    let mut s = Session::new(doc.clone(), cfg(), 0).unwrap();
+    s.broadcast_opened(0);
+    while s.poll_output().is_some() {}
+    s.handle_broadcast(
+        1,
+        &[
+            0, 2, 14, 1, 1, 1, 0, 4, 1, 1, b't', 0xff, 0xff, 0xff, 0xff, 0x0f, 0,
+        ],
+    );
+    let outs: Vec<Output> = std::iter::from_fn(|| s.poll_output()).collect();
+    assert!(outs
+        .iter()
+        .any(|o| matches!(o, Output::Event(Event::Error(SyncError::MalformedFrame(_))))));
+    assert!(!outs.iter().any(|o| matches!(o, Output::Close(_))));
+    assert_eq!(text(&doc), "");
+}
+
+#[test]
+fn resync_interval_probes_periodically() {
+    let mut sim = Sim::new(22);
+    let a = sim.add_client(
+        1,
+        Config {
+            resync_interval_ms: 1_000,
+            ..cfg()
+        },
+    );
+    sim.connect(a);
+    sim.run_for(100);
+    let before = sim.clients[a].sent_frames.len();
+    sim.run_for(5_000);
+    let probes = sim.clients[a].sent_frames[before..]
+        .iter()
+        .filter(|f| f.starts_with(&[0, 0]))
+        .count();
+    assert!((4..=6).contains(&probes), "{probes} probes in 5 s");
+}
+
+#[test]
+fn probe_now_detects_a_dead_server_quickly() {
+    let mut sim = Sim::new(23);
+    let a = sim.add_client(1, cfg());
+    sim.connect(a);
+    sim.run_for(100);
+    sim.server.mode.mute = true;
+    let now = sim.now;
+    sim.clients[a].session.probe_now(now);
+    sim.pump(a);
+    sim.run_for(10_100);
+    assert!(sim.clients[a].conn.is_none());
+}
+
+#[test]
+fn awareness_timeout_is_configurable() {
+    let mut sim = Sim::new(24);
+    let short = Config {
+        awareness_timeout_ms: 2_000,
+        ..cfg()
+    };
+    let a = sim.add_client(1, short.clone());
+    let b = sim.add_client(2, short);
+    sim.connect(a);
+    sim.connect(b);
+    sim.clients[a]
+        .session
+        .set_local_awareness(sim.now, Some("{}"));
+    sim.run_for(10_000);
+    // Renewed every second, so still there.
+    assert!(sim.clients[b].session.awareness().state(1).is_some());
+}
