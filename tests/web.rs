@@ -144,9 +144,11 @@ async fn update_events_fire_for_remote_changes_after_the_transaction() {
     .unwrap();
     let d2 = Doc::new(None).unwrap();
     let p2 = WebsocketProvider::new(server(), &room, &d2, JsValue::UNDEFINED).unwrap();
-    with_timeout(p1.when_synced(), 5_000).await.unwrap();
-    with_timeout(p2.when_synced(), 5_000).await.unwrap();
+    // The async Rust API.
+    p1.wait_synced().await.unwrap();
+    p2.wait_synced().await.unwrap();
     d2.get_text("note").unwrap().insert(0, "remote").unwrap();
+    p2.wait_acknowledged().await.unwrap();
     assert!(eventually(5_000, || seen.borrow().iter().any(|s| s == "remote")).await);
     p1.destroy();
     p2.destroy();

@@ -1,30 +1,42 @@
 //! `WebsocketProvider`: the browser adapter around [`Session`], with y-websocket's names.
 //!
-//! Every browser event (socket, timer, local edit) feeds the session, then `pump` executes the
-//! session's outputs. JS callbacks are queued while the state is borrowed and called after the
-//! borrow is released.
+//! Every browser event (socket, channel, timer, window event, local edit) feeds the session,
+//! then `pump` executes the session's outputs. JS callbacks are queued while the state is
+//! borrowed and called after the borrow is released.
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::rc::{Rc, Weak};
 
 use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
 
+use crate::core::awareness::AwarenessChange;
 use crate::core::backoff::Backoff;
-use crate::core::session::{CloseReason, Config, Event, Output, Session, Status};
+use crate::core::session::{CloseReason, Config, Event, Output, Session};
 use crate::js::doc::{Doc, DocShared};
 use crate::js::error::{ApiError, ApiResult};
+use crate::web::broadcast::Channel;
 use crate::web::clock::{now_ms, seed};
+use crate::web::listener::Listener;
 use crate::web::socket::{Socket, SocketEvent};
 use crate::web::timer::Timer;
+
+/// A page hidden at least this long probes (or reconnects) as soon as it is visible again.
+const LONG_HIDDEN_MS: u64 = 10_000;
 
 /// Settings read from the JS options object.
 struct Options {
     connect: bool,
     params: Vec<(String, String)>,
+    token: Option<js_sys::Function>,
+    token_param: String,
     protocols: Vec<String>,
     awareness: bool,
+    awareness_timeout: u64,
     max_backoff: u64,
+    resync_interval: u64,
+    disable_bc: bool,
     max_message_size: usize,
 }
 
@@ -38,6 +50,9 @@ fn get(obj: &JsValue, key: &str) -> JsValue {
 
 impl Options {
     fn parse(o: &JsValue) -> ApiResult<Self> {
+        if !(o.is_undefined() || o.is_null() || o.is_object()) {
+            return Err(ApiError::InvalidArgument("options must be an object".into()));
+        }
         let num = |k: &str, d: f64| -> ApiResult<f64> {
             let v = get(o, k);
             if v.is_undefined() {
@@ -65,36 +80,38 @@ impl Options {
             }
         }
         let protocols = match get(o, "protocols") {
-            v if v.is_string() => vec![v.as_string().unwrap_or_default()],
+            v if v.is_string() => v.as_string().into_iter().collect(),
             v if js_sys::Array::is_array(&v) => js_sys::Array::from(&v)
                 .iter()
                 .filter_map(|p| p.as_string())
                 .collect(),
             _ => vec![],
         };
+        let token = match get(o, "token") {
+            v if v.is_undefined() || v.is_null() => None,
+            v => Some(v.dyn_into::<js_sys::Function>().map_err(|_| {
+                ApiError::InvalidArgument("option token must be a function".into())
+            })?),
+        };
         Ok(Options {
             connect: flag("connect", true),
             params,
+            token,
+            token_param: get(o, "tokenParam")
+                .as_string()
+                .unwrap_or_else(|| "token".into()),
             protocols,
             awareness: flag("awareness", true),
+            awareness_timeout: num("awarenessTimeout", 30_000.0)? as u64,
             max_backoff: num("maxBackoffTime", 2_500.0)? as u64,
+            resync_interval: num("resyncInterval", 0.0)? as u64,
+            disable_bc: flag("disableBc", false),
             max_message_size: num("maxMessageSize", 64.0 * 1024.0 * 1024.0)? as usize,
         })
     }
 }
 
-fn build_url(server: &str, room: &str, params: &[(String, String)]) -> String {
-    let base = server.trim_end_matches('/');
-    let mut url = format!("{base}/{room}");
-    if !params.is_empty() {
-        let q = web_sys_url_encode(params);
-        url.push('?');
-        url.push_str(&q);
-    }
-    url
-}
-
-fn web_sys_url_encode(params: &[(String, String)]) -> String {
+fn query(params: &[(String, String)]) -> String {
     params
         .iter()
         .map(|(k, v)| {
@@ -112,26 +129,37 @@ type Waiter = js_sys::Function;
 
 struct Inner {
     session: Session,
-    url: String,
+    /// serverUrl/room, without query (also the BroadcastChannel name).
+    base_url: String,
+    params: Vec<(String, String)>,
+    token: Option<js_sys::Function>,
+    token_param: String,
     protocols: Vec<String>,
     socket: Option<Socket>,
+    /// Bumped for every connection attempt: events of older sockets are ignored.
     generation: u64,
+    /// A token is being fetched for this generation.
+    fetching_token: bool,
     timer: Option<Timer>,
     reconnect: Option<Timer>,
     backoff: Backoff,
     should_connect: bool,
     destroyed: bool,
-    synced_waiters: Vec<Waiter>,
-    ack_waiters: Vec<(u64, Waiter)>,
+    disable_bc: bool,
+    channel: Option<Channel>,
+    listeners: Vec<Listener>,
+    hidden_since: Option<u64>,
+    synced_waiters: Vec<(Waiter, Waiter)>,
+    ack_waiters: Vec<(u64, Waiter, Waiter)>,
 }
 
-struct Core {
+pub(crate) struct Core {
     inner: RefCell<Inner>,
     doc: Rc<DocShared>,
     listeners: RefCell<HashMap<String, Vec<js_sys::Function>>>,
-    /// JS events to deliver once no borrow is held: (name, argument).
-    events: RefCell<Vec<(String, JsValue)>>,
-    /// Promise resolutions to run once no borrow is held.
+    /// JS events to deliver once no borrow is held: (name, arguments).
+    events: RefCell<Vec<(String, Vec<JsValue>)>>,
+    /// Promise settlements to run once no borrow is held.
     resolutions: RefCell<Vec<(Waiter, JsValue)>>,
     observer_key: String,
     /// A pump is queued as a microtask. Outside `inner`: set from a yrs observer that may run
@@ -154,11 +182,11 @@ fn obj(pairs: &[(&str, JsValue)]) -> JsValue {
 }
 
 impl Core {
-    fn emit(&self, name: &str, arg: JsValue) {
-        self.events.borrow_mut().push((name.to_string(), arg));
+    fn emit(&self, name: &str, args: Vec<JsValue>) {
+        self.events.borrow_mut().push((name.to_string(), args));
     }
 
-    /// Delivers queued events and promise resolutions. Called with no borrow held.
+    /// Delivers queued events and promise settlements. Called with no borrow held.
     fn flush(&self) {
         self.doc.flush();
         loop {
@@ -170,15 +198,16 @@ impl Core {
             for (f, v) in resolutions {
                 let _ = f.call1(&JsValue::NULL, &v);
             }
-            for (name, arg) in events {
+            for (name, args) in events {
                 let fs = self
                     .listeners
                     .borrow()
                     .get(&name)
                     .cloned()
                     .unwrap_or_default();
+                let args: js_sys::Array = args.into_iter().collect();
                 for f in fs {
-                    if let Err(e) = f.call1(&JsValue::NULL, &arg) {
+                    if let Err(e) = f.apply(&JsValue::NULL, &args) {
                         web_sys::console::error_2(&"ysync: a provider listener threw".into(), &e);
                     }
                 }
@@ -187,35 +216,111 @@ impl Core {
     }
 }
 
+fn navigator_online() -> bool {
+    web_sys::window().is_none_or(|w| w.navigator().on_line())
+}
+
+/// Starts a connection attempt: fetch a token if configured, then open the socket.
 fn connect(core: &Rc<Core>) {
-    {
+    let token = {
         let mut inner = core.inner.borrow_mut();
-        if inner.destroyed || inner.session.denied() || !inner.should_connect {
+        if inner.destroyed
+            || inner.session.denied()
+            || !inner.should_connect
+            || inner.socket.is_some()
+            || inner.fetching_token
+        {
             return;
         }
-        if inner.socket.is_some() {
+        if !navigator_online() {
+            // The `online` event reconnects.
             return;
+        }
+        if let Some(t) = inner.reconnect.as_mut() {
+            t.cancel();
         }
         inner.generation += 1;
+        inner.session.connecting(now_ms());
+        inner.token.clone().map(|f| (f, inner.generation))
+    };
+    match token {
+        None => open_socket(core, None),
+        Some((f, generation)) => {
+            core.inner.borrow_mut().fetching_token = true;
+            pump(core);
+            let weak = Rc::downgrade(core);
+            wasm_bindgen_futures::spawn_local(async move {
+                let result = match f.call0(&JsValue::NULL) {
+                    Ok(v) => match v.dyn_into::<js_sys::Promise>() {
+                        Ok(p) => JsFuture::from(p).await,
+                        Err(v) => Ok(v),
+                    },
+                    Err(e) => Err(e),
+                };
+                let Some(core) = weak.upgrade() else { return };
+                let current = {
+                    let mut inner = core.inner.borrow_mut();
+                    inner.fetching_token = false;
+                    inner.generation == generation && !inner.destroyed && inner.should_connect
+                };
+                if !current {
+                    return;
+                }
+                match result {
+                    Ok(token) => open_socket(&core, token.as_string()),
+                    Err(e) => {
+                        // Never echo the token or the URL: only the failure's kind.
+                        core.emit("connection-error", vec![ApiError::browser(e).into()]);
+                        attempt_failed(&core);
+                    }
+                }
+            });
+        }
+    }
+}
+
+fn attempt_failed(core: &Rc<Core>) {
+    {
+        let mut inner = core.inner.borrow_mut();
+        inner.session.closed(now_ms());
+        schedule_reconnect(core, &mut inner);
+    }
+    pump(core);
+}
+
+fn open_socket(core: &Rc<Core>, token: Option<String>) {
+    let failed = {
+        let mut inner = core.inner.borrow_mut();
+        let mut params = inner.params.clone();
+        if let Some(t) = token {
+            params.push((inner.token_param.clone(), t));
+        }
+        let url = if params.is_empty() {
+            inner.base_url.clone()
+        } else {
+            format!("{}?{}", inner.base_url, query(&params))
+        };
         let generation = inner.generation;
-        let now = now_ms();
-        inner.session.connecting(now);
         let weak = Rc::downgrade(core);
-        let opened = Socket::open(&inner.url, &inner.protocols, move |ev| {
+        match Socket::open(&url, &inner.protocols, move |ev| {
             if let Some(core) = weak.upgrade() {
                 on_socket(&core, generation, ev);
             }
-        });
-        match opened {
-            Ok(s) => inner.socket = Some(s),
-            Err(e) => {
-                let err = ApiError::browser(e);
-                core.emit("connection-error", err.into());
-                inner.session.closed(now);
+        }) {
+            Ok(s) => {
+                inner.socket = Some(s);
+                None
             }
+            Err(e) => Some(ApiError::browser(e)),
+        }
+    };
+    match failed {
+        None => pump(core),
+        Some(err) => {
+            core.emit("connection-error", vec![err.into()]);
+            attempt_failed(core);
         }
     }
-    pump(core);
 }
 
 fn on_socket(core: &Rc<Core>, generation: u64, ev: SocketEvent) {
@@ -230,7 +335,7 @@ fn on_socket(core: &Rc<Core>, generation: u64, ev: SocketEvent) {
             SocketEvent::Open => inner.session.connected(now),
             SocketEvent::Message(bytes) => inner.session.handle_frame(now, &bytes),
             SocketEvent::Text => {}
-            SocketEvent::Error => core.emit("connection-error", JsValue::UNDEFINED),
+            SocketEvent::Error => core.emit("connection-error", vec![JsValue::UNDEFINED]),
             SocketEvent::Close {
                 code,
                 reason,
@@ -238,13 +343,13 @@ fn on_socket(core: &Rc<Core>, generation: u64, ev: SocketEvent) {
             } => {
                 core.emit(
                     "connection-close",
-                    obj(&[
+                    vec![obj(&[
                         ("code", JsValue::from(code)),
                         ("reason", JsValue::from_str(&reason)),
                         ("wasClean", JsValue::from_bool(was_clean)),
-                    ]),
+                    ])],
                 );
-                drop_socket_later(inner.socket.take());
+                drop_later(inner.socket.take());
                 inner.session.closed(now);
                 schedule_reconnect(core, &mut inner);
             }
@@ -253,10 +358,11 @@ fn on_socket(core: &Rc<Core>, generation: u64, ev: SocketEvent) {
     pump(core);
 }
 
-/// Drops a socket after the current event handler returns (its closures may be running).
-fn drop_socket_later(s: Option<Socket>) {
-    if let Some(s) = s {
-        wasm_bindgen_futures::spawn_local(async move { drop(s) });
+/// Drops a browser resource after the current event handler returns (its closure may be the
+/// one running).
+fn drop_later<T: 'static>(x: Option<T>) {
+    if let Some(x) = x {
+        wasm_bindgen_futures::spawn_local(async move { drop(x) });
     }
 }
 
@@ -295,10 +401,14 @@ fn pump(core: &Rc<Core>) {
                         let _ = s.send(&frame);
                     }
                 }
+                Output::Broadcast(frame) => {
+                    if let Some(c) = &inner.channel {
+                        let _ = c.post(&frame);
+                    }
+                }
                 Output::Close(reason) => {
-                    drop_socket_later(inner.socket.take());
-                    let now = now_ms();
-                    inner.session.closed(now);
+                    drop_later(inner.socket.take());
+                    inner.session.closed(now_ms());
                     if !matches!(reason, CloseReason::PermissionDenied) {
                         schedule_reconnect(core, &mut inner);
                     }
@@ -309,19 +419,22 @@ fn pump(core: &Rc<Core>) {
         }
         let mut resolved = Vec::new();
         if inner.session.synced() {
-            resolved.extend(inner.synced_waiters.drain(..).map(|f| (f, JsValue::TRUE)));
+            resolved.extend(
+                inner
+                    .synced_waiters
+                    .drain(..)
+                    .map(|(f, _)| (f, JsValue::TRUE)),
+            );
         }
-        let waiters = std::mem::take(&mut inner.ack_waiters);
-        for (mark, f) in waiters {
+        for (mark, f, reject) in std::mem::take(&mut inner.ack_waiters) {
             if inner.session.confirmed(mark) {
                 resolved.push((f, JsValue::UNDEFINED));
             } else {
-                inner.ack_waiters.push((mark, f));
+                inner.ack_waiters.push((mark, f, reject));
             }
         }
         core.resolutions.borrow_mut().extend(resolved);
-        let next = inner.session.poll_timeout();
-        if let Some(at) = next {
+        if let Some(at) = inner.session.poll_timeout() {
             let delay = at.saturating_sub(now_ms());
             let weak: Weak<Core> = Rc::downgrade(core);
             let t = inner.timer.get_or_insert_with(|| {
@@ -344,39 +457,57 @@ fn pump(core: &Rc<Core>) {
     core.flush();
 }
 
-fn on_event(core: &Rc<Core>, inner: &mut Inner, e: Event) {
-    match e {
-        Event::Status(s) => core.emit("status", obj(&[("status", JsValue::from_str(s.as_str()))])),
-        Event::Synced(b) => {
-            if b {
-                inner.backoff.reset();
-            }
-            core.emit("sync", JsValue::from_bool(b));
-            core.emit("synced", JsValue::from_bool(b));
-        }
-        Event::Unsynced { count, .. } => core.emit("unsynced", JsValue::from(count as u32)),
-        Event::Awareness { change, local } => core.emit(
-            "awareness-change",
-            obj(&[
-                ("added", ids(&change.added)),
-                ("updated", ids(&change.updated)),
-                ("removed", ids(&change.removed)),
-                ("local", JsValue::from_bool(local)),
-            ]),
-        ),
-        Event::PermissionDenied(reason) => core.emit(
-            "permission-denied",
-            obj(&[("reason", JsValue::from_str(&reason))]),
-        ),
-        Event::Error(err) => core.emit("error", ApiError::Sync(err).into()),
-    }
-}
-
 fn ids(v: &[u64]) -> JsValue {
     v.iter()
         .map(|c| JsValue::from_f64(*c as f64))
         .collect::<js_sys::Array>()
         .into()
+}
+
+fn change_obj(change: &AwarenessChange, with_renewed: bool) -> JsValue {
+    let mut updated = change.updated.clone();
+    if with_renewed {
+        updated.extend(&change.renewed);
+    }
+    obj(&[
+        ("added", ids(&change.added)),
+        ("updated", ids(&updated)),
+        ("removed", ids(&change.removed)),
+    ])
+}
+
+fn on_event(core: &Rc<Core>, inner: &mut Inner, e: Event) {
+    match e {
+        Event::Status(s) => core.emit(
+            "status",
+            vec![obj(&[("status", JsValue::from_str(s.as_str()))])],
+        ),
+        Event::Synced(b) => {
+            if b {
+                inner.backoff.reset();
+            }
+            core.emit("sync", vec![JsValue::from_bool(b)]);
+            core.emit("synced", vec![JsValue::from_bool(b)]);
+        }
+        Event::Unsynced { count, .. } => core.emit("unsynced", vec![JsValue::from(count as u32)]),
+        Event::Awareness { change, local } => {
+            // y-protocols' events: `update` for every update (renewals too), `change` when a
+            // state appeared, changed or left; the origin is 'local' or 'remote'.
+            let origin = JsValue::from_str(if local { "local" } else { "remote" });
+            core.emit(
+                "awareness:update",
+                vec![change_obj(&change, true), origin.clone()],
+            );
+            if change.changed() {
+                core.emit("awareness:change", vec![change_obj(&change, false), origin]);
+            }
+        }
+        Event::PermissionDenied(reason) => core.emit(
+            "permission-denied",
+            vec![obj(&[("reason", JsValue::from_str(&reason))])],
+        ),
+        Event::Error(err) => core.emit("error", vec![ApiError::Sync(err).into()]),
+    }
 }
 
 fn schedule_pump(weak: &Weak<Core>) {
@@ -390,6 +521,88 @@ fn schedule_pump(weak: &Weak<Core>) {
             pump(&core);
         }
     });
+}
+
+fn open_channel(core: &Rc<Core>) {
+    {
+        let mut inner = core.inner.borrow_mut();
+        if inner.disable_bc || inner.channel.is_some() || inner.destroyed {
+            return;
+        }
+        let weak = Rc::downgrade(core);
+        let handler = move |frame: Vec<u8>| {
+            if let Some(core) = weak.upgrade() {
+                core.inner
+                    .borrow_mut()
+                    .session
+                    .handle_broadcast(now_ms(), &frame);
+                pump(&core);
+            }
+        };
+        // Where BroadcastChannel is missing the provider simply works without it.
+        if let Ok(c) = Channel::open(&inner.base_url, handler) {
+            inner.channel = Some(c);
+            inner.session.broadcast_opened(now_ms());
+        }
+    }
+    pump(core);
+}
+
+fn watch_window(core: &Rc<Core>) {
+    let Some(window) = web_sys::window() else {
+        return;
+    };
+    let mut ls = Vec::new();
+    let weak = Rc::downgrade(core);
+    ls.extend(Listener::new(&window, "online", move |_| {
+        if let Some(core) = weak.upgrade() {
+            core.inner.borrow_mut().backoff.reset();
+            connect(&core);
+        }
+    }));
+    let weak = Rc::downgrade(core);
+    ls.extend(Listener::new(&window, "pagehide", move |_| {
+        // Tell peers we left; a page restored from the back/forward cache sets its state again.
+        if let Some(core) = weak.upgrade() {
+            {
+                let mut inner = core.inner.borrow_mut();
+                if inner.session.awareness().local_state().is_some() {
+                    inner.session.set_local_awareness(now_ms(), None);
+                }
+            }
+            pump(&core);
+        }
+    }));
+    if let Some(document) = window.document() {
+        let weak = Rc::downgrade(core);
+        let doc2 = document.clone();
+        ls.extend(Listener::new(&document, "visibilitychange", move |_| {
+            let Some(core) = weak.upgrade() else { return };
+            let now = now_ms();
+            let reconnect = {
+                let mut inner = core.inner.borrow_mut();
+                if doc2.hidden() {
+                    inner.hidden_since = Some(now);
+                    false
+                } else {
+                    let long = inner
+                        .hidden_since
+                        .take()
+                        .is_some_and(|t| now.saturating_sub(t) >= LONG_HIDDEN_MS);
+                    if long && inner.socket.is_some() {
+                        inner.session.probe_now(now);
+                    }
+                    long && inner.socket.is_none()
+                }
+            };
+            if reconnect {
+                core.inner.borrow_mut().backoff.reset();
+                connect(&core);
+            }
+            pump(&core);
+        }));
+    }
+    core.inner.borrow_mut().listeners = ls;
 }
 
 #[wasm_bindgen]
@@ -406,6 +619,8 @@ impl WebsocketProvider {
         let shared = doc.shared();
         let mut cfg = Config {
             awareness: opts.awareness,
+            awareness_timeout_ms: opts.awareness_timeout,
+            resync_interval_ms: opts.resync_interval,
             ..Config::default()
         };
         cfg.limits.max_frame = opts.max_message_size;
@@ -415,44 +630,57 @@ impl WebsocketProvider {
         let core = Rc::new(Core {
             inner: RefCell::new(Inner {
                 session,
-                url: build_url(server_url, room, &opts.params),
+                base_url: format!("{}/{}", server_url.trim_end_matches('/'), room),
+                params: opts.params,
+                token: opts.token,
+                token_param: opts.token_param,
                 protocols: opts.protocols,
                 socket: None,
                 generation: 0,
+                fetching_token: false,
                 timer: None,
                 reconnect: None,
                 backoff: Backoff::new(100, opts.max_backoff, seed()),
                 should_connect: opts.connect,
                 destroyed: false,
+                disable_bc: opts.disable_bc,
+                channel: None,
+                listeners: Vec::new(),
+                hidden_since: None,
                 synced_waiters: vec![],
                 ack_waiters: vec![],
             }),
-            pump_scheduled: Cell::new(false),
             doc: shared.clone(),
             listeners: RefCell::default(),
             events: RefCell::default(),
             resolutions: RefCell::default(),
             observer_key,
+            pump_scheduled: Cell::new(false),
         });
         // Local edits: pump after the transaction has committed (never inside it).
         let weak = Rc::downgrade(&core);
         shared
             .doc
-            .observe_update_v1(core.observer_key.as_str(), move |_, _| schedule_pump(&weak))
+            .observe_update_v1(core.observer_key.as_str(), move |_, _| {
+                schedule_pump(&weak)
+            })
             .map_err(|_| ApiError::Busy)?;
+        watch_window(&core);
         if opts.connect {
             connect(&core);
+            open_channel(&core);
         }
         Ok(WebsocketProvider { core })
     }
 
-    /// Starts connecting (and reconnecting after failures).
+    /// Starts connecting (and reconnecting after failures), and joins the other tabs.
     pub fn connect(&self) {
         self.core.inner.borrow_mut().should_connect = true;
         connect(&self.core);
+        open_channel(&self.core);
     }
 
-    /// Closes the connection and stops reconnecting.
+    /// Closes the connection and the cross-tab channel, and stops reconnecting.
     pub fn disconnect(&self) {
         {
             let mut inner = self.core.inner.borrow_mut();
@@ -460,38 +688,49 @@ impl WebsocketProvider {
             if let Some(t) = inner.reconnect.as_mut() {
                 t.cancel();
             }
-            if inner.socket.is_some() {
-                drop_socket_later(inner.socket.take());
-                inner.session.closed(now_ms());
-            }
+            inner.generation += 1;
+            inner.fetching_token = false;
+            drop_later(inner.socket.take());
+            drop_later(inner.channel.take());
+            inner.session.broadcast_closed();
+            inner.session.closed(now_ms());
         }
         pump(&self.core);
     }
 
-    /// Disconnects and releases every listener, timer and socket.
+    /// Disconnects and releases every listener, timer, channel and socket. Pending
+    /// `whenSynced` / `whenAcknowledged` promises are rejected.
     pub fn destroy(&self) {
         {
             let mut inner = self.core.inner.borrow_mut();
             if inner.destroyed {
                 return;
             }
-            // Tell peers we left before the socket goes.
+            // Tell peers (server and tabs) we left before the socket goes.
             if inner.session.awareness().local_state().is_some() {
                 inner.session.set_local_awareness(now_ms(), None);
             }
         }
         pump(&self.core);
-        {
+        let rejected: Vec<Waiter> = {
             let mut inner = self.core.inner.borrow_mut();
             inner.destroyed = true;
             inner.should_connect = false;
             inner.timer = None;
             inner.reconnect = None;
-            drop_socket_later(inner.socket.take());
+            inner.listeners.clear();
+            drop_later(inner.socket.take());
+            drop_later(inner.channel.take());
+            inner.session.broadcast_closed();
             inner.session.closed(now_ms());
-            inner.synced_waiters.clear();
-            inner.ack_waiters.clear();
-        }
+            let synced = std::mem::take(&mut inner.synced_waiters);
+            let acked = std::mem::take(&mut inner.ack_waiters);
+            synced
+                .into_iter()
+                .map(|(_, r)| r)
+                .chain(acked.into_iter().map(|(_, _, r)| r))
+                .collect()
+        };
         let _ = self
             .core
             .doc
@@ -499,6 +738,10 @@ impl WebsocketProvider {
             .unobserve_update_v1(self.core.observer_key.as_str());
         self.core.listeners.borrow_mut().clear();
         self.core.events.borrow_mut().clear();
+        let err: JsValue = ApiError::Destroyed.into();
+        for r in rejected {
+            let _ = r.call1(&JsValue::NULL, &err);
+        }
     }
 
     /// `'connecting' | 'connected' | 'disconnected'`.
@@ -523,12 +766,14 @@ impl WebsocketProvider {
     #[wasm_bindgen(js_name = whenSynced)]
     pub fn when_synced(&self) -> js_sys::Promise {
         let core = self.core.clone();
-        js_sys::Promise::new(&mut |resolve, _reject| {
+        js_sys::Promise::new(&mut |resolve, reject| {
             let mut inner = core.inner.borrow_mut();
-            if inner.session.synced() {
+            if inner.destroyed {
+                let _ = reject.call1(&JsValue::NULL, &ApiError::Destroyed.into());
+            } else if inner.session.synced() {
                 let _ = resolve.call1(&JsValue::NULL, &JsValue::TRUE);
             } else {
-                inner.synced_waiters.push(resolve);
+                inner.synced_waiters.push((resolve, reject));
             }
         })
     }
@@ -537,20 +782,105 @@ impl WebsocketProvider {
     #[wasm_bindgen(js_name = whenAcknowledged)]
     pub fn when_acknowledged(&self) -> js_sys::Promise {
         let core = self.core.clone();
-        js_sys::Promise::new(&mut |resolve, _reject| {
+        js_sys::Promise::new(&mut |resolve, reject| {
             let mut inner = core.inner.borrow_mut();
             let mark = inner.session.ack_mark();
             if inner.session.confirmed(mark) {
                 let _ = resolve.call0(&JsValue::NULL);
+            } else if inner.destroyed {
+                let _ = reject.call1(&JsValue::NULL, &ApiError::Destroyed.into());
             } else {
-                inner.ack_waiters.push((mark, resolve));
+                inner.ack_waiters.push((mark, resolve, reject));
             }
         })
     }
 
-    /// Sets this client's awareness state (any JSON value; `null` clears it).
-    #[wasm_bindgen(js_name = setAwarenessState)]
-    pub fn set_awareness_state(&self, state: JsValue) -> ApiResult<()> {
+    /// The awareness (presence) of this room, with y-protocols' `Awareness` methods.
+    #[wasm_bindgen(getter)]
+    pub fn awareness(&self) -> Awareness {
+        Awareness {
+            core: self.core.clone(),
+        }
+    }
+
+    /// `provider.on(event, cb)`: status, sync, synced, unsynced, connection-close,
+    /// connection-error, permission-denied, error.
+    pub fn on(&self, event: &str, f: js_sys::Function) {
+        self.core
+            .listeners
+            .borrow_mut()
+            .entry(event.to_string())
+            .or_default()
+            .push(f);
+    }
+
+    /// Removes a listener added with `on`.
+    pub fn off(&self, event: &str, f: &js_sys::Function) {
+        if let Some(v) = self.core.listeners.borrow_mut().get_mut(event) {
+            v.retain(|g| g != f);
+        }
+    }
+}
+
+/// The async Rust API of the provider.
+impl WebsocketProvider {
+    /// Waits until synced with the server.
+    pub async fn wait_synced(&self) -> Result<(), JsValue> {
+        JsFuture::from(self.when_synced()).await.map(|_| ())
+    }
+
+    /// Waits until the server has applied every local change made before the call.
+    pub async fn wait_acknowledged(&self) -> Result<(), JsValue> {
+        JsFuture::from(self.when_acknowledged()).await.map(|_| ())
+    }
+
+    /// Sets this client's awareness state from JSON text (`None` clears it).
+    pub fn set_awareness_json(&self, json: Option<&str>) {
+        self.core
+            .inner
+            .borrow_mut()
+            .session
+            .set_local_awareness(now_ms(), json);
+        pump(&self.core);
+    }
+
+    /// Every client's awareness state as JSON text, by client id.
+    pub fn awareness_states_json(&self) -> Vec<(u64, String)> {
+        self.core.inner.borrow().session.awareness().states()
+    }
+}
+
+impl Drop for WebsocketProvider {
+    fn drop(&mut self) {
+        self.destroy();
+    }
+}
+
+/// y-protocols' `Awareness`, bound to a provider.
+#[wasm_bindgen]
+pub struct Awareness {
+    core: Rc<Core>,
+}
+
+#[wasm_bindgen]
+impl Awareness {
+    /// This client's id (the document's).
+    #[wasm_bindgen(getter, js_name = clientID)]
+    pub fn client_id(&self) -> f64 {
+        self.core.inner.borrow().session.awareness().client_id() as f64
+    }
+
+    /// This client's state, or null.
+    #[wasm_bindgen(js_name = getLocalState)]
+    pub fn get_local_state(&self) -> JsValue {
+        let json = self.core.inner.borrow().session.awareness().local_state();
+        json.and_then(|j| js_sys::JSON::parse(&j).ok())
+            .unwrap_or(JsValue::NULL)
+    }
+
+    /// Sets this client's state (any JSON value; null marks this client as gone).
+    #[wasm_bindgen(js_name = setLocalState)]
+    pub fn set_local_state(&self, state: JsValue) -> ApiResult<()> {
         let json = if state.is_null() || state.is_undefined() {
             None
         } else {
@@ -572,12 +902,24 @@ impl WebsocketProvider {
         Ok(())
     }
 
-    /// Every awareness state, as `Map<clientID, state>`.
-    #[wasm_bindgen(js_name = getAwarenessStates)]
-    pub fn get_awareness_states(&self) -> js_sys::Map {
+    /// Sets one field of this client's state.
+    #[wasm_bindgen(js_name = setLocalStateField)]
+    pub fn set_local_state_field(&self, field: &str, value: JsValue) -> ApiResult<()> {
+        let state = self.get_local_state();
+        if state.is_null() {
+            return Ok(());
+        }
+        js_sys::Reflect::set(&state, &JsValue::from_str(field), &value)
+            .map_err(ApiError::browser)?;
+        self.set_local_state(state)
+    }
+
+    /// Every known state, as `Map<clientID, state>`.
+    #[wasm_bindgen(js_name = getStates)]
+    pub fn get_states(&self) -> js_sys::Map {
         let m = js_sys::Map::new();
         for (c, json) in self.core.inner.borrow().session.awareness().states() {
-            // States were checked as JSON when they arrived.
+            // States were checked as JSON (and for size) when they arrived.
             if let Ok(v) = js_sys::JSON::parse(&json) {
                 m.set(&JsValue::from_f64(c as f64), &v);
             }
@@ -585,36 +927,31 @@ impl WebsocketProvider {
         m
     }
 
-    /// `provider.on(event, cb)`: status, sync, synced, unsynced, connection-close,
-    /// connection-error, permission-denied, awareness-change, error.
-    pub fn on(&self, event: &str, f: js_sys::Function) {
+    /// `on('change' | 'update', ({ added, updated, removed }, origin) => …)`.
+    pub fn on(&self, event: &str, f: js_sys::Function) -> ApiResult<()> {
+        if event != "change" && event != "update" {
+            return Err(ApiError::InvalidArgument(format!(
+                "unknown awareness event '{event}' (expected 'change' or 'update')"
+            )));
+        }
         self.core
             .listeners
             .borrow_mut()
-            .entry(event.to_string())
+            .entry(format!("awareness:{event}"))
             .or_default()
             .push(f);
+        Ok(())
     }
 
     /// Removes a listener added with `on`.
     pub fn off(&self, event: &str, f: &js_sys::Function) {
-        if let Some(v) = self.core.listeners.borrow_mut().get_mut(event) {
+        if let Some(v) = self
+            .core
+            .listeners
+            .borrow_mut()
+            .get_mut(&format!("awareness:{event}"))
+        {
             v.retain(|g| g != f);
         }
     }
-}
-
-impl Drop for WebsocketProvider {
-    fn drop(&mut self) {
-        self.destroy();
-    }
-}
-
-#[allow(dead_code)]
-fn _status_names_are_y_websockets() -> [&'static str; 3] {
-    [
-        Status::Connecting.as_str(),
-        Status::Connected.as_str(),
-        Status::Disconnected.as_str(),
-    ]
 }

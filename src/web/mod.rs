@@ -1,6 +1,8 @@
 //! Browser adapters (wasm32 only): they execute what the core decides and report what happens.
-//! No policy lives here.
+//! No policy lives here. Each owns its browser resources and releases them on drop.
 
+pub mod broadcast;
 pub mod clock;
+pub mod listener;
 pub mod socket;
 pub mod timer;
