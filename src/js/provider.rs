@@ -51,7 +51,9 @@ fn get(obj: &JsValue, key: &str) -> JsValue {
 impl Options {
     fn parse(o: &JsValue) -> ApiResult<Self> {
         if !(o.is_undefined() || o.is_null() || o.is_object()) {
-            return Err(ApiError::InvalidArgument("options must be an object".into()));
+            return Err(ApiError::InvalidArgument(
+                "options must be an object".into(),
+            ));
         }
         let num = |k: &str, d: f64| -> ApiResult<f64> {
             let v = get(o, k);
@@ -661,9 +663,7 @@ impl WebsocketProvider {
         let weak = Rc::downgrade(&core);
         shared
             .doc
-            .observe_update_v1(core.observer_key.as_str(), move |_, _| {
-                schedule_pump(&weak)
-            })
+            .observe_update_v1(core.observer_key.as_str(), move |_, _| schedule_pump(&weak))
             .map_err(|_| ApiError::Busy)?;
         watch_window(&core);
         if opts.connect {

@@ -1,0 +1,286 @@
+// WebsocketProvider behaviour in headless Chromium against a real @y/websocket-server and node
+// Yjs peers: convergence, server restarts with offline edits, cross-tab sync with the server
+// down, permission denied, awareness, and hostile frames.
+import { test, before, after } from 'node:test'
+import assert from 'node:assert/strict'
+import { isDeepStrictEqual } from 'node:util'
+import { WebSocketServer, WebSocket } from 'ws'
+import { startYServer, startStatic, launchBrowser, yjsPeer, until, repoRoot, freePort } from './lib.mjs'
+
+let web, browser
+const cleanups = []
+before(async () => {
+  web = await startStatic(repoRoot)
+  browser = await launchBrowser()
+})
+after(async () => {
+  for (const c of cleanups.reverse()) await c()
+  await browser?.close()
+  await web?.stop()
+})
+
+const newRoom = (p) => p + '-' + Math.random().toString(36).slice(2)
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
+
+/** A page with the package loaded; `context` shares BroadcastChannel between its pages. */
+async function openPage (context) {
+  context = context ?? await browser.newContext()
+  const page = await context.newPage()
+  const log = []
+  page.on('console', (m) => log.push(m.text()))
+  page.on('pageerror', (e) => log.push('pageerror: ' + e))
+  await page.goto(`${web.url}/e2e/pages/interop.html`)
+  await page.waitForFunction(() => window.ysyncReady === true, null, { timeout: 10_000 })
+  return { page, context, log }
+}
+
+/** Creates doc + provider in the page; options are plain JSON plus `tokenValue`. */
+async function join (page, url, room, options = {}) {
+  await page.evaluate(({ url, room, options }) => {
+    const { Doc, WebsocketProvider } = window.ysync
+    const opts = { ...options }
+    if (opts.tokenValue) {
+      const v = opts.tokenValue
+      delete opts.tokenValue
+      opts.token = async () => v
+    }
+    window.doc = new Doc()
+    window.provider = new WebsocketProvider(url, room, window.doc, opts)
+    window.events = []
+    for (const name of ['status', 'sync', 'permission-denied', 'error', 'connection-close']) {
+      window.provider.on(name, (e) => window.events.push({ name, code: e?.code, status: e?.status, reason: e?.reason, value: typeof e === 'boolean' ? e : undefined }))
+    }
+  }, { url, room, options })
+}
+
+const state = (page) => page.evaluate(() => ({
+  note: window.doc.getText('note').toString(),
+  m: window.doc.getMap('m').toJSON(),
+  list: window.doc.getArray('list').toJSON()
+}))
+const peerState = (peer) => ({
+  note: peer.doc.getText('note').toString(),
+  m: peer.doc.getMap('m').toJSON(),
+  list: peer.doc.getArray('list').toJSON()
+})
+const same = (a, b) => isDeepStrictEqual(a, b)
+
+async function server (port) {
+  const s = await startYServer(port)
+  cleanups.push(() => s.stop())
+  return s
+}
+function peer (url, room) {
+  const p = yjsPeer(url, room)
+  cleanups.push(() => p.destroy())
+  return p
+}
+
+test('two ysync clients and a Yjs peer converge on concurrent text, map and array edits', async () => {
+  const srv = await server()
+  const room = newRoom('three')
+  const a = await openPage()
+  const b = await openPage()
+  const js = peer(srv.url, room)
+  await join(a.page, srv.url, room)
+  await join(b.page, srv.url, room)
+  await js.synced
+  await a.page.evaluate(() => window.provider.whenSynced())
+  await b.page.evaluate(() => window.provider.whenSynced())
+  for (let i = 0; i < 20; i++) {
+    await a.page.evaluate((i) => { window.doc.getText('note').insert(0, 'a' + i + ' '); window.doc.getMap('m').set('a', i) }, i)
+    await b.page.evaluate((i) => { window.doc.getArray('list').push(['b' + i]); window.doc.getMap('m').set('b' + (i % 3), { i }) }, i)
+    js.doc.transact(() => { js.doc.getText('note').insert(js.doc.getText('note').length, ' y' + i); js.doc.getArray('list').insert(0, [i]) })
+  }
+  await until(async () => {
+    const [sa, sb] = [await state(a.page), await state(b.page)]
+    return same(sa, sb) && same(sa, peerState(js))
+  }, 10_000, 'convergence')
+  const s = await state(a.page)
+  assert.equal(s.list.length, 40)
+  assert.equal(s.m.a, 19)
+  assert.match(s.note, /a19 .* y19$/)
+})
+
+test('server killed and restarted while both sides edit offline: nothing is lost, acknowledgement waits for the server', async () => {
+  const port = await freePort()
+  let srv = await startYServer(port)
+  const room = newRoom('restart')
+  const a = await openPage()
+  const b = await openPage()
+  const js = peer(srv.url, room)
+  await join(a.page, srv.url, room)
+  await join(b.page, srv.url, room)
+  await js.synced
+  await a.page.evaluate(() => window.provider.whenSynced())
+  await b.page.evaluate(() => window.provider.whenSynced())
+  await a.page.evaluate(() => window.doc.getText('note').insert(0, 'online. '))
+  await until(() => js.doc.getText('note').toString() === 'online. ', 5000, 'first edit')
+
+  await srv.stop() // SIGKILL: no close handshake, the room's state is gone with the process
+  await until(() => a.page.evaluate(() => window.provider.status !== 'connected'), 5000, 'a notices')
+  await a.page.evaluate(() => {
+    window.doc.getText('note').insert(8, 'offline-a. ')
+    window.doc.getMap('m').set('a', 'offline')
+    window.ackDone = false
+    window.provider.whenAcknowledged().then(() => { window.ackDone = true })
+  })
+  await b.page.evaluate(() => window.doc.getArray('list').push(['offline-b']))
+  js.doc.getText('note').insert(0, 'offline-yjs. ')
+  assert.equal(await a.page.evaluate(() => window.provider.hasUnsyncedChanges), true)
+  await sleep(500)
+  assert.equal(await a.page.evaluate(() => window.ackDone), false, 'no acknowledgement while the server is down')
+
+  srv = await startYServer(port)
+  cleanups.push(() => srv.stop())
+  await until(async () => {
+    const [sa, sb] = [await state(a.page), await state(b.page)]
+    return same(sa, sb) && same(sa, peerState(js))
+  }, 20_000, 'convergence after the restart')
+  await until(() => a.page.evaluate(() => window.ackDone), 10_000, 'whenAcknowledged')
+  await until(async () => !(await a.page.evaluate(() => window.provider.hasUnsyncedChanges)) &&
+    !(await b.page.evaluate(() => window.provider.hasUnsyncedChanges)), 10_000, 'hasUnsyncedChanges back to false')
+  // The restarted server really holds everything: ask it with a fresh Yjs peer.
+  const fresh = peer(srv.url, room)
+  await fresh.synced
+  const f = peerState(fresh)
+  for (const piece of ['online. ', 'offline-a. ', 'offline-yjs. ']) assert.ok(f.note.includes(piece), piece)
+  assert.equal(f.m.a, 'offline')
+  assert.deepEqual(f.list, ['offline-b'])
+})
+
+test('tabs of one browser stay in sync over BroadcastChannel while the server is down', async () => {
+  const srv = await server()
+  const room = newRoom('tabs')
+  const a = await openPage()
+  const b = await openPage(a.context)
+  await join(a.page, srv.url, room)
+  await join(b.page, srv.url, room)
+  await a.page.evaluate(() => window.provider.whenSynced())
+  await b.page.evaluate(() => window.provider.whenSynced())
+  await srv.stop()
+  await until(() => b.page.evaluate(() => window.provider.status !== 'connected'), 5000, 'disconnect')
+  await a.page.evaluate(() => {
+    window.doc.getText('note').insert(0, 'tab A, server down')
+    window.provider.awareness.setLocalState({ user: { name: 'Tab A' } })
+  })
+  await until(() => b.page.evaluate(() => window.doc.getText('note').toString() === 'tab A, server down'), 5000, 'tab B to see tab A')
+  const names = await until(() => b.page.evaluate(() => [...window.provider.awareness.getStates().values()].map((s) => s.user?.name).filter(Boolean)).then((n) => n.length > 0 && n), 5000, 'presence across tabs')
+  assert.deepEqual(names, ['Tab A'])
+})
+
+test('permission denied: one attempt, an event with the reason, and the token never in the console', async () => {
+  const port = await freePort()
+  const urls = []
+  const wss = new WebSocketServer({ host: '127.0.0.1', port })
+  cleanups.push(() => new Promise((r) => { for (const c of wss.clients) c.terminate(); wss.close(r) }))
+  const reason = 'room is private'
+  wss.on('connection', (ws, req) => {
+    urls.push(req.url)
+    const r = Buffer.from(reason)
+    ws.send(Buffer.concat([Buffer.from([2, 0, r.length]), r]))
+  })
+  const a = await openPage()
+  await join(a.page, `ws://127.0.0.1:${port}`, 'secret-room', { tokenValue: 'tok-5ecr3t-xyz', params: { v: '1' } })
+  await until(() => a.page.evaluate(() => window.events.some((e) => e.name === 'permission-denied')), 5000, 'permission-denied')
+  await sleep(3000)
+  const events = await a.page.evaluate(() => window.events)
+  assert.equal(urls.length, 1, 'a bounded number of attempts: exactly one')
+  assert.equal(urls[0], '/secret-room?v=1&token=tok-5ecr3t-xyz', 'the token travels as a query parameter')
+  assert.equal(events.find((e) => e.name === 'permission-denied').reason, reason)
+  assert.equal(await a.page.evaluate(() => window.provider.status), 'disconnected')
+  assert.ok(!a.log.some((l) => l.includes('tok-5ecr3t-xyz')), 'token absent from console output')
+})
+
+test('awareness appears, changes, disappears on leave, and expires when not renewed', async () => {
+  const srv = await server()
+  const room = newRoom('aw')
+  const a = await openPage()
+  const js = peer(srv.url, room)
+  await js.synced
+  await join(a.page, srv.url, room, { awarenessTimeout: 2000 })
+  await a.page.evaluate(() => window.provider.whenSynced())
+  const me = await a.page.evaluate(() => {
+    window.changes = []
+    window.provider.awareness.on('change', (c, origin) => window.changes.push({ ...c, origin }))
+    window.provider.awareness.setLocalState({ user: { name: 'Ada 🦀', color: '#30bced' } })
+    return window.provider.awareness.clientID
+  })
+  await until(() => js.provider.awareness.getStates().get(me)?.user?.name === 'Ada 🦀', 5000, 'state at the Yjs peer')
+  await a.page.evaluate(() => window.provider.awareness.setLocalStateField('user', { name: 'Ada L.' }))
+  await until(() => js.provider.awareness.getStates().get(me)?.user?.name === 'Ada L.', 5000, 'changed state at the Yjs peer')
+  js.provider.awareness.setLocalState({ user: { name: 'Yjs peer' } })
+  const peerId = js.doc.clientID
+  await until(() => a.page.evaluate((id) => window.provider.awareness.getStates().get(id)?.user?.name === 'Yjs peer', peerId), 5000, 'peer state in the page')
+  assert.ok(await a.page.evaluate((id) => window.changes.some((c) => c.added.includes(id) && c.origin === 'remote'), peerId))
+
+  // A client that says hello once and then stays silent expires after the timeout.
+  const ghost = new WebSocket(`${srv.url}/${room}`)
+  cleanups.push(() => ghost.terminate())
+  await new Promise((r) => ghost.on('open', r))
+  const json = Buffer.from('{"user":{"name":"ghost"}}')
+  ghost.send(Buffer.concat([Buffer.from([1, json.length + 5, 1, 0xc2, 0x21, 1, json.length]), json]))
+  await until(() => a.page.evaluate(() => window.provider.awareness.getStates().has(4290)), 5000, 'ghost appears')
+  await until(() => a.page.evaluate(() => !window.provider.awareness.getStates().has(4290)), 6000, 'ghost expires')
+  // The Yjs peer renews every 15 s, so with a 2 s timeout it comes and goes; our own renewals
+  // (every 1 s) keep us visible at the peer.
+  assert.equal(js.provider.awareness.getStates().get(me)?.user?.name, 'Ada L.')
+
+  await a.page.evaluate(() => window.provider.destroy())
+  await until(() => !js.provider.awareness.getStates().has(me), 5000, 'state removed on leave')
+})
+
+test('oversized and malformed frames: typed error events, document untouched, the provider reconnects and keeps working', async () => {
+  const srv = await server()
+  const room = newRoom('hostile')
+  const port = await freePort()
+  // Connection 1 gets a frame that traps yrs on wasm32, connection 2 an oversized frame; later
+  // connections are piped to the real server.
+  let n = 0
+  const wss = new WebSocketServer({ host: '127.0.0.1', port })
+  cleanups.push(() => new Promise((r) => { for (const c of wss.clients) c.terminate(); wss.close(r) }))
+  wss.on('connection', (ws, req) => {
+    n++
+    if (n === 1) { ws.send(Buffer.from([0, 2, 14, 1, 1, 1, 0, 4, 1, 1, 116, 0xff, 0xff, 0xff, 0xff, 0x0f, 0])); return }
+    if (n === 2) { ws.send(Buffer.alloc(5000, 3)); return }
+    const up = new WebSocket(srv.url + req.url)
+    const queue = []
+    up.on('open', () => { for (const m of queue) up.send(m); queue.length = 0 })
+    up.on('message', (m) => ws.readyState === 1 && ws.send(m))
+    ws.on('message', (m) => up.readyState === 1 ? up.send(m) : queue.push(m))
+    ws.on('close', () => up.close())
+    up.on('close', () => ws.close())
+  })
+  const a = await openPage()
+  await join(a.page, `ws://127.0.0.1:${port}`, room, { maxMessageSize: 4096 })
+  await a.page.evaluate(() => window.doc.getText('note').insert(0, 'kept'))
+  await a.page.evaluate(() => window.provider.whenSynced())
+  const codes = (await a.page.evaluate(() => window.events)).filter((e) => e.name === 'error').map((e) => e.code)
+  assert.deepEqual(codes.slice(0, 2), ['MALFORMED_FRAME', 'FRAME_TOO_LARGE'])
+  assert.equal(await a.page.evaluate(() => window.doc.getText('note').toString()), 'kept')
+  const js = peer(srv.url, room)
+  await js.synced
+  await until(() => js.doc.getText('note').toString() === 'kept', 5000, 'edits flow after the hostile frames')
+  assert.equal(n, 3)
+  assert.ok(!a.log.some((l) => l.startsWith('pageerror')), a.log.join('\n'))
+})
+
+test('no attempts while the browser is offline; the online event reconnects at once', async () => {
+  const port = await freePort() // nothing listens here until the server starts below
+  const room = newRoom('online')
+  const a = await openPage()
+  await join(a.page, `ws://127.0.0.1:${port}`, room, { maxBackoffTime: 30000 })
+  const closes = () => a.page.evaluate(() => window.events.filter((e) => e.name === 'connection-close').length)
+  await until(async () => (await closes()) >= 6, 15_000, 'a few failed attempts')
+  await a.context.setOffline(true)
+  await sleep(300)
+  const offlineCount = await closes()
+  await sleep(3000)
+  assert.equal(await closes(), offlineCount, 'no attempts while navigator.onLine is false')
+  const srv = await startYServer(port)
+  cleanups.push(() => srv.stop())
+  const t0 = Date.now()
+  await a.context.setOffline(false)
+  await a.page.evaluate(() => window.provider.whenSynced())
+  assert.ok(Date.now() - t0 < 2000, 'reconnected at once, not after the backoff delay')
+})
