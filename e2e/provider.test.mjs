@@ -228,6 +228,16 @@ test('awareness appears, changes, disappears on leave, and expires when not rene
 
   await a.page.evaluate(() => window.provider.destroy())
   await until(() => !js.provider.awareness.getStates().has(me), 5000, 'state removed on leave')
+
+  // pagehide sends the leave message while the socket is still open.
+  const b = await openPage()
+  await join(b.page, srv.url, room)
+  await b.page.evaluate(() => window.provider.whenSynced())
+  const bId = await b.page.evaluate(() => { window.provider.awareness.setLocalState({ user: { name: 'B' } }); return window.provider.awareness.clientID })
+  await until(() => js.provider.awareness.getStates().get(bId)?.user?.name === 'B', 5000, 'B present')
+  await b.page.evaluate(() => window.dispatchEvent(new Event('pagehide')))
+  await until(() => !js.provider.awareness.getStates().has(bId), 5000, 'B gone after pagehide')
+  assert.equal(await b.page.evaluate(() => window.provider.status), 'connected')
 })
 
 test('oversized and malformed frames: typed error events, document untouched, the provider reconnects and keeps working', async () => {
