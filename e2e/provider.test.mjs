@@ -76,17 +76,23 @@ function peer (url, room) {
   return p
 }
 
-test('two ysync clients and a Yjs peer converge on concurrent text, map and array edits', async () => {
-  const srv = await server()
-  const room = newRoom('three')
+/** Two ysync pages (separate browser contexts) and a Yjs peer, all synced in `room`. */
+async function threeParties (url, room) {
   const a = await openPage()
   const b = await openPage()
-  const js = peer(srv.url, room)
-  await join(a.page, srv.url, room)
-  await join(b.page, srv.url, room)
+  const js = peer(url, room)
+  await join(a.page, url, room)
+  await join(b.page, url, room)
   await js.synced
   await a.page.evaluate(() => window.provider.whenSynced())
   await b.page.evaluate(() => window.provider.whenSynced())
+  return { a, b, js }
+}
+
+test('two ysync clients and a Yjs peer converge on concurrent text, map and array edits', async () => {
+  const srv = await server()
+  const room = newRoom('three')
+  const { a, b, js } = await threeParties(srv.url, room)
   for (let i = 0; i < 20; i++) {
     await a.page.evaluate((i) => { window.doc.getText('note').insert(0, 'a' + i + ' '); window.doc.getMap('m').set('a', i) }, i)
     await b.page.evaluate((i) => { window.doc.getArray('list').push(['b' + i]); window.doc.getMap('m').set('b' + (i % 3), { i }) }, i)
@@ -106,14 +112,7 @@ test('server killed and restarted while both sides edit offline: nothing is lost
   const port = await freePort()
   let srv = await startYServer(port)
   const room = newRoom('restart')
-  const a = await openPage()
-  const b = await openPage()
-  const js = peer(srv.url, room)
-  await join(a.page, srv.url, room)
-  await join(b.page, srv.url, room)
-  await js.synced
-  await a.page.evaluate(() => window.provider.whenSynced())
-  await b.page.evaluate(() => window.provider.whenSynced())
+  const { a, b, js } = await threeParties(srv.url, room)
   await a.page.evaluate(() => window.doc.getText('note').insert(0, 'online. '))
   await until(() => js.doc.getText('note').toString() === 'online. ', 5000, 'first edit')
 

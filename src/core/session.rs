@@ -407,21 +407,10 @@ impl Session {
                         return;
                     }
                 }
-                Message::Awareness(u) => {
-                    if self.cfg.awareness {
-                        let change = self.awareness.apply(u);
-                        if !change.is_empty() {
-                            self.emit(Event::Awareness {
-                                change,
-                                local: false,
-                            });
-                        }
-                    }
-                }
+                Message::Awareness(u) => self.on_remote_awareness(u),
                 Message::AwarenessQuery => {
-                    if self.cfg.awareness {
-                        let u = self.awareness.full_update();
-                        self.broadcast(&Message::Awareness(u));
+                    if let Some(m) = self.awareness_answer() {
+                        self.broadcast(&m);
                     }
                 }
                 Message::Auth(_) | Message::Custom(..) => {}
@@ -442,12 +431,7 @@ impl Session {
             self.emit(Event::Synced(false));
         }
         let change = self.awareness.remove_remote();
-        if !change.is_empty() {
-            self.emit(Event::Awareness {
-                change,
-                local: false,
-            });
-        }
+        self.emit_awareness(change, false);
         self.emit(Event::Status(Status::Disconnected));
     }
 
@@ -489,12 +473,7 @@ impl Session {
             if let Some(u) = renew {
                 self.send_awareness(u);
             }
-            if !change.is_empty() {
-                self.emit(Event::Awareness {
-                    change,
-                    local: false,
-                });
-            }
+            self.emit_awareness(change, false);
         }
         let timeout = self.cfg.probe_timeout_ms;
         let idle = self.cfg.idle_probe_ms;
@@ -562,12 +541,7 @@ impl Session {
         if self.cfg.awareness {
             self.send_awareness(update);
         }
-        if !change.is_empty() {
-            self.emit(Event::Awareness {
-                change,
-                local: true,
-            });
-        }
+        self.emit_awareness(change, true);
     }
 
     fn tick(&mut self, now: u64) {
@@ -738,21 +712,10 @@ impl Session {
             Message::Sync(SyncMessage::Update(u)) => {
                 self.apply_remote(&u)?;
             }
-            Message::Awareness(u) => {
-                if self.cfg.awareness {
-                    let change = self.awareness.apply(u);
-                    if !change.is_empty() {
-                        self.emit(Event::Awareness {
-                            change,
-                            local: false,
-                        });
-                    }
-                }
-            }
+            Message::Awareness(u) => self.on_remote_awareness(u),
             Message::AwarenessQuery => {
-                if self.cfg.awareness {
-                    let u = self.awareness.full_update();
-                    self.transmit(&Message::Awareness(u));
+                if let Some(m) = self.awareness_answer() {
+                    self.transmit(&m);
                 }
             }
             Message::Auth(Some(reason)) => {
@@ -764,6 +727,27 @@ impl Session {
             Message::Auth(None) | Message::Custom(..) => {}
         }
         Ok(())
+    }
+
+    /// Applies a (validated) awareness update from the server or another tab.
+    fn on_remote_awareness(&mut self, u: yrs::sync::awareness::AwarenessUpdate) {
+        if self.cfg.awareness {
+            let change = self.awareness.apply(u);
+            self.emit_awareness(change, false);
+        }
+    }
+
+    fn emit_awareness(&mut self, change: AwarenessChange, local: bool) {
+        if !change.is_empty() {
+            self.emit(Event::Awareness { change, local });
+        }
+    }
+
+    /// The answer to an awareness query: every known state.
+    fn awareness_answer(&self) -> Option<Message> {
+        self.cfg
+            .awareness
+            .then(|| Message::Awareness(self.awareness.full_update()))
     }
 
     fn on_probe_answer(&mut self, have: &IdSet, deleted: &IdSet) {
