@@ -293,3 +293,37 @@ test('no attempts while the browser is offline; the online event reconnects at o
   await a.page.evaluate(() => window.provider.whenSynced())
   assert.ok(Date.now() - t0 < 2000, 'reconnected at once, not after the backoff delay')
 })
+
+test('a silent server is detected by the heartbeat probe and the provider reconnects', async () => {
+  const port = await freePort()
+  let connections = 0
+  const wss = new WebSocketServer({ host: '127.0.0.1', port })
+  cleanups.push(() => new Promise((r) => { for (const c of wss.clients) c.terminate(); wss.close(r) }))
+  // Accepts and never answers: a dead server behind an open socket (no close ever arrives).
+  wss.on('connection', () => { connections++ })
+  const a = await openPage()
+  await join(a.page, `ws://127.0.0.1:${port}`, newRoom('dead'), { heartbeatInterval: 300, heartbeatTimeout: 700 })
+  await until(() => connections >= 2, 10_000, 'a reconnect after the probe timed out')
+  const codes = (await a.page.evaluate(() => window.events)).filter((e) => e.name === 'error').map((e) => e.code)
+  assert.ok(codes.includes('TIMEOUT'), codes.join())
+})
+
+test('a long-hidden page that becomes visible reconnects at once', async () => {
+  const port = await freePort()
+  const a = await openPage()
+  await join(a.page, `ws://127.0.0.1:${port}`, newRoom('hidden'), { maxBackoffTime: 60000 })
+  await a.page.evaluate(() => {
+    window.hidden = false
+    Object.defineProperty(document, 'hidden', { configurable: true, get: () => window.hidden })
+    window.hidden = true
+    document.dispatchEvent(new Event('visibilitychange'))
+  })
+  // Hidden for more than 10 s while every attempt fails and the backoff grows.
+  await sleep(10_500)
+  const srv = await startYServer(port)
+  cleanups.push(() => srv.stop())
+  const t0 = Date.now()
+  await a.page.evaluate(() => { window.hidden = false; document.dispatchEvent(new Event('visibilitychange')) })
+  await a.page.evaluate(() => window.provider.whenSynced())
+  assert.ok(Date.now() - t0 < 2000, 'reconnected at once')
+})

@@ -36,6 +36,8 @@ struct Options {
     awareness_timeout: u64,
     max_backoff: u64,
     resync_interval: u64,
+    heartbeat_interval: u64,
+    heartbeat_timeout: u64,
     disable_bc: bool,
     max_message_size: usize,
 }
@@ -107,6 +109,8 @@ impl Options {
             awareness_timeout: num("awarenessTimeout", 30_000.0)? as u64,
             max_backoff: num("maxBackoffTime", 2_500.0)? as u64,
             resync_interval: num("resyncInterval", 0.0)? as u64,
+            heartbeat_interval: num("heartbeatInterval", 15_000.0)? as u64,
+            heartbeat_timeout: num("heartbeatTimeout", 10_000.0)? as u64,
             disable_bc: flag("disableBc", false),
             max_message_size: num("maxMessageSize", 64.0 * 1024.0 * 1024.0)? as usize,
         })
@@ -623,6 +627,8 @@ impl WebsocketProvider {
             awareness: opts.awareness,
             awareness_timeout_ms: opts.awareness_timeout,
             resync_interval_ms: opts.resync_interval,
+            idle_probe_ms: opts.heartbeat_interval.max(1),
+            probe_timeout_ms: opts.heartbeat_timeout.max(1),
             ..Config::default()
         };
         cfg.limits.max_frame = opts.max_message_size;
