@@ -7,6 +7,7 @@ pub mod backoff;
 pub mod error;
 pub mod frame;
 pub mod session;
+pub mod store;
 pub mod validate;
 
 #[cfg(test)]

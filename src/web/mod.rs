@@ -3,6 +3,7 @@
 
 pub mod broadcast;
 pub mod clock;
+pub mod idb;
 pub mod listener;
 pub mod socket;
 pub mod timer;

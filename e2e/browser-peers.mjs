@@ -1,0 +1,45 @@
+// Builds a page that loads both ysync and the real Yjs stack (yjs + y-indexeddb) as browser ES
+// modules, through an import map made from lib0's package exports (browser conditions).
+import { readFileSync, mkdirSync, writeFileSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+
+const here = fileURLToPath(new URL('.', import.meta.url))
+const pick = (v) => typeof v === 'string' ? v : pick(v.browser ?? v.module ?? v.import ?? v.default)
+
+export function writePeersPage () {
+  const lib0 = JSON.parse(readFileSync(here + 'node_modules/lib0/package.json', 'utf8'))
+  const imports = {
+    yjs: '/e2e/node_modules/yjs/dist/yjs.mjs',
+    'y-indexeddb': '/e2e/node_modules/y-indexeddb/src/y-indexeddb.js'
+  }
+  for (const [k, v] of Object.entries(lib0.exports)) {
+    if (k === '.' || k.includes('*') || k.endsWith('.json')) continue
+    try { imports['lib0' + k.slice(1)] = '/e2e/node_modules/lib0/' + pick(v).replace(/^\.\//, '') } catch {}
+  }
+  mkdirSync(here + 'artifacts', { recursive: true })
+  writeFileSync(here + 'artifacts/peers.html', `<!doctype html>
+<meta charset="utf-8">
+<script type="importmap">${JSON.stringify({ imports })}</script>
+<script type="module">
+import init, * as ysync from '/pkg/ysync.js'
+import * as Y from 'yjs'
+import { IndexeddbPersistence } from 'y-indexeddb'
+await init()
+window.ysync = ysync
+window.Y = Y
+window.YIndexeddbPersistence = IndexeddbPersistence
+window.rawRows = (name) => new Promise((resolve, reject) => {
+  const r = indexedDB.open(name)
+  r.onsuccess = () => {
+    const db = r.result
+    const req = db.transaction('updates').objectStore('updates').getAll()
+    req.onsuccess = () => { db.close(); resolve(req.result) }
+    req.onerror = () => reject(req.error)
+  }
+  r.onerror = () => reject(r.error)
+})
+window.ysyncReady = true
+</script>
+`)
+  return '/e2e/artifacts/peers.html'
+}

@@ -1,0 +1,215 @@
+// IndexeddbPersistence in headless Chromium: reload, no growth without edits, compaction with
+// two tabs, y-indexeddb interop both ways, corrupt rows, quota errors, and a SIGKILLed browser.
+import { test, before, after } from 'node:test'
+import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { chromium } from 'playwright-core'
+import { startStatic, launchBrowser, repoRoot, until, chromiumArgs, freePort } from './lib.mjs'
+import { writePeersPage } from './browser-peers.mjs'
+
+let web, browser, pagePath
+before(async () => {
+  pagePath = writePeersPage()
+  web = await startStatic(repoRoot)
+  browser = await launchBrowser()
+})
+after(async () => {
+  await browser?.close()
+  await web?.stop()
+})
+
+const dbName = (p) => p + '-' + Math.random().toString(36).slice(2)
+
+async function open (context) {
+  const page = await context.newPage()
+  const log = []
+  page.on('pageerror', (e) => log.push('pageerror: ' + e))
+  await page.goto(web.url + pagePath)
+  await page.waitForFunction(() => window.ysyncReady === true, null, { timeout: 10_000 })
+  return { page, log }
+}
+
+/** Opens doc + persistence in the page; resolves when loaded. */
+const attach = (page, name, options = {}) => page.evaluate(async ({ name, options }) => {
+  window.doc = new window.ysync.Doc()
+  window.errors = []
+  window.persistence = new window.ysync.IndexeddbPersistence(name, window.doc, options)
+  window.persistence.on('error', (e) => window.errors.push({ name: e.name, code: e.code, message: e.message }))
+  await window.persistence.whenSynced()
+}, { name, options })
+
+const text = (page) => page.evaluate(() => window.doc.getText('note').toString())
+const rows = (page, name) => page.evaluate((n) => window.rawRows(n).then((r) => r.length), name)
+
+test('a reload restores the document; reopening without edits writes nothing', async () => {
+  const ctx = await browser.newContext()
+  const { page } = await open(ctx)
+  const name = dbName('reload')
+  await attach(page, name)
+  await page.evaluate(async () => {
+    const t = window.doc.getText('note')
+    for (let i = 0; i < 100; i++) t.insert(t.length, 'x')
+    window.doc.getMap('m').set('k', { deep: [1, 'two'] })
+    await window.persistence.whenPersisted()
+  })
+  assert.equal(await rows(page, name), 1, 'a burst of edits is one transaction, one row')
+  for (let i = 0; i < 20; i++) {
+    await page.reload()
+    await page.waitForFunction(() => window.ysyncReady === true)
+    await attach(page, name)
+    assert.equal((await text(page)).length, 100)
+  }
+  assert.deepEqual(await page.evaluate(() => window.doc.getMap('m').toJSON()), { k: { deep: [1, 'two'] } })
+  assert.equal(await rows(page, name), 1, 'no growth over 20 reloads without edits')
+  await ctx.close()
+})
+
+test('y-indexeddb reads what ysync wrote, and ysync reads what y-indexeddb wrote', async () => {
+  const ctx = await browser.newContext()
+  const { page } = await open(ctx)
+  const a = dbName('to-yjs')
+  await attach(page, a)
+  await page.evaluate(async () => {
+    window.doc.getText('note').insert(0, 'written by ysync 🦀')
+    window.doc.getArray('list').push([1, 'b', null])
+    await window.persistence.whenPersisted()
+    await window.persistence.destroy()
+  })
+  const fromYsync = await page.evaluate(async (name) => {
+    const doc = new window.Y.Doc()
+    const p = new window.YIndexeddbPersistence(name, doc)
+    await p.whenSynced
+    const out = { note: doc.getText('note').toString(), list: doc.getArray('list').toJSON() }
+    await p.destroy()
+    return out
+  }, a)
+  assert.deepEqual(fromYsync, { note: 'written by ysync 🦀', list: [1, 'b', null] })
+
+  const b = dbName('from-yjs')
+  await page.evaluate(async (name) => {
+    const doc = new window.Y.Doc()
+    const p = new window.YIndexeddbPersistence(name, doc)
+    await p.whenSynced
+    doc.getText('note').insert(0, 'written by y-indexeddb')
+    doc.getMap('m').set('n', 42)
+    await new Promise((r) => setTimeout(r, 200))
+    await p.destroy()
+  }, b)
+  await attach(page, b)
+  assert.equal(await text(page), 'written by y-indexeddb')
+  assert.equal(await page.evaluate(() => window.doc.getMap('m').get('n')), 42)
+  assert.deepEqual(await page.evaluate(() => window.errors), [])
+  await ctx.close()
+})
+
+test('a corrupt row is skipped with an error event; the rest loads', async () => {
+  const ctx = await browser.newContext()
+  const { page } = await open(ctx)
+  const name = dbName('corrupt')
+  await attach(page, name)
+  await page.evaluate(async () => {
+    window.doc.getText('note').insert(0, 'good')
+    await window.persistence.whenPersisted()
+    await window.persistence.destroy()
+  })
+  await page.evaluate((name) => new Promise((resolve, reject) => {
+    const r = indexedDB.open(name)
+    r.onsuccess = () => {
+      const tx = r.result.transaction('updates', 'readwrite')
+      // Truncated garbage, the update that traps yrs on wasm32, and a value of the wrong type.
+      tx.objectStore('updates').add(new Uint8Array([1, 2, 3]))
+      tx.objectStore('updates').add(new Uint8Array([1, 1, 1, 0, 4, 1, 1, 116, 0xff, 0xff, 0xff, 0xff, 0x0f, 0]))
+      tx.objectStore('updates').add('not bytes')
+      tx.oncomplete = () => { r.result.close(); resolve() }
+      tx.onerror = () => reject(tx.error)
+    }
+  }), name)
+  await attach(page, name)
+  assert.equal(await text(page), 'good')
+  const errors = await page.evaluate(() => window.errors)
+  assert.equal(errors.length, 3)
+  assert.ok(errors.every((e) => e.code === 'INVALID_UPDATE'))
+  // The instance keeps working.
+  await page.evaluate(async () => { window.doc.getText('note').insert(4, '!'); await window.persistence.whenPersisted() })
+  await ctx.close()
+})
+
+test('two tabs editing and compacting: nothing lost, rows stay bounded', async () => {
+  const ctx = await browser.newContext()
+  const name = dbName('tabs')
+  const a = await open(ctx)
+  const b = await open(ctx)
+  await attach(a.page, name, { compactRows: 5 })
+  await attach(b.page, name, { compactRows: 5 })
+  for (let i = 0; i < 30; i++) {
+    for (const [tab, p] of [['a', a.page], ['b', b.page]]) {
+      await p.evaluate(async ({ tab, i }) => {
+        window.doc.getArray('list').push([tab + i])
+        await window.persistence.whenPersisted()
+      }, { tab, i })
+    }
+  }
+  assert.ok(await rows(a.page, name) <= 7, 'compaction keeps the row count bounded')
+  const c = await open(ctx)
+  await attach(c.page, name)
+  const list = await c.page.evaluate(() => window.doc.getArray('list').toJSON())
+  assert.equal(list.length, 60)
+  for (let i = 0; i < 30; i++) assert.ok(list.includes('a' + i) && list.includes('b' + i), String(i))
+  await ctx.close()
+})
+
+test('quota exceeded: an error event, no false persisted, retried once space is back', async () => {
+  const ctx = await browser.newContext()
+  const { page } = await open(ctx)
+  const name = dbName('quota')
+  await attach(page, name)
+  const cdp = await ctx.newCDPSession(page)
+  await cdp.send('Storage.overrideQuotaForOrigin', { origin: web.url, quotaSize: 1 })
+  await page.evaluate(() => {
+    window.persistedDone = false
+    window.doc.getText('note').insert(0, 'x'.repeat(100_000))
+    window.persistence.whenPersisted().then(() => { window.persistedDone = true })
+  })
+  await until(() => page.evaluate(() => window.errors.some((e) => e.message.includes('QuotaExceededError'))), 5000, 'QuotaExceededError event')
+  await new Promise((r) => setTimeout(r, 1000))
+  assert.equal(await page.evaluate(() => window.persistedDone), false, 'never persisted while writes fail')
+  await cdp.send('Storage.overrideQuotaForOrigin', { origin: web.url })
+  await until(() => page.evaluate(() => window.persistedDone), 40_000, 'persisted after the quota is lifted')
+  await ctx.close()
+})
+
+test('a browser killed with SIGKILL right after whenPersisted loses nothing', async () => {
+  const profile = mkdtempSync(join(tmpdir(), 'ysync-profile-'))
+  const name = dbName('kill')
+  const launch = async () => {
+    const port = await freePort()
+    const proc = spawn('/usr/bin/chromium', [...chromiumArgs, `--user-data-dir=${profile}`, `--remote-debugging-port=${port}`, 'about:blank'], { stdio: 'ignore' })
+    const b = await until(() => chromium.connectOverCDP(`http://127.0.0.1:${port}`).catch(() => null), 15_000, 'chromium')
+    return { proc, b }
+  }
+  try {
+    let { proc, b } = await launch()
+    let { page } = await open(b.contexts()[0])
+    await attach(page, name)
+    await page.evaluate(async () => {
+      const t = window.doc.getText('note')
+      for (let i = 0; i < 500; i++) t.insert(t.length, String(i % 10))
+      await window.persistence.whenPersisted()
+    })
+    const exited = new Promise((r) => proc.on('exit', r))
+    proc.kill('SIGKILL')
+    await exited;
+    ({ proc, b } = await launch());
+    ({ page } = await open(b.contexts()[0]))
+    await attach(page, name)
+    assert.equal((await text(page)).length, 500)
+    const gone = new Promise((r) => proc.on('exit', r))
+    proc.kill('SIGKILL')
+    await gone
+  } finally {
+    rmSync(profile, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 })
+  }
+})

@@ -1,0 +1,334 @@
+//! What to write to local storage, and when: batching, durability marks, compaction, retries.
+//!
+//! Commands, not I/O: the adapter runs each [`StoreCommand`] as one IndexedDB transaction and
+//! reports back with [`Store::write_done`] or [`Store::write_failed`]. A change counts as
+//! persisted only after the transaction holding it completed.
+
+/// When to compact, and how to retry.
+#[derive(Debug, Clone)]
+pub struct StoreConfig {
+    /// Compact once the store holds more rows than this.
+    pub compact_rows: usize,
+    /// Compact once the stored updates exceed this many bytes and at least twice the size of
+    /// the last compacted state.
+    pub compact_bytes: usize,
+    /// First retry delay after a failed write (ms); doubles up to `max_retry_ms`.
+    pub retry_ms: u64,
+    /// Largest retry delay (ms).
+    pub max_retry_ms: u64,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig {
+            compact_rows: 500,
+            compact_bytes: 4 * 1024 * 1024,
+            retry_ms: 500,
+            max_retry_ms: 30_000,
+        }
+    }
+}
+
+/// One transaction for the adapter to run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreCommand {
+    /// Append `update` (the merged batch) as one row.
+    Append {
+        /// Batch id, echoed in `write_done` / `write_failed`.
+        id: u64,
+        /// v1 update holding every change of the batch.
+        update: Vec<u8>,
+    },
+    /// In one transaction: read every row, fold the rows and the document into one state,
+    /// write it, delete the rows that were read. A crash at any point loses nothing.
+    Compact {
+        /// Batch id.
+        id: u64,
+    },
+}
+
+#[derive(Debug)]
+struct InFlight {
+    id: u64,
+    /// Marks below this are persisted once the batch completes.
+    upto: u64,
+    updates: Vec<Vec<u8>>,
+}
+
+/// The persistence planner for one document.
+#[derive(Debug)]
+pub struct Store {
+    cfg: StoreConfig,
+    loaded: bool,
+    pending: Vec<Vec<u8>>,
+    next_mark: u64,
+    persisted_upto: u64,
+    in_flight: Option<InFlight>,
+    next_id: u64,
+    rows: usize,
+    bytes: usize,
+    compacted_bytes: usize,
+    failures: u32,
+}
+
+impl Store {
+    /// A planner with the given settings; nothing is written before [`loaded`](Self::loaded).
+    pub fn new(cfg: StoreConfig) -> Self {
+        Store {
+            cfg,
+            loaded: false,
+            pending: Vec::new(),
+            next_mark: 0,
+            persisted_upto: 0,
+            in_flight: None,
+            next_id: 1,
+            rows: 0,
+            bytes: 0,
+            compacted_bytes: 0,
+            failures: 0,
+        }
+    }
+
+    /// The stored rows were read: `rows` of `bytes` in total.
+    pub fn loaded(&mut self, rows: usize, bytes: usize) {
+        self.loaded = true;
+        self.rows = rows;
+        self.bytes = bytes;
+    }
+
+    /// True once the stored state was read.
+    pub fn is_loaded(&self) -> bool {
+        self.loaded
+    }
+
+    /// Records a change to persist; returns its mark.
+    pub fn push(&mut self, update: Vec<u8>) -> u64 {
+        self.pending.push(update);
+        self.next_mark += 1;
+        self.next_mark
+    }
+
+    /// A mark for "every change recorded until now".
+    pub fn mark(&self) -> u64 {
+        self.next_mark
+    }
+
+    /// True when every change up to `mark` is durable.
+    pub fn persisted(&self, mark: u64) -> bool {
+        self.persisted_upto >= mark
+    }
+
+    /// Changes recorded but not yet durable.
+    pub fn pending(&self) -> u64 {
+        self.next_mark - self.persisted_upto
+    }
+
+    /// Rows and bytes in the store, as far as this instance knows.
+    pub fn stored(&self) -> (usize, usize) {
+        (self.rows, self.bytes)
+    }
+
+    /// Failed attempts since the last success.
+    pub fn failures(&self) -> u32 {
+        self.failures
+    }
+
+    fn wants_compaction(&self) -> bool {
+        self.rows > self.cfg.compact_rows
+            || (self.bytes > self.cfg.compact_bytes && self.bytes > 2 * self.compacted_bytes)
+    }
+
+    /// The next transaction to run, if any (one at a time). `merge` folds a batch of updates
+    /// into one (the adapter passes yrs's merge).
+    pub fn next_command(&mut self, merge: impl Fn(&[Vec<u8>]) -> Vec<u8>) -> Option<StoreCommand> {
+        if !self.loaded || self.in_flight.is_some() {
+            return None;
+        }
+        let compact = self.wants_compaction();
+        if self.pending.is_empty() && !compact {
+            return None;
+        }
+        let id = self.next_id;
+        self.next_id += 1;
+        let updates = std::mem::take(&mut self.pending);
+        self.in_flight = Some(InFlight {
+            id,
+            upto: self.next_mark,
+            updates,
+        });
+        let flight = self.in_flight.as_ref()?;
+        if compact {
+            // The compacted state is taken from the document, which holds every pending change.
+            Some(StoreCommand::Compact { id })
+        } else if flight.updates.len() == 1 {
+            Some(StoreCommand::Append {
+                id,
+                update: flight.updates[0].clone(),
+            })
+        } else {
+            Some(StoreCommand::Append {
+                id,
+                update: merge(&flight.updates),
+            })
+        }
+    }
+
+    /// Transaction `id` completed and the store now holds `rows` rows (counted inside the
+    /// transaction, so other tabs' rows are included). `bytes` is the size of the row appended,
+    /// or with `compacted` the size of everything stored.
+    pub fn write_done(&mut self, id: u64, compacted: bool, rows: usize, bytes: usize) {
+        let Some(f) = self.in_flight.take_if(|f| f.id == id) else {
+            return;
+        };
+        self.persisted_upto = self.persisted_upto.max(f.upto);
+        self.failures = 0;
+        self.rows = rows;
+        if compacted {
+            self.bytes = bytes;
+            self.compacted_bytes = bytes;
+        } else {
+            self.bytes += bytes;
+        }
+    }
+
+    /// Transaction `id` failed: its changes go back to the front of the queue. Returns the
+    /// delay before trying again (ms).
+    pub fn write_failed(&mut self, id: u64) -> u64 {
+        if let Some(mut f) = self.in_flight.take_if(|f| f.id == id) {
+            f.updates.append(&mut self.pending);
+            self.pending = f.updates;
+        }
+        self.failures = self.failures.saturating_add(1);
+        let exp = 1u64
+            .checked_shl(self.failures.saturating_sub(1))
+            .unwrap_or(u64::MAX);
+        self.cfg
+            .retry_ms
+            .saturating_mul(exp)
+            .min(self.cfg.max_retry_ms)
+    }
+
+    /// Forget everything (the stored data was cleared).
+    pub fn reset(&mut self) {
+        self.pending.clear();
+        self.in_flight = None;
+        self.persisted_upto = self.next_mark;
+        self.rows = 0;
+        self.bytes = 0;
+        self.compacted_bytes = 0;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    fn concat(us: &[Vec<u8>]) -> Vec<u8> {
+        us.concat()
+    }
+
+    #[test]
+    fn nothing_before_load_then_batches() {
+        let mut s = Store::new(StoreConfig::default());
+        let m1 = s.push(vec![1]);
+        assert_eq!(s.next_command(concat), None);
+        s.loaded(0, 0);
+        let m2 = s.push(vec![2]);
+        let Some(StoreCommand::Append { id, update }) = s.next_command(concat) else {
+            panic!()
+        };
+        assert_eq!(update, vec![1, 2], "one transaction for the whole batch");
+        // One at a time: later changes wait for the transaction in flight.
+        let m3 = s.push(vec![3]);
+        assert_eq!(s.next_command(concat), None);
+        assert!(!s.persisted(m1));
+        s.write_done(id, false, 1, 2);
+        assert!(s.persisted(m1) && s.persisted(m2) && !s.persisted(m3));
+        let Some(StoreCommand::Append { id, update }) = s.next_command(concat) else {
+            panic!()
+        };
+        assert_eq!(update, vec![3]);
+        s.write_done(id, false, 2, 1);
+        assert!(s.persisted(m3));
+        assert_eq!(s.stored(), (2, 3));
+        assert_eq!(s.next_command(concat), None);
+    }
+
+    #[test]
+    fn failure_keeps_changes_and_backs_off() {
+        let mut s = Store::new(StoreConfig::default());
+        s.loaded(0, 0);
+        let m = s.push(vec![1]);
+        let Some(StoreCommand::Append { id, .. }) = s.next_command(concat) else {
+            panic!()
+        };
+        s.push(vec![2]);
+        assert_eq!(s.write_failed(id), 500);
+        assert!(!s.persisted(m), "never persisted after a failed write");
+        let Some(StoreCommand::Append { id, update }) = s.next_command(concat) else {
+            panic!()
+        };
+        assert_eq!(update, vec![1, 2], "retried in order with what came since");
+        assert_eq!(s.write_failed(id), 1000);
+        let Some(StoreCommand::Append { id, .. }) = s.next_command(concat) else {
+            panic!()
+        };
+        s.write_done(id, false, 1, 2);
+        assert!(s.persisted(m));
+        assert_eq!(s.failures(), 0);
+        // A late answer for an old transaction changes nothing.
+        s.write_done(id, false, 1, 2);
+        assert_eq!(s.stored(), (1, 2));
+    }
+
+    #[test]
+    fn compacts_past_the_row_threshold() {
+        let mut s = Store::new(StoreConfig {
+            compact_rows: 3,
+            ..StoreConfig::default()
+        });
+        s.loaded(2, 30);
+        s.push(vec![1]);
+        let Some(StoreCommand::Append { id, .. }) = s.next_command(concat) else {
+            panic!()
+        };
+        // Another tab appended meanwhile: the transaction counted 4 rows.
+        s.write_done(id, false, 4, 10);
+        let Some(StoreCommand::Compact { id }) = s.next_command(concat) else {
+            panic!("4 rows > 3: compaction")
+        };
+        s.write_done(id, true, 1, 25);
+        assert_eq!(s.stored(), (1, 25));
+        assert_eq!(s.next_command(concat), None);
+    }
+
+    #[test]
+    fn compacts_on_size_but_not_over_and_over() {
+        let mut s = Store::new(StoreConfig {
+            compact_bytes: 100,
+            ..StoreConfig::default()
+        });
+        s.loaded(2, 150);
+        let Some(StoreCommand::Compact { id }) = s.next_command(concat) else {
+            panic!()
+        };
+        // The document itself is large: 120 bytes after compaction.
+        s.write_done(id, true, 1, 120);
+        assert_eq!(
+            s.next_command(concat),
+            None,
+            "not twice the compacted size yet"
+        );
+        s.push(vec![0; 130]);
+        let Some(StoreCommand::Append { id, .. }) = s.next_command(concat) else {
+            panic!()
+        };
+        s.write_done(id, false, 2, 130);
+        assert!(matches!(
+            s.next_command(concat),
+            Some(StoreCommand::Compact { .. })
+        ));
+    }
+}

@@ -1,0 +1,530 @@
+//! `IndexeddbPersistence`: durable local storage of a `Doc`, in y-indexeddb's database layout.
+//!
+//! The core [`Store`] decides what to write and when; this adapter runs each command as one
+//! IndexedDB transaction and reports the outcome. Bytes read from disk are validated before yrs
+//! sees them; an undecodable row is skipped with an `error` event and kept on disk.
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::rc::{Rc, Weak};
+
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
+use yrs::updates::decoder::Decode;
+use yrs::{ReadTxn, StateVector, Transact, Update};
+
+use crate::core::store::{Store, StoreCommand, StoreConfig};
+use crate::core::validate::{self, Limits};
+use crate::js::doc::{Doc, DocShared};
+use crate::js::error::{ApiError, ApiResult};
+use crate::web::idb;
+use crate::web::timer::Timer;
+
+static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
+struct Inner {
+    store: Store,
+    db: Option<JsValue>,
+    /// Listener for the open connection's close / versionchange (lives as long as it).
+    db_closed: Option<Closure<dyn FnMut()>>,
+    running: bool,
+    destroyed: bool,
+    synced: bool,
+    retry: Option<Timer>,
+    flush_timer: Option<Timer>,
+    synced_waiters: Vec<(js_sys::Function, js_sys::Function)>,
+    persisted_waiters: Vec<(u64, js_sys::Function)>,
+}
+
+struct Core {
+    name: String,
+    origin: String,
+    doc: Rc<DocShared>,
+    inner: RefCell<Inner>,
+    /// Updates from the document observer, drained outside any borrow.
+    queue: Rc<RefCell<Vec<Vec<u8>>>>,
+    listeners: RefCell<HashMap<String, Vec<js_sys::Function>>>,
+    flush_scheduled: Cell<bool>,
+}
+
+/// Keeps a `Doc` in IndexedDB: loads it on start, writes every change in batches.
+#[wasm_bindgen]
+pub struct IndexeddbPersistence {
+    core: Rc<Core>,
+}
+
+fn storage_error(e: JsValue) -> JsValue {
+    ApiError::browser(e).into()
+}
+
+impl Core {
+    fn emit(&self, name: &str, arg: JsValue) {
+        let fs = self
+            .listeners
+            .borrow()
+            .get(name)
+            .cloned()
+            .unwrap_or_default();
+        for f in fs {
+            if let Err(e) = f.call1(&JsValue::NULL, &arg) {
+                web_sys::console::error_2(&"ysync: a persistence listener threw".into(), &e);
+            }
+        }
+    }
+
+    /// Moves observed updates into the store.
+    fn drain(&self) {
+        let updates = std::mem::take(&mut *self.queue.borrow_mut());
+        let mut inner = self.inner.borrow_mut();
+        for u in updates {
+            inner.store.push(u);
+        }
+    }
+
+    /// Promise settlements for `whenPersisted` callers whose changes are durable now.
+    fn due_persisted(&self) -> Vec<js_sys::Function> {
+        let mut inner = self.inner.borrow_mut();
+        let waiters = std::mem::take(&mut inner.persisted_waiters);
+        let mut due = Vec::new();
+        for (mark, f) in waiters {
+            if inner.store.persisted(mark) {
+                due.push(f);
+            } else {
+                inner.persisted_waiters.push((mark, f));
+            }
+        }
+        due
+    }
+}
+
+async fn ensure_open(core: &Rc<Core>) -> Result<JsValue, JsValue> {
+    if let Some(db) = core.inner.borrow().db.clone() {
+        return Ok(db);
+    }
+    if !idb::available() {
+        return Err(ApiError::Browser {
+            name: "NotSupportedError".into(),
+            message: "IndexedDB is not available".into(),
+        }
+        .into());
+    }
+    let weak = Rc::downgrade(core);
+    // Another tab upgraded or deleted the database, or the browser closed it: forget the
+    // handle; the next write opens it again.
+    let on_close = Closure::<dyn FnMut()>::new(move || {
+        if let Some(core) = weak.upgrade() {
+            core.inner.borrow_mut().db = None;
+        }
+    });
+    let db = JsFuture::from(idb::open(&core.name, on_close.as_ref().unchecked_ref())).await?;
+    let mut inner = core.inner.borrow_mut();
+    inner.db = Some(db.clone());
+    inner.db_closed = Some(on_close);
+    Ok(db)
+}
+
+/// Reads every stored row into the document.
+async fn load(core: Rc<Core>) {
+    // Whatever the document held before loading is written once after it (y-indexeddb
+    // writes the whole state on every open; we write only what the store lacks).
+    let before = {
+        let txn = core.doc.doc.transact();
+        let sv = txn.state_vector();
+        (sv != StateVector::default())
+            .then(|| txn.encode_state_as_update_v1(&StateVector::default()))
+    };
+    let result = async {
+        let db = ensure_open(&core).await?;
+        JsFuture::from(idb::read_all(&db)).await
+    }
+    .await;
+    let (rows, bytes) = match result {
+        Ok(all) => {
+            let values: js_sys::Array = js_sys::Reflect::get(&all, &"values".into())
+                .unwrap_or_default()
+                .unchecked_into();
+            apply_rows(&core, &values)
+        }
+        Err(e) => {
+            core.emit("error", storage_error(e));
+            (0, 0)
+        }
+    };
+    {
+        let mut inner = core.inner.borrow_mut();
+        inner.store.loaded(rows, bytes);
+        inner.synced = true;
+        if let Some(u) = before {
+            inner.store.push(u);
+        }
+    }
+    let waiters = std::mem::take(&mut core.inner.borrow_mut().synced_waiters);
+    core.doc.flush();
+    for (resolve, _) in waiters {
+        let _ = resolve.call0(&JsValue::NULL);
+    }
+    core.emit("synced", JsValue::TRUE);
+    flush(&core);
+}
+
+/// Validates rows and applies the good ones in one transaction. Returns (rows, bytes) stored,
+/// and reports each bad row.
+fn apply_rows(core: &Rc<Core>, values: &js_sys::Array) -> (usize, usize) {
+    let (valid, bytes, _) = fold_rows(core, values);
+    let bad = valid.iter().filter(|v| !**v).count();
+    for _ in 0..bad {
+        core.emit(
+            "error",
+            ApiError::InvalidUpdate(crate::core::error::DecodeError::Yrs(
+                "a stored row is not a valid update; it was skipped".into(),
+            ))
+            .into(),
+        );
+    }
+    (values.length() as usize, bytes)
+}
+
+/// Applies every valid row to the document (with this persistence's origin, so it is not
+/// written back). Returns which rows were valid, their total size and the merged state.
+fn fold_rows(core: &Rc<Core>, values: &js_sys::Array) -> (Vec<bool>, usize, Vec<u8>) {
+    let limits = Limits::default();
+    let mut valid = Vec::with_capacity(values.length() as usize);
+    let mut bytes = 0;
+    let mut updates = Vec::new();
+    for v in values.iter() {
+        let ok = v.dyn_ref::<js_sys::Uint8Array>().and_then(|a| {
+            let b = a.to_vec();
+            bytes += b.len();
+            validate::update_v1(&b, &limits).ok()?;
+            Update::decode_v1(&b).ok()
+        });
+        valid.push(ok.is_some());
+        updates.extend(ok);
+    }
+    let state = match core.doc.doc.try_transact_mut_with(core.origin.as_str()) {
+        Ok(mut txn) => {
+            for u in updates {
+                // A row that passed validation but that yrs still refuses is left unapplied.
+                let _ = txn.apply_update(u);
+            }
+            drop(txn);
+            core.doc
+                .doc
+                .transact()
+                .encode_state_as_update_v1(&StateVector::default())
+        }
+        Err(_) => Vec::new(),
+    };
+    (valid, bytes, state)
+}
+
+fn merge(updates: &[Vec<u8>]) -> Vec<u8> {
+    // Local updates were produced by yrs itself; if merging fails, fall back to the document
+    // state, which contains all of them.
+    yrs::merge_updates_v1(updates.iter().map(|u| u.as_slice())).unwrap_or_default()
+}
+
+fn schedule_flush(weak: &Weak<Core>) {
+    let Some(core) = weak.upgrade() else { return };
+    if core.flush_scheduled.replace(true) {
+        return;
+    }
+    let weak = weak.clone();
+    let mut inner = core.inner.borrow_mut();
+    // A timer of 0 ms: every change made in the current task goes into one transaction.
+    let t = inner.flush_timer.get_or_insert_with(|| {
+        Timer::new(move || {
+            if let Some(core) = weak.upgrade() {
+                core.flush_scheduled.set(false);
+                if let Some(t) = core.inner.borrow_mut().flush_timer.as_mut() {
+                    t.fired();
+                }
+                flush(&core);
+            }
+        })
+    });
+    t.schedule(0);
+}
+
+/// Runs the next store command, if any and none is running.
+fn flush(core: &Rc<Core>) {
+    core.drain();
+    let cmd = {
+        let mut inner = core.inner.borrow_mut();
+        if inner.running || inner.destroyed {
+            return;
+        }
+        let cmd = inner.store.next_command(merge);
+        if cmd.is_some() {
+            inner.running = true;
+        }
+        cmd
+    };
+    let Some(cmd) = cmd else { return };
+    let core = core.clone();
+    wasm_bindgen_futures::spawn_local(async move {
+        let outcome = run(&core, &cmd).await;
+        let id = match cmd {
+            StoreCommand::Append { id, .. } | StoreCommand::Compact { id } => id,
+        };
+        core.inner.borrow_mut().running = false;
+        match outcome {
+            Ok((compacted, rows, bytes)) => {
+                core.inner
+                    .borrow_mut()
+                    .store
+                    .write_done(id, compacted, rows, bytes);
+                core.doc.flush();
+                for f in core.due_persisted() {
+                    let _ = f.call0(&JsValue::NULL);
+                }
+                core.emit("persisted", JsValue::TRUE);
+                flush(&core);
+            }
+            Err(e) => {
+                let delay = core.inner.borrow_mut().store.write_failed(id);
+                core.emit("error", storage_error(e));
+                let weak = Rc::downgrade(&core);
+                let mut inner = core.inner.borrow_mut();
+                let t = inner.retry.get_or_insert_with(|| {
+                    Timer::new(move || {
+                        if let Some(core) = weak.upgrade() {
+                            if let Some(t) = core.inner.borrow_mut().retry.as_mut() {
+                                t.fired();
+                            }
+                            flush(&core);
+                        }
+                    })
+                });
+                t.schedule(delay);
+            }
+        }
+    });
+}
+
+/// Runs one command as one transaction: (compacted, rows, bytes) on success.
+async fn run(core: &Rc<Core>, cmd: &StoreCommand) -> Result<(bool, usize, usize), JsValue> {
+    let db = ensure_open(core).await?;
+    match cmd {
+        StoreCommand::Append { update, .. } => {
+            let arr = js_sys::Uint8Array::from(update.as_slice());
+            let count = JsFuture::from(idb::append(&db, &arr)).await?;
+            // Other tabs append too: the transaction's own count is the truth.
+            let rows = count.as_f64().map_or(1, |n| n as usize);
+            Ok((false, rows, update.len()))
+        }
+        StoreCommand::Compact { .. } => {
+            let weak = Rc::downgrade(core);
+            let fold = Closure::<dyn FnMut(js_sys::Array) -> JsValue>::new(
+                move |values: js_sys::Array| {
+                    let Some(core) = weak.upgrade() else {
+                        return JsValue::NULL;
+                    };
+                    let (valid, _, state) = fold_rows(&core, &values);
+                    let out = js_sys::Object::new();
+                    let valid: js_sys::Array = valid.into_iter().map(JsValue::from_bool).collect();
+                    let _ = js_sys::Reflect::set(&out, &"valid".into(), &valid);
+                    let _ = js_sys::Reflect::set(
+                        &out,
+                        &"update".into(),
+                        &js_sys::Uint8Array::from(state.as_slice()),
+                    );
+                    out.into()
+                },
+            );
+            let res = JsFuture::from(idb::compact(&db, fold.as_ref().unchecked_ref())).await?;
+            let n = |k: &str| {
+                js_sys::Reflect::get(&res, &k.into())
+                    .ok()
+                    .and_then(|v| v.as_f64())
+                    .unwrap_or(0.0) as usize
+            };
+            Ok((true, n("rows"), n("bytes")))
+        }
+    }
+}
+
+#[wasm_bindgen]
+impl IndexeddbPersistence {
+    /// `new IndexeddbPersistence(name, doc, { persist?, compactRows?, compactBytes? })`.
+    #[wasm_bindgen(constructor)]
+    pub fn new(name: &str, doc: &Doc, options: JsValue) -> ApiResult<IndexeddbPersistence> {
+        let get = |k: &str| {
+            if options.is_object() {
+                js_sys::Reflect::get(&options, &k.into()).unwrap_or_default()
+            } else {
+                JsValue::UNDEFINED
+            }
+        };
+        let mut cfg = StoreConfig::default();
+        if let Some(n) = get("compactRows").as_f64() {
+            cfg.compact_rows = n.max(1.0) as usize;
+        }
+        if let Some(n) = get("compactBytes").as_f64() {
+            cfg.compact_bytes = n.max(1.0) as usize;
+        }
+        let shared = doc.shared();
+        let origin = format!(
+            "ysync-idb-{}",
+            NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        );
+        let core = Rc::new(Core {
+            name: name.to_string(),
+            origin: origin.clone(),
+            doc: shared.clone(),
+            inner: RefCell::new(Inner {
+                store: Store::new(cfg),
+                db: None,
+                db_closed: None,
+                running: false,
+                destroyed: false,
+                synced: false,
+                retry: None,
+                flush_timer: None,
+                synced_waiters: vec![],
+                persisted_waiters: vec![],
+            }),
+            queue: Rc::default(),
+            listeners: RefCell::default(),
+            flush_scheduled: Cell::new(false),
+        });
+        let queue = core.queue.clone();
+        let weak = Rc::downgrade(&core);
+        let own = origin.clone();
+        shared
+            .doc
+            .observe_update_v1(origin.as_str(), move |txn, e| {
+                if txn.origin().map(|o| o.as_ref()) != Some(own.as_bytes()) {
+                    queue.borrow_mut().push(e.update.clone());
+                    schedule_flush(&weak);
+                }
+            })
+            .map_err(|_| ApiError::Busy)?;
+        if get("persist").as_bool() == Some(true) {
+            let _ = idb::request_persist();
+        }
+        wasm_bindgen_futures::spawn_local(load(core.clone()));
+        Ok(IndexeddbPersistence { core })
+    }
+
+    /// True once the stored state was loaded into the document.
+    #[wasm_bindgen(getter)]
+    pub fn synced(&self) -> bool {
+        self.core.inner.borrow().synced
+    }
+
+    /// The database name.
+    #[wasm_bindgen(getter)]
+    pub fn name(&self) -> String {
+        self.core.name.clone()
+    }
+
+    /// Resolves once the stored state is loaded into the document.
+    #[wasm_bindgen(js_name = whenSynced)]
+    pub fn when_synced(&self) -> js_sys::Promise {
+        let core = self.core.clone();
+        js_sys::Promise::new(&mut |resolve, reject| {
+            let mut inner = core.inner.borrow_mut();
+            if inner.synced {
+                let _ = resolve.call0(&JsValue::NULL);
+            } else {
+                inner.synced_waiters.push((resolve, reject));
+            }
+        })
+    }
+
+    /// Resolves once every change made before the call is durable (its IndexedDB transaction
+    /// completed).
+    #[wasm_bindgen(js_name = whenPersisted)]
+    pub fn when_persisted(&self) -> js_sys::Promise {
+        self.core.drain();
+        let core = self.core.clone();
+        let p = js_sys::Promise::new(&mut |resolve, _reject| {
+            let mut inner = core.inner.borrow_mut();
+            let mark = inner.store.mark();
+            if inner.store.persisted(mark) {
+                let _ = resolve.call0(&JsValue::NULL);
+            } else {
+                inner.persisted_waiters.push((mark, resolve));
+            }
+        });
+        flush(&self.core);
+        p
+    }
+
+    /// `on('synced' | 'persisted' | 'error', cb)`.
+    pub fn on(&self, event: &str, f: js_sys::Function) {
+        self.core
+            .listeners
+            .borrow_mut()
+            .entry(event.to_string())
+            .or_default()
+            .push(f);
+    }
+
+    /// Removes a listener added with `on`.
+    pub fn off(&self, event: &str, f: &js_sys::Function) {
+        if let Some(v) = self.core.listeners.borrow_mut().get_mut(event) {
+            v.retain(|g| g != f);
+        }
+    }
+
+    /// Reads a custom value.
+    pub async fn get(&self, key: JsValue) -> Result<JsValue, JsValue> {
+        let db = ensure_open(&self.core).await?;
+        JsFuture::from(idb::custom(&db, "get", &key, &JsValue::UNDEFINED)).await
+    }
+
+    /// Stores a custom value.
+    pub async fn set(&self, key: JsValue, value: JsValue) -> Result<(), JsValue> {
+        let db = ensure_open(&self.core).await?;
+        JsFuture::from(idb::custom(&db, "set", &key, &value)).await?;
+        Ok(())
+    }
+
+    /// Deletes a custom value.
+    pub async fn del(&self, key: JsValue) -> Result<(), JsValue> {
+        let db = ensure_open(&self.core).await?;
+        JsFuture::from(idb::custom(&db, "del", &key, &JsValue::UNDEFINED)).await?;
+        Ok(())
+    }
+
+    /// Stops persisting and deletes the database.
+    #[wasm_bindgen(js_name = clearData)]
+    pub async fn clear_data(&self) -> Result<(), JsValue> {
+        self.stop();
+        self.core.inner.borrow_mut().store.reset();
+        JsFuture::from(idb::delete(&self.core.name)).await?;
+        Ok(())
+    }
+
+    /// Writes what is pending, then stops observing the document and closes the database.
+    pub async fn destroy(&self) -> Result<(), JsValue> {
+        if self.core.inner.borrow().synced {
+            JsFuture::from(self.when_persisted()).await?;
+        }
+        self.stop();
+        Ok(())
+    }
+}
+
+impl IndexeddbPersistence {
+    fn stop(&self) {
+        let _ = self
+            .core
+            .doc
+            .doc
+            .unobserve_update_v1(self.core.origin.as_str());
+        let mut inner = self.core.inner.borrow_mut();
+        inner.destroyed = true;
+        inner.retry = None;
+        inner.flush_timer = None;
+        if let Some(db) = inner.db.take() {
+            if let Ok(close) = js_sys::Reflect::get(&db, &"close".into()) {
+                if let Ok(f) = close.dyn_into::<js_sys::Function>() {
+                    let _ = f.call0(&db);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,113 @@
+//! IndexedDB in y-indexeddb's layout: one database per document name, object store `updates`
+//! (autoIncrement keys, v1 updates as Uint8Array values) and object store `custom`.
+//!
+//! Each function runs exactly one transaction and settles when it completed (`oncomplete`) or
+//! failed (`onerror`/`onabort`, with the DOMException). The transaction code is a small JS
+//! snippet because IndexedDB transactions end as soon as control returns to the event loop:
+//! compaction must read, fold and write inside one success callback.
+
+use wasm_bindgen::prelude::*;
+
+#[wasm_bindgen(inline_js = r#"
+export function idbAvailable() { return typeof indexedDB !== 'undefined' && indexedDB !== null }
+export function idbOpen(name, onVersionChange) {
+  return new Promise((resolve, reject) => {
+    const req = indexedDB.open(name)
+    req.onupgradeneeded = () => {
+      const db = req.result
+      if (!db.objectStoreNames.contains('updates')) db.createObjectStore('updates', { autoIncrement: true })
+      if (!db.objectStoreNames.contains('custom')) db.createObjectStore('custom')
+    }
+    req.onsuccess = () => {
+      const db = req.result
+      db.onversionchange = () => { db.close(); onVersionChange() }
+      db.onclose = () => onVersionChange()
+      resolve(db)
+    }
+    req.onerror = () => reject(req.error)
+    req.onblocked = () => reject(new DOMException('the database is blocked by another tab', 'BlockedError'))
+  })
+}
+const done = (tx, value) => new Promise((resolve, reject) => {
+  tx.oncomplete = () => resolve(value())
+  tx.onerror = () => reject(tx.error)
+  tx.onabort = () => reject(tx.error ?? new DOMException('transaction aborted', 'AbortError'))
+})
+export function idbReadAll(db) {
+  const tx = db.transaction(['updates'], 'readonly')
+  const store = tx.objectStore('updates')
+  const keys = store.getAllKeys()
+  const values = store.getAll()
+  return done(tx, () => ({ keys: keys.result, values: values.result }))
+}
+export function idbAppend(db, update) {
+  const tx = db.transaction(['updates'], 'readwrite', { durability: 'strict' })
+  const store = tx.objectStore('updates')
+  store.add(update)
+  const count = store.count()
+  return done(tx, () => count.result)
+}
+export function idbCompact(db, fold) {
+  const tx = db.transaction(['updates'], 'readwrite', { durability: 'strict' })
+  const store = tx.objectStore('updates')
+  const keys = store.getAllKeys()
+  const values = store.getAll()
+  let rows = 0
+  let bytes = 0
+  values.onsuccess = () => {
+    let out
+    try { out = fold(values.result) } catch (e) { tx.abort(); return }
+    store.add(out.update)
+    rows = 1
+    bytes = out.update.length
+    keys.result.forEach((k, i) => {
+      if (out.valid[i]) store.delete(k)
+      else { rows++; bytes += values.result[i]?.length ?? 0 }
+    })
+  }
+  return done(tx, () => ({ rows, bytes }))
+}
+export function idbCustom(db, mode, key, value) {
+  const tx = db.transaction(['custom'], mode === 'get' ? 'readonly' : 'readwrite')
+  const store = tx.objectStore('custom')
+  const req = mode === 'get' ? store.get(key) : mode === 'set' ? store.put(value, key) : store.delete(key)
+  return done(tx, () => (mode === 'get' ? req.result : undefined))
+}
+export function idbDelete(name) {
+  return new Promise((resolve, reject) => {
+    const req = indexedDB.deleteDatabase(name)
+    req.onsuccess = () => resolve()
+    req.onerror = () => reject(req.error)
+  })
+}
+export function requestPersist() {
+  return globalThis.navigator?.storage?.persist?.() ?? Promise.resolve(false)
+}
+"#)]
+extern "C" {
+    /// Whether `indexedDB` exists here.
+    #[wasm_bindgen(js_name = idbAvailable)]
+    pub fn available() -> bool;
+    /// Opens (creating if needed) the database `name`; `on_close` runs when another tab
+    /// upgrades or deletes it, or the browser closes it.
+    #[wasm_bindgen(js_name = idbOpen)]
+    pub fn open(name: &str, on_close: &js_sys::Function) -> js_sys::Promise;
+    /// Reads every row: `{ keys, values }`.
+    #[wasm_bindgen(js_name = idbReadAll)]
+    pub fn read_all(db: &JsValue) -> js_sys::Promise;
+    /// Appends one update row; resolves to the number of rows after it.
+    #[wasm_bindgen(js_name = idbAppend)]
+    pub fn append(db: &JsValue, update: &js_sys::Uint8Array) -> js_sys::Promise;
+    /// Compacts: `fold(values)` returns `{ update, valid }`; valid rows are replaced by `update`.
+    #[wasm_bindgen(js_name = idbCompact)]
+    pub fn compact(db: &JsValue, fold: &js_sys::Function) -> js_sys::Promise;
+    /// `mode` is `get`, `set` or `del` on the `custom` store.
+    #[wasm_bindgen(js_name = idbCustom)]
+    pub fn custom(db: &JsValue, mode: &str, key: &JsValue, value: &JsValue) -> js_sys::Promise;
+    /// Deletes the database `name`.
+    #[wasm_bindgen(js_name = idbDelete)]
+    pub fn delete(name: &str) -> js_sys::Promise;
+    /// Asks for persistent storage (`navigator.storage.persist()`).
+    #[wasm_bindgen(js_name = requestPersist)]
+    pub fn request_persist() -> js_sys::Promise;
+}
