@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { chromium } from 'playwright-core'
-import { startStatic, launchBrowser, repoRoot, until, chromiumArgs, freePort } from './lib.mjs'
+import { startStatic, launchBrowser, repoRoot, until, chromiumArgs, freePort, startYServer, yjsPeer } from './lib.mjs'
 import { writePeersPage } from './browser-peers.mjs'
 
 let web, browser, pagePath
@@ -212,4 +212,95 @@ test('a browser killed with SIGKILL right after whenPersisted loses nothing', as
   } finally {
     rmSync(profile, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 })
   }
+})
+
+test('sync metadata survives a reload: hasUnsyncedChanges is right before the socket connects', async () => {
+  const port = await freePort()
+  let srv = await startYServer(port)
+  const ctx = await browser.newContext()
+  const { page } = await open(ctx)
+  const name = dbName('meta')
+  const room = 'meta-' + name
+  const start = (connect) => page.evaluate(async ({ name, url, room, connect }) => {
+    window.doc = new window.ysync.Doc()
+    window.persistence = new window.ysync.IndexeddbPersistence(name, window.doc, {})
+    window.provider = new window.ysync.WebsocketProvider(url, room, window.doc, { connect, disableBc: true })
+    await window.persistence.whenSynced()
+  }, { name, url: srv.url, room, connect })
+  const unsynced = () => page.evaluate(() => window.provider.hasUnsyncedChanges)
+
+  await start(true)
+  await page.evaluate(async () => {
+    await window.provider.whenSynced()
+    window.doc.getText('note').insert(0, 'acknowledged ')
+    await window.provider.whenAcknowledged()
+    await window.persistence.whenPersisted()
+  })
+  await new Promise((r) => setTimeout(r, 300)) // the acknowledged state vector is stored asynchronously
+
+  // Reload, not connecting: everything was acknowledged, so nothing is unsynced.
+  await page.reload()
+  await page.waitForFunction(() => window.ysyncReady === true)
+  await start(false)
+  await new Promise((r) => setTimeout(r, 500))
+  assert.equal(await unsynced(), false)
+  assert.equal(await page.evaluate(() => window.doc.getText('note').toString()), 'acknowledged ')
+
+  // Offline edit, reload while the server is down: known unsynced before any socket opens.
+  await srv.stop()
+  await page.evaluate(async () => {
+    window.doc.getText('note').insert(13, 'offline')
+    await window.persistence.whenPersisted()
+  })
+  await page.reload()
+  await page.waitForFunction(() => window.ysyncReady === true)
+  await start(false)
+  await until(unsynced, 3000, 'hasUnsyncedChanges after the reload')
+  assert.equal(await page.evaluate(() => window.provider.status), 'disconnected')
+
+  srv = await startYServer(port)
+  try {
+    await page.evaluate(() => window.provider.connect())
+    await until(async () => !(await unsynced()), 10_000, 'acknowledged after reconnecting')
+    const fresh = yjsPeer(srv.url, room)
+    await fresh.synced
+    assert.equal(fresh.doc.getText('note').toString(), 'acknowledged offline')
+    fresh.destroy()
+  } finally {
+    await ctx.close()
+    await srv.stop()
+  }
+})
+
+test('another tab upgrading the database: the connection is dropped, reopened, and writes go on', async () => {
+  const ctx = await browser.newContext()
+  const name = dbName('upgrade')
+  const a = await open(ctx)
+  const b = await open(ctx)
+  await attach(a.page, name)
+  await a.page.evaluate(async () => { window.doc.getText('note').insert(0, 'v1 '); await window.persistence.whenPersisted() })
+  // A newer app version in tab B bumps the schema version; tab A must not block it.
+  await b.page.evaluate((name) => new Promise((resolve, reject) => {
+    const r = indexedDB.open(name, 2)
+    r.onupgradeneeded = () => r.result.createObjectStore('extra')
+    r.onsuccess = () => { r.result.close(); resolve() }
+    r.onerror = () => reject(r.error)
+    r.onblocked = () => reject(new Error('blocked by tab A'))
+  }), name)
+  await a.page.evaluate(async () => { window.doc.getText('note').insert(3, 'after upgrade'); await window.persistence.whenPersisted() })
+  await attach(b.page, name)
+  assert.equal(await text(b.page), 'v1 after upgrade')
+  await ctx.close()
+})
+
+test('IndexedDB unavailable: an error event, and the document keeps working in memory', async () => {
+  const ctx = await browser.newContext()
+  const { page } = await open(ctx)
+  await page.evaluate(() => Object.defineProperty(window, 'indexedDB', { value: undefined, configurable: true }))
+  await attach(page, dbName('none'))
+  await page.evaluate(() => window.doc.getText('note').insert(0, 'still works'))
+  assert.equal(await text(page), 'still works')
+  const errors = await page.evaluate(() => window.errors)
+  assert.ok(errors.some((e) => e.message.includes('NotSupportedError')), JSON.stringify(errors))
+  await ctx.close()
 })

@@ -85,13 +85,12 @@ pub enum CloseReason {
 /// A command for the persistence adapter.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PersistCommand {
-    /// Store what is known of the server: its state vector as last seen (v1 encoding, from its
-    /// sync step 1) and whether local changes are still unconfirmed.
-    SyncMeta {
-        /// The server's state vector, if it sent one on this connection.
-        server_state_vector: Option<Vec<u8>>,
-        /// True while the server has not confirmed every local change.
-        unconfirmed: bool,
+    /// The server holds everything in this (v1-encoded) state vector, and every local change
+    /// is confirmed. Stored, it lets a reloaded page know which local content the server has
+    /// not confirmed (see [`Session::seed_unconfirmed`]) before the socket connects.
+    Acknowledged {
+        /// The local state vector when the last change was confirmed.
+        state_vector: Vec<u8>,
     },
 }
 
@@ -132,7 +131,14 @@ pub struct Config {
     /// Also send a probe (sync step 1) this often while connected (ms, 0 = only when idle),
     /// like y-websocket's `resyncInterval`.
     pub resync_interval_ms: u64,
+    /// Transactions whose origin starts with this restore stored state (local storage
+    /// loading): they are not new local changes. What of them the server lacks is found by
+    /// [`Session::seed_unconfirmed`].
+    pub restored_origin_prefix: String,
 }
+
+/// Origin prefix of transactions that restore state from local storage.
+pub const RESTORED_ORIGIN_PREFIX: &str = "ysync-store";
 
 static NEXT_ORIGIN: AtomicU64 = AtomicU64::new(1);
 
@@ -146,6 +152,7 @@ impl Default for Config {
             max_resend: 3,
             awareness_timeout_ms: crate::core::awareness::OUTDATED_MS,
             resync_interval_ms: 0,
+            restored_origin_prefix: RESTORED_ORIGIN_PREFIX.to_string(),
             origin: format!(
                 "ysync-session-{}",
                 NEXT_ORIGIN.fetch_add(1, Ordering::Relaxed)
@@ -233,9 +240,12 @@ impl Session {
             let local = local.clone();
             let own = cfg.origin.clone();
             let bc = format!("{}-bc", cfg.origin);
+            let restored = cfg.restored_origin_prefix.clone();
             doc.observe_update_v1(cfg.origin.as_str(), move |txn, e| {
                 let origin = txn.origin().map(|o| o.as_ref());
-                if origin != Some(own.as_bytes()) {
+                let is_restore = !restored.is_empty()
+                    && origin.is_some_and(|o| o.starts_with(restored.as_bytes()));
+                if origin != Some(own.as_bytes()) && !is_restore {
                     let from_bc = origin == Some(bc.as_bytes());
                     lock(&local).push((e.update.clone(), from_bc));
                 }
@@ -651,14 +661,35 @@ impl Session {
                 count: now.0,
                 bytes: now.1,
             });
-            if was_unconfirmed != (now.0 > 0) {
-                self.out
-                    .push_back(Output::Persist(PersistCommand::SyncMeta {
-                        server_state_vector: None,
-                        unconfirmed: now.0 > 0,
-                    }));
+            if was_unconfirmed && now.0 == 0 {
+                self.persist_acknowledged();
             }
         }
+    }
+
+    fn persist_acknowledged(&mut self) {
+        let sv = crate::core::frame::encode_state_vector(&self.state_vector());
+        self.out
+            .push_back(Output::Persist(PersistCommand::Acknowledged {
+                state_vector: sv,
+            }));
+    }
+
+    /// Marks as unconfirmed every local change not covered by `acknowledged` (a state vector
+    /// from a stored [`PersistCommand::Acknowledged`]; empty if the server never confirmed
+    /// anything), e.g. after a reload. Deletions always count until the server shows them.
+    pub fn seed_unconfirmed(&mut self, now: u64, acknowledged: &StateVector) {
+        self.tick(now);
+        self.pull_local();
+        let diff = self.doc.transact().encode_state_as_update_v1(acknowledged);
+        let up = matches!(self.conn, Conn::Up { .. });
+        if self.ack.push(diff.clone(), up).is_some() && up {
+            self.transmit(&Message::Sync(SyncMessage::Update(diff)));
+            if let Conn::Up { probe_wanted, .. } = &mut self.conn {
+                *probe_wanted = true;
+            }
+        }
+        self.report_unsynced();
     }
 
     /// Applies a remote update (validated by the dialect); returns the ids of its blocks and
@@ -692,11 +723,6 @@ impl Session {
                     txn.encode_state_as_update_v1(&sv)
                 };
                 self.transmit(&Message::Sync(SyncMessage::SyncStep2(diff)));
-                self.out
-                    .push_back(Output::Persist(PersistCommand::SyncMeta {
-                        server_state_vector: Some(crate::core::frame::encode_state_vector(&sv)),
-                        unconfirmed: self.ack.count() > 0,
-                    }));
                 // The step 2 just sent carries every unconfirmed change the server lacks.
                 self.ack.mark_all_sent();
                 if self.ack.count() > 0 {

@@ -167,6 +167,8 @@ pub struct Client {
     pub bc: bool,
     /// Frames it posted to the other tabs.
     pub broadcast_frames: Vec<Vec<u8>>,
+    /// Persistence commands it emitted.
+    pub persisted: Vec<crate::core::session::PersistCommand>,
 }
 
 #[derive(Debug)]
@@ -221,6 +223,7 @@ impl Sim {
             online: false,
             bc: false,
             broadcast_frames: vec![],
+            persisted: vec![],
         });
         self.clients.len() - 1
     }
@@ -348,7 +351,7 @@ impl Sim {
                         }
                     }
                 }
-                Output::Persist(_) => {}
+                Output::Persist(c) => self.clients[i].persisted.push(c),
                 Output::Event(e) => self.clients[i].events.push(e),
             }
         }

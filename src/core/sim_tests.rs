@@ -610,3 +610,97 @@ fn awareness_timeout_is_configurable() {
     // Renewed every second, so still there.
     assert!(sim.clients[b].session.awareness().state(1).is_some());
 }
+
+#[test]
+fn after_a_reload_unconfirmed_content_is_known_before_connecting() {
+    use crate::core::session::PersistCommand;
+    use yrs::updates::decoder::Decode;
+    let mut sim = Sim::new(30);
+    let a = sim.add_client(1, cfg());
+    sim.connect(a);
+    type_text(&sim.clients[a].doc, 0, "confirmed ");
+    sim.run_for(200);
+    // What the session asked to store once the server confirmed everything.
+    let Some(PersistCommand::Acknowledged { state_vector }) =
+        sim.clients[a].persisted.last().cloned()
+    else {
+        panic!("no Acknowledged command")
+    };
+    let acked = StateVector::decode_v1(&state_vector).unwrap();
+    sim.disconnect(a);
+    // "Reload": fresh sessions on the same (persisted) document, seeded from what was stored.
+    let doc = sim.clients[a].doc.clone();
+    let mut clean = Session::new(doc.clone(), cfg(), sim.now).unwrap();
+    clean.seed_unconfirmed(sim.now, &acked);
+    assert_eq!(
+        clean.unconfirmed().0,
+        0,
+        "nothing new since the acknowledgement"
+    );
+    drop(clean);
+    type_text(&doc, 10, "offline");
+    let mut fresh = Session::new(doc.clone(), cfg(), sim.now).unwrap();
+    fresh.seed_unconfirmed(sim.now, &acked);
+    assert_eq!(
+        fresh.unconfirmed().0,
+        1,
+        "the offline edit is known as unconfirmed"
+    );
+}
+
+#[test]
+fn seeded_changes_are_confirmed_by_the_handshake_and_stored_as_acknowledged() {
+    use crate::core::session::PersistCommand;
+    let mut sim = Sim::new(31);
+    let a = sim.add_client(1, cfg());
+    type_text(&sim.clients[a].doc, 0, "from disk");
+    let now = sim.now;
+    // Never acknowledged by this server: everything local is unconfirmed.
+    sim.clients[a]
+        .session
+        .seed_unconfirmed(now, &StateVector::default());
+    // (The edit itself was seen too, as the session existed already: two overlapping entries.)
+    assert!(sim.clients[a].session.unconfirmed().0 >= 1);
+    sim.connect(a);
+    sim.run_for(300);
+    assert_eq!(sim.clients[a].session.unconfirmed().0, 0);
+    assert_eq!(server_text(&sim), "from disk");
+    assert!(matches!(
+        sim.clients[a].persisted.last(),
+        Some(PersistCommand::Acknowledged { .. })
+    ));
+    // Seeding while connected sends the seed, so the server can confirm it.
+    let sent = sim.clients[a].sent_frames.len();
+    let now = sim.now;
+    sim.clients[a]
+        .session
+        .seed_unconfirmed(now, &StateVector::default());
+    sim.pump(a);
+    assert!(sim.clients[a].sent_frames[sent..]
+        .iter()
+        .any(|f| f.starts_with(&[0, 2])));
+    sim.run_for(300);
+    assert_eq!(sim.clients[a].session.unconfirmed().0, 0);
+}
+
+#[test]
+fn restored_state_is_not_a_new_local_change() {
+    let doc = yrs::Doc::with_client_id(1);
+    let mut s = Session::new(doc.clone(), cfg(), 0).unwrap();
+    let stored = {
+        let other = yrs::Doc::with_client_id(1);
+        type_text(&other, 0, "from disk");
+        let u = other
+            .transact()
+            .encode_state_as_update_v1(&StateVector::default());
+        u
+    };
+    use yrs::updates::decoder::Decode;
+    doc.transact_mut_with("ysync-store-idb-7")
+        .apply_update(yrs::Update::decode_v1(&stored).unwrap())
+        .unwrap();
+    assert_eq!(s.unconfirmed().0, 0);
+    // Seeding decides: never acknowledged, so unconfirmed.
+    s.seed_unconfirmed(0, &StateVector::default());
+    assert_eq!(s.unconfirmed().0, 1);
+}

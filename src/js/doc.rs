@@ -21,6 +21,16 @@ use crate::js::value::{from_any, from_out, to_any};
 
 const OBSERVER_KEY: &str = "ysync-js-doc";
 
+/// Local storage attached to a document, as seen by providers: where to keep the state vector
+/// the server acknowledged, per server room.
+pub trait LocalStore {
+    /// Resolves (once the stored state is loaded) to the stored acknowledged state vector for
+    /// `key` (Uint8Array), or undefined.
+    fn acknowledged(&self, key: &str) -> js_sys::Promise;
+    /// Stores the acknowledged state vector for `key`.
+    fn save_acknowledged(&self, key: &str, state_vector: &[u8]);
+}
+
 /// Queued `update` event: the update and the transaction origin.
 type Pending = (Vec<u8>, Option<Vec<u8>>);
 
@@ -34,6 +44,7 @@ pub struct DocShared {
     origins: RefCell<HashMap<Vec<u8>, JsValue>>,
     flushing: Cell<bool>,
     next_origin: Cell<u64>,
+    local_store: RefCell<Option<std::rc::Weak<dyn LocalStore>>>,
 }
 
 impl DocShared {
@@ -52,6 +63,7 @@ impl DocShared {
             origins: RefCell::default(),
             flushing: Cell::new(false),
             next_origin: Cell::new(1),
+            local_store: RefCell::new(None),
         })
     }
 
@@ -60,6 +72,16 @@ impl DocShared {
         self.origins
             .borrow_mut()
             .insert(origin.as_bytes().to_vec(), value);
+    }
+
+    /// Attaches local storage (the last one attached wins).
+    pub fn set_local_store(&self, store: std::rc::Weak<dyn LocalStore>) {
+        *self.local_store.borrow_mut() = Some(store);
+    }
+
+    /// The attached local storage, if any is alive.
+    pub fn local_store(&self) -> Option<Rc<dyn LocalStore>> {
+        self.local_store.borrow().as_ref().and_then(|w| w.upgrade())
     }
 
     /// Forgets a registered origin.

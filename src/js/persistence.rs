@@ -15,7 +15,7 @@ use yrs::{ReadTxn, StateVector, Transact, Update};
 
 use crate::core::store::{Store, StoreCommand, StoreConfig};
 use crate::core::validate::{self, Limits};
-use crate::js::doc::{Doc, DocShared};
+use crate::js::doc::{Doc, DocShared, LocalStore};
 use crate::js::error::{ApiError, ApiResult};
 use crate::web::idb;
 use crate::web::timer::Timer;
@@ -45,6 +45,8 @@ struct Core {
     queue: Rc<RefCell<Vec<Vec<u8>>>>,
     listeners: RefCell<HashMap<String, Vec<js_sys::Function>>>,
     flush_scheduled: Cell<bool>,
+    /// This core, for the `LocalStore` methods that start async work.
+    me: RefCell<Weak<Core>>,
 }
 
 /// Keeps a `Doc` in IndexedDB: loads it on start, writes every change in batches.
@@ -94,6 +96,56 @@ impl Core {
             }
         }
         due
+    }
+}
+
+const ACKED_PREFIX: &str = "ysync:acknowledged:";
+
+impl LocalStore for Core {
+    fn acknowledged(&self, key: &str) -> js_sys::Promise {
+        let me = match self.me.borrow().upgrade() {
+            Some(c) => c,
+            None => return js_sys::Promise::resolve(&JsValue::UNDEFINED),
+        };
+        let key = JsValue::from_str(&format!("{ACKED_PREFIX}{key}"));
+        wasm_bindgen_futures::future_to_promise(async move {
+            let synced = {
+                let mut inner = me.inner.borrow_mut();
+                if inner.synced {
+                    None
+                } else {
+                    let mut waiter = None;
+                    let p = js_sys::Promise::new(&mut |resolve, reject| {
+                        waiter = Some((resolve, reject));
+                    });
+                    inner.synced_waiters.extend(waiter);
+                    Some(p)
+                }
+            };
+            if let Some(p) = synced {
+                JsFuture::from(p).await?;
+            }
+            let db = ensure_open(&me).await?;
+            JsFuture::from(idb::custom(&db, "get", &key, &JsValue::UNDEFINED)).await
+        })
+    }
+
+    fn save_acknowledged(&self, key: &str, state_vector: &[u8]) {
+        let Some(me) = self.me.borrow().upgrade() else {
+            return;
+        };
+        let key = JsValue::from_str(&format!("{ACKED_PREFIX}{key}"));
+        let value: JsValue = js_sys::Uint8Array::from(state_vector).into();
+        wasm_bindgen_futures::spawn_local(async move {
+            let r = async {
+                let db = ensure_open(&me).await?;
+                JsFuture::from(idb::custom(&db, "set", &key, &value)).await
+            }
+            .await;
+            if let Err(e) = r {
+                me.emit("error", storage_error(e));
+            }
+        });
     }
 }
 
@@ -364,8 +416,10 @@ impl IndexeddbPersistence {
             cfg.compact_bytes = n.max(1.0) as usize;
         }
         let shared = doc.shared();
+        // Loading restores state: providers do not take it for new local changes.
         let origin = format!(
-            "ysync-idb-{}",
+            "{}-idb-{}",
+            crate::core::session::RESTORED_ORIGIN_PREFIX,
             NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
         );
         let core = Rc::new(Core {
@@ -387,7 +441,11 @@ impl IndexeddbPersistence {
             queue: Rc::default(),
             listeners: RefCell::default(),
             flush_scheduled: Cell::new(false),
+            me: RefCell::new(Weak::new()),
         });
+        *core.me.borrow_mut() = Rc::downgrade(&core);
+        let store: Rc<dyn LocalStore> = core.clone();
+        shared.set_local_store(Rc::downgrade(&store));
         let queue = core.queue.clone();
         let weak = Rc::downgrade(&core);
         let own = origin.clone();

@@ -13,7 +13,7 @@ use wasm_bindgen_futures::JsFuture;
 
 use crate::core::awareness::AwarenessChange;
 use crate::core::backoff::Backoff;
-use crate::core::session::{CloseReason, Config, Event, Output, Session};
+use crate::core::session::{CloseReason, Config, Event, Output, PersistCommand, Session};
 use crate::js::doc::{Doc, DocShared};
 use crate::js::error::{ApiError, ApiResult};
 use crate::web::broadcast::Channel;
@@ -157,6 +157,8 @@ struct Inner {
     hidden_since: Option<u64>,
     synced_waiters: Vec<(Waiter, Waiter)>,
     ack_waiters: Vec<(u64, Waiter, Waiter)>,
+    /// Unconfirmed changes were taken from local storage (done once, when storage exists).
+    seeded: bool,
 }
 
 pub(crate) struct Core {
@@ -419,8 +421,18 @@ fn pump(core: &Rc<Core>) {
                         schedule_reconnect(core, &mut inner);
                     }
                 }
-                Output::Persist(_) => {}
+                Output::Persist(PersistCommand::Acknowledged { state_vector }) => {
+                    if let Some(store) = core.doc.local_store() {
+                        store.save_acknowledged(&inner.base_url, &state_vector);
+                    }
+                }
                 Output::Event(e) => on_event(core, &mut inner, e),
+            }
+        }
+        if !inner.seeded {
+            if let Some(store) = core.doc.local_store() {
+                inner.seeded = true;
+                seed_from_store(core, store.acknowledged(&inner.base_url));
             }
         }
         let mut resolved = Vec::new();
@@ -461,6 +473,34 @@ fn pump(core: &Rc<Core>) {
         }
     }
     core.flush();
+}
+
+/// Marks local content the server never acknowledged (per local storage) as unconfirmed.
+fn seed_from_store(core: &Rc<Core>, acknowledged: js_sys::Promise) {
+    let weak = Rc::downgrade(core);
+    wasm_bindgen_futures::spawn_local(async move {
+        let stored = JsFuture::from(acknowledged).await;
+        let Some(core) = weak.upgrade() else { return };
+        let sv = match stored {
+            Ok(v) => match v.dyn_ref::<js_sys::Uint8Array>().map(|a| a.to_vec()) {
+                // Bytes from disk are checked before yrs decodes them.
+                Some(b) => match crate::core::validate::state_vector(&b).ok().and_then(|_| {
+                    <yrs::StateVector as yrs::updates::decoder::Decode>::decode_v1(&b).ok()
+                }) {
+                    Some(sv) => sv,
+                    None => return,
+                },
+                None => yrs::StateVector::default(),
+            },
+            // Storage failed: it reports its own error; nothing is known, nothing is claimed.
+            Err(_) => return,
+        };
+        core.inner
+            .borrow_mut()
+            .session
+            .seed_unconfirmed(now_ms(), &sv);
+        pump(&core);
+    });
 }
 
 fn ids(v: &[u64]) -> JsValue {
@@ -657,6 +697,7 @@ impl WebsocketProvider {
                 hidden_since: None,
                 synced_waiters: vec![],
                 ack_waiters: vec![],
+                seeded: false,
             }),
             doc: shared.clone(),
             listeners: RefCell::default(),
