@@ -265,11 +265,9 @@ fn content_v1(r: &mut Reader, kind: u8, limits: &Limits) -> Result<u64, DecodeEr
         }
         // Binary
         3 => r.var_bytes().map(|_| 1),
-        // String: length counts UTF-16 units, at least one per char
-        4 => {
-            let s = r.var_str()?;
-            Ok(s.encode_utf16().count() as u64)
-        }
+        // String: its clock length is in UTF-16 units, which never exceed the UTF-8 byte
+        // count; the byte count is a cheap upper bound for the overflow check.
+        4 => r.var_str().map(|s| s.len() as u64),
         // Embed
         5 => json_text(r.var_str()?, limits).map(|_| 1),
         // Format: key + JSON value

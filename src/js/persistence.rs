@@ -222,7 +222,7 @@ async fn load(core: Rc<Core>) {
 /// Validates rows and applies the good ones in one transaction. Returns (rows, bytes) stored,
 /// and reports each bad row.
 fn apply_rows(core: &Rc<Core>, values: &js_sys::Array) -> (usize, usize) {
-    let (valid, bytes, _) = fold_rows(core, values);
+    let (valid, bytes, _) = fold_rows(core, values, false);
     let bad = valid.iter().filter(|v| !**v).count();
     for _ in 0..bad {
         core.emit(
@@ -237,8 +237,13 @@ fn apply_rows(core: &Rc<Core>, values: &js_sys::Array) -> (usize, usize) {
 }
 
 /// Applies every valid row to the document (with this persistence's origin, so it is not
-/// written back). Returns which rows were valid, their total size and the merged state.
-fn fold_rows(core: &Rc<Core>, values: &js_sys::Array) -> (Vec<bool>, usize, Vec<u8>) {
+/// written back). Returns which rows were valid, their total size and, if `want_state`, the
+/// document's whole state afterwards.
+fn fold_rows(
+    core: &Rc<Core>,
+    values: &js_sys::Array,
+    want_state: bool,
+) -> (Vec<bool>, usize, Vec<u8>) {
     let limits = Limits::default();
     let mut valid = Vec::with_capacity(values.length() as usize);
     let mut bytes = 0;
@@ -260,10 +265,14 @@ fn fold_rows(core: &Rc<Core>, values: &js_sys::Array) -> (Vec<bool>, usize, Vec<
                 let _ = txn.apply_update(u);
             }
             drop(txn);
-            core.doc
-                .doc
-                .transact()
-                .encode_state_as_update_v1(&StateVector::default())
+            if want_state {
+                core.doc
+                    .doc
+                    .transact()
+                    .encode_state_as_update_v1(&StateVector::default())
+            } else {
+                Vec::new()
+            }
         }
         Err(_) => Vec::new(),
     };
@@ -372,7 +381,7 @@ async fn run(core: &Rc<Core>, cmd: &StoreCommand) -> Result<(bool, usize, usize)
                     let Some(core) = weak.upgrade() else {
                         return JsValue::NULL;
                     };
-                    let (valid, _, state) = fold_rows(&core, &values);
+                    let (valid, _, state) = fold_rows(&core, &values, true);
                     let out = js_sys::Object::new();
                     let valid: js_sys::Array = valid.into_iter().map(JsValue::from_bool).collect();
                     let _ = js_sys::Reflect::set(&out, &"valid".into(), &valid);
