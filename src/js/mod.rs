@@ -3,6 +3,7 @@
 
 pub mod doc;
 pub mod error;
+pub mod events;
 pub mod persistence;
 pub mod provider;
 pub mod value;

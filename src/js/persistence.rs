@@ -5,7 +5,6 @@
 //! sees them; an undecodable row is skipped with an `error` event and kept on disk.
 
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
 use std::rc::{Rc, Weak};
 
 use wasm_bindgen::prelude::*;
@@ -17,6 +16,7 @@ use crate::core::store::{Store, StoreCommand, StoreConfig};
 use crate::core::validate::{self, Limits};
 use crate::js::doc::{Doc, DocShared, LocalStore};
 use crate::js::error::{ApiError, ApiResult};
+use crate::js::events::Listeners;
 use crate::web::idb;
 use crate::web::timer::Timer;
 
@@ -43,7 +43,7 @@ struct Core {
     inner: RefCell<Inner>,
     /// Updates from the document observer, drained outside any borrow.
     queue: Rc<RefCell<Vec<Vec<u8>>>>,
-    listeners: RefCell<HashMap<String, Vec<js_sys::Function>>>,
+    listeners: Listeners,
     flush_scheduled: Cell<bool>,
     /// This core, for the `LocalStore` methods that start async work.
     me: RefCell<Weak<Core>>,
@@ -61,17 +61,7 @@ fn storage_error(e: JsValue) -> JsValue {
 
 impl Core {
     fn emit(&self, name: &str, arg: JsValue) {
-        let fs = self
-            .listeners
-            .borrow()
-            .get(name)
-            .cloned()
-            .unwrap_or_default();
-        for f in fs {
-            if let Err(e) = f.call1(&JsValue::NULL, &arg) {
-                web_sys::console::error_2(&"ysync: a persistence listener threw".into(), &e);
-            }
-        }
+        self.listeners.call(name, &[arg]);
     }
 
     /// Moves observed updates into the store.
@@ -448,7 +438,7 @@ impl IndexeddbPersistence {
                 persisted_waiters: vec![],
             }),
             queue: Rc::default(),
-            listeners: RefCell::default(),
+            listeners: Listeners::default(),
             flush_scheduled: Cell::new(false),
             me: RefCell::new(Weak::new()),
         });
@@ -521,19 +511,12 @@ impl IndexeddbPersistence {
 
     /// `on('synced' | 'persisted' | 'error', cb)`.
     pub fn on(&self, event: &str, f: js_sys::Function) {
-        self.core
-            .listeners
-            .borrow_mut()
-            .entry(event.to_string())
-            .or_default()
-            .push(f);
+        self.core.listeners.add(event, f);
     }
 
     /// Removes a listener added with `on`.
     pub fn off(&self, event: &str, f: &js_sys::Function) {
-        if let Some(v) = self.core.listeners.borrow_mut().get_mut(event) {
-            v.retain(|g| g != f);
-        }
+        self.core.listeners.remove(event, f);
     }
 
     /// Reads a custom value.

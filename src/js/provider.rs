@@ -5,7 +5,6 @@
 //! borrowed and called after the borrow is released.
 
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
 use std::rc::{Rc, Weak};
 
 use wasm_bindgen::prelude::*;
@@ -16,6 +15,7 @@ use crate::core::backoff::Backoff;
 use crate::core::session::{CloseReason, Config, Event, Output, PersistCommand, Session};
 use crate::js::doc::{Doc, DocShared};
 use crate::js::error::{ApiError, ApiResult};
+use crate::js::events::Listeners;
 use crate::web::broadcast::Channel;
 use crate::web::clock::{now_ms, seed};
 use crate::web::listener::Listener;
@@ -164,7 +164,7 @@ struct Inner {
 pub(crate) struct Core {
     inner: RefCell<Inner>,
     doc: Rc<DocShared>,
-    listeners: RefCell<HashMap<String, Vec<js_sys::Function>>>,
+    listeners: Listeners,
     /// JS events to deliver once no borrow is held: (name, arguments).
     events: RefCell<Vec<(String, Vec<JsValue>)>>,
     /// Promise settlements to run once no borrow is held.
@@ -207,18 +207,7 @@ impl Core {
                 let _ = f.call1(&JsValue::NULL, &v);
             }
             for (name, args) in events {
-                let fs = self
-                    .listeners
-                    .borrow()
-                    .get(&name)
-                    .cloned()
-                    .unwrap_or_default();
-                let args: js_sys::Array = args.into_iter().collect();
-                for f in fs {
-                    if let Err(e) = f.apply(&JsValue::NULL, &args) {
-                        web_sys::console::error_2(&"ysync: a provider listener threw".into(), &e);
-                    }
-                }
+                self.listeners.call(&name, &args);
             }
         }
     }
@@ -700,7 +689,7 @@ impl WebsocketProvider {
                 seeded: false,
             }),
             doc: shared.clone(),
-            listeners: RefCell::default(),
+            listeners: Listeners::default(),
             events: RefCell::default(),
             resolutions: RefCell::default(),
             observer_key,
@@ -783,7 +772,7 @@ impl WebsocketProvider {
             .doc
             .doc
             .unobserve_update_v1(self.core.observer_key.as_str());
-        self.core.listeners.borrow_mut().clear();
+        self.core.listeners.clear();
         self.core.events.borrow_mut().clear();
         let err: JsValue = ApiError::Destroyed.into();
         for r in rejected {
@@ -853,19 +842,12 @@ impl WebsocketProvider {
     /// `provider.on(event, cb)`: status, sync, synced, unsynced, connection-close,
     /// connection-error, permission-denied, error.
     pub fn on(&self, event: &str, f: js_sys::Function) {
-        self.core
-            .listeners
-            .borrow_mut()
-            .entry(event.to_string())
-            .or_default()
-            .push(f);
+        self.core.listeners.add(event, f);
     }
 
     /// Removes a listener added with `on`.
     pub fn off(&self, event: &str, f: &js_sys::Function) {
-        if let Some(v) = self.core.listeners.borrow_mut().get_mut(event) {
-            v.retain(|g| g != f);
-        }
+        self.core.listeners.remove(event, f);
     }
 }
 
@@ -981,24 +963,12 @@ impl Awareness {
                 "unknown awareness event '{event}' (expected 'change' or 'update')"
             )));
         }
-        self.core
-            .listeners
-            .borrow_mut()
-            .entry(format!("awareness:{event}"))
-            .or_default()
-            .push(f);
+        self.core.listeners.add(&format!("awareness:{event}"), f);
         Ok(())
     }
 
     /// Removes a listener added with `on`.
     pub fn off(&self, event: &str, f: &js_sys::Function) {
-        if let Some(v) = self
-            .core
-            .listeners
-            .borrow_mut()
-            .get_mut(&format!("awareness:{event}"))
-        {
-            v.retain(|g| g != f);
-        }
+        self.core.listeners.remove(&format!("awareness:{event}"), f);
     }
 }
