@@ -38,8 +38,8 @@ trap - EXIT
 step "npm package"
 scripts/build.sh
 
-step "end-to-end tests (Playwright, real server, node Yjs peers)"
-node --test --test-timeout=120000 --test-concurrency=1 e2e/
-
 step "benchmark harness (quick mode: checks it runs, not its timings)"
 node bench/persistence.mjs --quick
+
+step "end-to-end tests (Playwright, real server, node Yjs peers)"
+node --test --test-timeout=120000 --test-concurrency=1 e2e/
