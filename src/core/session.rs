@@ -412,7 +412,7 @@ impl Session {
                 }
                 Message::Sync(SyncMessage::SyncStep2(u))
                 | Message::Sync(SyncMessage::Update(u)) => {
-                    if let Err(e) = self.apply_with_origin(&u, &self.bc_origin.clone()) {
+                    if let Err(e) = self.apply_with_origin(&u, &self.bc_origin) {
                         self.emit(Event::Error(SyncError::MalformedFrame(e)));
                         return;
                     }
@@ -694,13 +694,12 @@ impl Session {
 
     /// Applies a remote update (validated by the dialect); returns the ids of its blocks and
     /// its delete set, which confirm local changes when it answers a probe.
-    fn apply_remote(&mut self, update: &[u8]) -> Result<(IdSet, IdSet), DecodeError> {
-        let origin = self.cfg.origin.clone();
-        self.apply_with_origin(update, &origin)
+    fn apply_remote(&self, update: &[u8]) -> Result<(IdSet, IdSet), DecodeError> {
+        self.apply_with_origin(update, &self.cfg.origin)
     }
 
     fn apply_with_origin(
-        &mut self,
+        &self,
         update: &[u8],
         origin: &str,
     ) -> Result<(IdSet, IdSet), DecodeError> {

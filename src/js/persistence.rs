@@ -27,7 +27,6 @@ struct Inner {
     db: Option<JsValue>,
     /// Listener for the open connection's close / versionchange (lives as long as it).
     db_closed: Option<Closure<dyn FnMut()>>,
-    running: bool,
     destroyed: bool,
     synced: bool,
     retry: Option<Timer>,
@@ -73,6 +72,18 @@ impl Core {
         }
     }
 
+    /// Resolves once the stored state is loaded into the document.
+    fn when_synced(&self) -> js_sys::Promise {
+        js_sys::Promise::new(&mut |resolve, reject| {
+            let mut inner = self.inner.borrow_mut();
+            if inner.synced {
+                let _ = resolve.call0(&JsValue::NULL);
+            } else {
+                inner.synced_waiters.push((resolve, reject));
+            }
+        })
+    }
+
     /// Promise settlements for `whenPersisted` callers whose changes are durable now.
     fn due_persisted(&self) -> Vec<js_sys::Function> {
         let mut inner = self.inner.borrow_mut();
@@ -99,22 +110,7 @@ impl LocalStore for Core {
         };
         let key = JsValue::from_str(&format!("{ACKED_PREFIX}{key}"));
         wasm_bindgen_futures::future_to_promise(async move {
-            let synced = {
-                let mut inner = me.inner.borrow_mut();
-                if inner.synced {
-                    None
-                } else {
-                    let mut waiter = None;
-                    let p = js_sys::Promise::new(&mut |resolve, reject| {
-                        waiter = Some((resolve, reject));
-                    });
-                    inner.synced_waiters.extend(waiter);
-                    Some(p)
-                }
-            };
-            if let Some(p) = synced {
-                JsFuture::from(p).await?;
-            }
+            JsFuture::from(me.when_synced()).await?;
             let db = ensure_open(&me).await?;
             JsFuture::from(idb::custom(&db, "get", &key, &JsValue::UNDEFINED)).await
         })
@@ -212,7 +208,10 @@ async fn load(core: Rc<Core>) {
 /// Validates rows and applies the good ones in one transaction. Returns (rows, bytes) stored,
 /// and reports each bad row.
 fn apply_rows(core: &Rc<Core>, values: &js_sys::Array) -> (usize, usize) {
-    let (valid, bytes, _) = fold_rows(core, values, false);
+    let Some((valid, bytes, _)) = fold_rows(core, values, false) else {
+        core.emit("error", ApiError::Busy.into());
+        return (values.length() as usize, 0);
+    };
     let bad = valid.iter().filter(|v| !**v).count();
     for _ in 0..bad {
         core.emit(
@@ -227,18 +226,19 @@ fn apply_rows(core: &Rc<Core>, values: &js_sys::Array) -> (usize, usize) {
 }
 
 /// Applies every valid row to the document (with this persistence's origin, so it is not
-/// written back). Returns which rows were valid, their total size and, if `want_state`, the
-/// document's whole state afterwards.
+/// written back). Returns which rows were applied, their total size and, if `want_state`, the
+/// document's whole state afterwards; `None` if the document could not be written (then
+/// nothing may be deleted).
 fn fold_rows(
     core: &Rc<Core>,
     values: &js_sys::Array,
     want_state: bool,
-) -> (Vec<bool>, usize, Vec<u8>) {
+) -> Option<(Vec<bool>, usize, Vec<u8>)> {
     let limits = Limits::default();
     let mut valid = Vec::with_capacity(values.length() as usize);
     let mut bytes = 0;
     let mut updates = Vec::new();
-    for v in values.iter() {
+    for (i, v) in values.iter().enumerate() {
         let ok = v.dyn_ref::<js_sys::Uint8Array>().and_then(|a| {
             let b = a.to_vec();
             bytes += b.len();
@@ -246,33 +246,30 @@ fn fold_rows(
             Update::decode_v1(&b).ok()
         });
         valid.push(ok.is_some());
-        updates.extend(ok);
+        updates.extend(ok.map(|u| (i, u)));
     }
-    let state = match core.doc.doc.try_transact_mut_with(core.origin.as_str()) {
-        Ok(mut txn) => {
-            for u in updates {
-                // A row that passed validation but that yrs still refuses is left unapplied.
-                let _ = txn.apply_update(u);
-            }
-            drop(txn);
-            if want_state {
-                core.doc
-                    .doc
-                    .transact()
-                    .encode_state_as_update_v1(&StateVector::default())
-            } else {
-                Vec::new()
-            }
+    let mut txn = core
+        .doc
+        .doc
+        .try_transact_mut_with(core.origin.as_str())
+        .ok()?;
+    for (i, u) in updates {
+        // A row that passed validation but that yrs still refuses counts as invalid: it is
+        // reported and kept on disk, never folded away.
+        if txn.apply_update(u).is_err() {
+            valid[i] = false;
         }
-        Err(_) => Vec::new(),
+    }
+    drop(txn);
+    let state = if want_state {
+        core.doc
+            .doc
+            .transact()
+            .encode_state_as_update_v1(&StateVector::default())
+    } else {
+        Vec::new()
     };
-    (valid, bytes, state)
-}
-
-fn merge(updates: &[Vec<u8>]) -> Vec<u8> {
-    // Local updates were produced by yrs itself; if merging fails, fall back to the document
-    // state, which contains all of them.
-    yrs::merge_updates_v1(updates.iter().map(|u| u.as_slice())).unwrap_or_default()
+    Some((valid, bytes, state))
 }
 
 fn schedule_flush(weak: &Weak<Core>) {
@@ -280,35 +277,35 @@ fn schedule_flush(weak: &Weak<Core>) {
     if core.flush_scheduled.replace(true) {
         return;
     }
-    let weak = weak.clone();
     let mut inner = core.inner.borrow_mut();
     // A timer of 0 ms: every change made in the current task goes into one transaction.
     let t = inner.flush_timer.get_or_insert_with(|| {
-        Timer::new(move || {
-            if let Some(core) = weak.upgrade() {
-                core.flush_scheduled.set(false);
-                if let Some(t) = core.inner.borrow_mut().flush_timer.as_mut() {
-                    t.fired();
-                }
-                flush(&core);
-            }
+        Timer::for_owner(weak.clone(), |core| {
+            core.flush_scheduled.set(false);
+            flush(core);
         })
     });
     t.schedule(0);
 }
 
-/// Runs the next store command, if any and none is running.
+/// Runs the next store command, if any (the store hands out one at a time).
 fn flush(core: &Rc<Core>) {
     core.drain();
     let cmd = {
         let mut inner = core.inner.borrow_mut();
-        if inner.running || inner.destroyed {
+        if inner.destroyed {
             return;
         }
-        let cmd = inner.store.next_command(merge);
-        if cmd.is_some() {
-            inner.running = true;
-        }
+        // Local updates were produced by yrs itself; should merging fail, the document's
+        // whole state holds all of them.
+        let cmd = inner.store.next_command(|updates| {
+            yrs::merge_updates_v1(updates.iter().map(|u| u.as_slice())).unwrap_or_else(|_| {
+                core.doc
+                    .doc
+                    .transact()
+                    .encode_state_as_update_v1(&StateVector::default())
+            })
+        });
         cmd
     };
     let Some(cmd) = cmd else { return };
@@ -318,7 +315,6 @@ fn flush(core: &Rc<Core>) {
         let id = match cmd {
             StoreCommand::Append { id, .. } | StoreCommand::Compact { id } => id,
         };
-        core.inner.borrow_mut().running = false;
         match outcome {
             Ok((compacted, rows, bytes)) => {
                 core.inner
@@ -335,19 +331,11 @@ fn flush(core: &Rc<Core>) {
             Err(e) => {
                 let delay = core.inner.borrow_mut().store.write_failed(id);
                 core.emit("error", storage_error(e));
-                let weak = Rc::downgrade(&core);
-                let mut inner = core.inner.borrow_mut();
-                let t = inner.retry.get_or_insert_with(|| {
-                    Timer::new(move || {
-                        if let Some(core) = weak.upgrade() {
-                            if let Some(t) = core.inner.borrow_mut().retry.as_mut() {
-                                t.fired();
-                            }
-                            flush(&core);
-                        }
-                    })
-                });
-                t.schedule(delay);
+                core.inner
+                    .borrow_mut()
+                    .retry
+                    .get_or_insert_with(|| Timer::for_owner(Rc::downgrade(&core), flush))
+                    .schedule(delay);
             }
         }
     });
@@ -371,7 +359,10 @@ async fn run(core: &Rc<Core>, cmd: &StoreCommand) -> Result<(bool, usize, usize)
                     let Some(core) = weak.upgrade() else {
                         return JsValue::NULL;
                     };
-                    let (valid, _, state) = fold_rows(&core, &values, true);
+                    // Without the document's state nothing may be deleted: the transaction aborts.
+                    let Some((valid, _, state)) = fold_rows(&core, &values, true) else {
+                        return JsValue::NULL;
+                    };
                     let out = js_sys::Object::new();
                     let valid: js_sys::Array = valid.into_iter().map(JsValue::from_bool).collect();
                     let _ = js_sys::Reflect::set(&out, &"valid".into(), &valid);
@@ -429,7 +420,6 @@ impl IndexeddbPersistence {
                 store: Store::new(cfg),
                 db: None,
                 db_closed: None,
-                running: false,
                 destroyed: false,
                 synced: false,
                 retry: None,
@@ -479,15 +469,7 @@ impl IndexeddbPersistence {
     /// Resolves once the stored state is loaded into the document.
     #[wasm_bindgen(js_name = whenSynced)]
     pub fn when_synced(&self) -> js_sys::Promise {
-        let core = self.core.clone();
-        js_sys::Promise::new(&mut |resolve, reject| {
-            let mut inner = core.inner.borrow_mut();
-            if inner.synced {
-                let _ = resolve.call0(&JsValue::NULL);
-            } else {
-                inner.synced_waiters.push((resolve, reject));
-            }
-        })
+        self.core.when_synced()
     }
 
     /// Resolves once every change made before the call is durable (its IndexedDB transaction

@@ -368,18 +368,10 @@ fn schedule_reconnect(core: &Rc<Core>, inner: &mut Inner) {
         return;
     }
     let delay = inner.backoff.next_delay();
-    let weak: Weak<Core> = Rc::downgrade(core);
-    let timer = inner.reconnect.get_or_insert_with(|| {
-        Timer::new(move || {
-            if let Some(core) = weak.upgrade() {
-                if let Some(t) = core.inner.borrow_mut().reconnect.as_mut() {
-                    t.fired();
-                }
-                connect(&core);
-            }
-        })
-    });
-    timer.schedule(delay);
+    inner
+        .reconnect
+        .get_or_insert_with(|| Timer::for_owner(Rc::downgrade(core), connect))
+        .schedule(delay);
 }
 
 /// Executes the session's outputs, then delivers JS events.
@@ -443,19 +435,10 @@ fn pump(core: &Rc<Core>) {
         core.resolutions.borrow_mut().extend(resolved);
         if let Some(at) = inner.session.poll_timeout() {
             let delay = at.saturating_sub(now_ms());
-            let weak: Weak<Core> = Rc::downgrade(core);
             let t = inner.timer.get_or_insert_with(|| {
-                Timer::new(move || {
-                    if let Some(core) = weak.upgrade() {
-                        {
-                            let mut inner = core.inner.borrow_mut();
-                            if let Some(t) = inner.timer.as_mut() {
-                                t.fired();
-                            }
-                            inner.session.handle_timeout(now_ms());
-                        }
-                        pump(&core);
-                    }
+                Timer::for_owner(Rc::downgrade(core), |core| {
+                    core.inner.borrow_mut().session.handle_timeout(now_ms());
+                    pump(core);
                 })
             });
             t.schedule(delay);
@@ -545,6 +528,22 @@ fn on_event(core: &Rc<Core>, inner: &mut Inner, e: Event) {
     }
 }
 
+/// Sets (`None`: clears) this client's awareness state and sends it.
+fn set_awareness(core: &Rc<Core>, json: Option<&str>) {
+    core.inner
+        .borrow_mut()
+        .session
+        .set_local_awareness(now_ms(), json);
+    pump(core);
+}
+
+/// Tells peers this client left, if it had a state (the caller pumps).
+fn leave(inner: &mut Inner) {
+    if inner.session.awareness().local_state().is_some() {
+        inner.session.set_local_awareness(now_ms(), None);
+    }
+}
+
 fn schedule_pump(weak: &Weak<Core>) {
     let Some(core) = weak.upgrade() else { return };
     if core.pump_scheduled.replace(true) {
@@ -599,12 +598,7 @@ fn watch_window(core: &Rc<Core>) {
     ls.extend(Listener::new(&window, "pagehide", move |_| {
         // Tell peers we left; a page restored from the back/forward cache sets its state again.
         if let Some(core) = weak.upgrade() {
-            {
-                let mut inner = core.inner.borrow_mut();
-                if inner.session.awareness().local_state().is_some() {
-                    inner.session.set_local_awareness(now_ms(), None);
-                }
-            }
+            leave(&mut core.inner.borrow_mut());
             pump(&core);
         }
     }));
@@ -743,9 +737,7 @@ impl WebsocketProvider {
                 return;
             }
             // Tell peers (server and tabs) we left before the socket goes.
-            if inner.session.awareness().local_state().is_some() {
-                inner.session.set_local_awareness(now_ms(), None);
-            }
+            leave(&mut inner);
         }
         pump(&self.core);
         let rejected: Vec<Waiter> = {
@@ -865,12 +857,7 @@ impl WebsocketProvider {
 
     /// Sets this client's awareness state from JSON text (`None` clears it).
     pub fn set_awareness_json(&self, json: Option<&str>) {
-        self.core
-            .inner
-            .borrow_mut()
-            .session
-            .set_local_awareness(now_ms(), json);
-        pump(&self.core);
+        set_awareness(&self.core, json);
     }
 
     /// Every client's awareness state as JSON text, by client id.
@@ -922,12 +909,7 @@ impl Awareness {
                     })?,
             )
         };
-        self.core
-            .inner
-            .borrow_mut()
-            .session
-            .set_local_awareness(now_ms(), json.as_deref());
-        pump(&self.core);
+        set_awareness(&self.core, json.as_deref());
         Ok(())
     }
 

@@ -56,7 +56,8 @@ export function idbCompact(db, fold) {
   let bytes = 0
   values.onsuccess = () => {
     let out
-    try { out = fold(values.result) } catch (e) { tx.abort(); return }
+    try { out = fold(values.result) } catch (e) { out = null }
+    if (!out) { tx.abort(); return }
     store.add(out.update)
     rows = 1
     bytes = out.update.length
@@ -98,7 +99,8 @@ extern "C" {
     /// Appends one update row; resolves to the number of rows after it.
     #[wasm_bindgen(js_name = idbAppend)]
     pub fn append(db: &JsValue, update: &js_sys::Uint8Array) -> js_sys::Promise;
-    /// Compacts: `fold(values)` returns `{ update, valid }`; valid rows are replaced by `update`.
+    /// Compacts: `fold(values)` returns `{ update, valid }` (valid rows are replaced by
+    /// `update`), or null to abort the transaction with nothing changed.
     #[wasm_bindgen(js_name = idbCompact)]
     pub fn compact(db: &JsValue, fold: &js_sys::Function) -> js_sys::Promise;
     /// `mode` is `get`, `set` or `del` on the `custom` store.

@@ -4,6 +4,9 @@
 //! rescheduling from inside the callback would free the closure that is running. Here the
 //! closure lives as long as the timer; the pending timeout is cleared on drop.
 
+use std::cell::RefCell;
+use std::rc::{Rc, Weak};
+
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 
@@ -18,34 +21,45 @@ extern "C" {
 /// A timer that calls its callback once per [`schedule`](Timer::schedule).
 pub struct Timer {
     cb: Closure<dyn FnMut()>,
-    pending: Option<JsValue>,
+    /// The id of the pending timeout; cleared by the callback itself when it fires.
+    pending: Rc<RefCell<Option<JsValue>>>,
 }
 
 impl Timer {
     /// A timer that runs `f` when it fires.
-    pub fn new(f: impl FnMut() + 'static) -> Self {
+    pub fn new(mut f: impl FnMut() + 'static) -> Self {
+        let pending: Rc<RefCell<Option<JsValue>>> = Rc::default();
+        let fired = pending.clone();
         Timer {
-            cb: Closure::new(f),
-            pending: None,
+            cb: Closure::new(move || {
+                fired.borrow_mut().take();
+                f()
+            }),
+            pending,
         }
+    }
+
+    /// A timer that runs `f` on its owner, if the owner is still alive when it fires (the
+    /// owner usually holds the timer, so it must not be held strongly here).
+    pub fn for_owner<C: 'static>(owner: Weak<C>, f: impl Fn(&Rc<C>) + 'static) -> Self {
+        Timer::new(move || {
+            if let Some(c) = owner.upgrade() {
+                f(&c)
+            }
+        })
     }
 
     /// Fires in `ms` milliseconds, replacing any pending schedule.
     pub fn schedule(&mut self, ms: u64) {
         self.cancel();
-        self.pending = Some(set_timeout(self.cb.as_ref().unchecked_ref(), ms as f64));
+        *self.pending.borrow_mut() = Some(set_timeout(self.cb.as_ref().unchecked_ref(), ms as f64));
     }
 
     /// Clears the pending schedule, if any.
     pub fn cancel(&mut self) {
-        if let Some(id) = self.pending.take() {
+        if let Some(id) = self.pending.borrow_mut().take() {
             clear_timeout(&id);
         }
-    }
-
-    /// Marks the pending schedule as done (call at the start of the callback).
-    pub fn fired(&mut self) {
-        self.pending = None;
     }
 }
 
