@@ -37,7 +37,7 @@ const attach = (page, name, options = {}) => page.evaluate(async ({ name, option
   window.doc = new window.ysync.Doc()
   window.errors = []
   window.persistence = new window.ysync.IndexeddbPersistence(name, window.doc, options)
-  window.persistence.on('error', (e) => window.errors.push({ name: e.name, code: e.code, message: e.message }))
+  window.persistence.on('error', (e) => window.errors.push({ name: e.name, code: e.code, domName: e.domName, message: e.message }))
   await window.persistence.whenSynced()
 }, { name, options })
 
@@ -173,7 +173,7 @@ test('quota exceeded: an error event, no false persisted, retried once space is 
     window.doc.getText('note').insert(0, 'x'.repeat(100_000))
     window.persistence.whenPersisted().then(() => { window.persistedDone = true })
   })
-  await until(() => page.evaluate(() => window.errors.some((e) => e.message.includes('QuotaExceededError'))), 5000, 'QuotaExceededError event')
+  await until(() => page.evaluate(() => window.errors.some((e) => e.domName === 'QuotaExceededError' && e.code === 'BROWSER_ERROR')), 5000, 'QuotaExceededError event')
   await new Promise((r) => setTimeout(r, 1000))
   assert.equal(await page.evaluate(() => window.persistedDone), false, 'never persisted while writes fail')
   await cdp.send('Storage.overrideQuotaForOrigin', { origin: web.url })
@@ -302,5 +302,81 @@ test('IndexedDB unavailable: an error event, and the document keeps working in m
   assert.equal(await text(page), 'still works')
   const errors = await page.evaluate(() => window.errors)
   assert.ok(errors.some((e) => e.message.includes('NotSupportedError')), JSON.stringify(errors))
+  await ctx.close()
+})
+
+test('clearData blocked by another connection: a BlockedError event, then deleted once it closes', async () => {
+  const ctx = await browser.newContext()
+  const name = dbName('blocked')
+  const a = await open(ctx)
+  const b = await open(ctx)
+  await attach(a.page, name)
+  await a.page.evaluate(async () => { window.doc.getText('note').insert(0, 'to delete'); await window.persistence.whenPersisted() })
+  // Tab B holds a connection that ignores versionchange (as y-indexeddb does).
+  await b.page.evaluate((name) => new Promise((resolve) => {
+    const r = indexedDB.open(name)
+    r.onsuccess = () => { window.held = r.result; resolve() }
+  }), name)
+  await a.page.evaluate(() => { window.cleared = false; window.persistence.clearData().then(() => { window.cleared = true }) })
+  await until(() => a.page.evaluate(() => window.errors.some((e) => e.domName === 'BlockedError')), 5000, 'BlockedError event')
+  assert.equal(await a.page.evaluate(() => window.cleared), false, 'not cleared while blocked')
+  await b.page.evaluate(() => window.held.close())
+  await until(() => a.page.evaluate(() => window.cleared), 5000, 'cleared once the other connection closed')
+  const names = await a.page.evaluate(() => indexedDB.databases().then((d) => d.map((x) => x.name)))
+  assert.ok(!names.includes(name), 'the database is gone')
+  await ctx.close()
+})
+
+test("compaction picks up another tab's stored edit and sends it to the server", async () => {
+  const port = await freePort()
+  const srv = await startYServer(port)
+  const ctx = await browser.newContext()
+  const name = dbName('forward')
+  const room = 'forward-' + name
+  const a = await open(ctx)
+  const b = await open(ctx)
+  try {
+    await a.page.evaluate(async ({ name, url, room }) => {
+      window.doc = new window.ysync.Doc()
+      window.persistence = new window.ysync.IndexeddbPersistence(name, window.doc, { compactRows: 3 })
+      window.provider = new window.ysync.WebsocketProvider(url, room, window.doc, { disableBc: true })
+      await window.persistence.whenSynced()
+      await window.provider.whenSynced()
+    }, { name, url: srv.url, room })
+    // Tab B has no provider (say it closed before it could send): its edit is only on disk.
+    await attach(b.page, name)
+    await b.page.evaluate(async () => { window.doc.getArray('list').push(['from b']); await window.persistence.whenPersisted() })
+    // Tab A's next writes pass compactRows; compacting reads B's row into A's document.
+    await a.page.evaluate(async () => {
+      for (let i = 0; i < 4; i++) { window.doc.getArray('list').push(['a' + i]); await window.persistence.whenPersisted() }
+    })
+    await until(() => a.page.evaluate(() => window.doc.getArray('list').toJSON().includes('from b')), 5000, 'A picked up B')
+    await a.page.evaluate(() => window.provider.whenAcknowledged())
+    const peer = yjsPeer(srv.url, room)
+    await peer.synced
+    assert.ok(peer.doc.getArray('list').toJSON().includes('from b'), 'the server has B\'s edit')
+    assert.equal(peer.doc.getArray('list').length, 5)
+    peer.destroy()
+  } finally {
+    await ctx.close()
+    await srv.stop()
+  }
+})
+
+test('persist: true asks the browser for persistent storage', async () => {
+  const ctx = await browser.newContext()
+  const { page } = await open(ctx)
+  // Whether the browser grants it is its own decision (headless contexts never do): check that
+  // the request is made once with the option and not without it.
+  await page.evaluate(() => {
+    window.persistCalls = 0
+    const real = navigator.storage.persist.bind(navigator.storage)
+    navigator.storage.persist = () => { window.persistCalls++; return real() }
+  })
+  await attach(page, dbName('nopersist'))
+  assert.equal(await page.evaluate(() => window.persistCalls), 0)
+  await attach(page, dbName('persist'), { persist: true })
+  assert.equal(await page.evaluate(() => window.persistCalls), 1)
+  assert.deepEqual(await page.evaluate(() => window.errors), [])
   await ctx.close()
 })

@@ -6,13 +6,14 @@ use crate::core::error::{DecodeError, SyncError};
 
 #[wasm_bindgen(inline_js = r#"
 export class YsyncError extends Error {
-  constructor(name, code, message) {
+  constructor(name, code, message, domName) {
     super(message);
     this.name = name;
     this.code = code;
+    if (domName !== undefined) this.domName = domName;
   }
 }
-export function makeError(name, code, message) { return new YsyncError(name, code, message); }
+export function makeError(name, code, message, domName) { return new YsyncError(name, code, message, domName); }
 export function makeTypeError(code, message) {
   const e = new TypeError(message);
   e.code = code;
@@ -21,7 +22,7 @@ export function makeTypeError(code, message) {
 "#)]
 extern "C" {
     #[wasm_bindgen(js_name = makeError)]
-    fn make_error(name: &str, code: &str, message: &str) -> JsValue;
+    fn make_error(name: &str, code: &str, message: &str, dom_name: Option<&str>) -> JsValue;
     #[wasm_bindgen(js_name = makeTypeError)]
     fn make_type_error(code: &str, message: &str) -> JsValue;
 }
@@ -86,9 +87,11 @@ impl From<ApiError> for JsValue {
         let msg = e.to_string();
         match &e {
             ApiError::InvalidArgument(_) => make_type_error(e.code(), &msg),
-            ApiError::Sync(_) => make_error("SyncError", e.code(), &msg),
-            ApiError::InvalidUpdate(_) => make_error("UpdateError", e.code(), &msg),
-            _ => make_error("YsyncError", e.code(), &msg),
+            ApiError::Sync(_) => make_error("SyncError", e.code(), &msg, None),
+            ApiError::InvalidUpdate(_) => make_error("UpdateError", e.code(), &msg, None),
+            // The DOMException name (QuotaExceededError, BlockedError, ...) as `domName`.
+            ApiError::Browser { name, .. } => make_error("YsyncError", e.code(), &msg, Some(name)),
+            _ => make_error("YsyncError", e.code(), &msg, None),
         }
     }
 }

@@ -37,7 +37,13 @@ struct Inner {
 
 struct Core {
     name: String,
+    /// Origin of the initial load: restored state, which providers do not send as new.
     origin: String,
+    /// Origin of rows picked up while compacting: other tabs' edits, new to this document, so
+    /// providers send them on (the tab that wrote them may have closed before it could).
+    merge_origin: String,
+    /// Reports a `blocked` open or delete request as an error event (the request goes on).
+    on_blocked: Closure<dyn FnMut(JsValue)>,
     doc: Rc<DocShared>,
     inner: RefCell<Inner>,
     /// Updates from the document observer, drained outside any borrow.
@@ -45,7 +51,7 @@ struct Core {
     listeners: Listeners,
     flush_scheduled: Cell<bool>,
     /// This core, for the `LocalStore` methods that start async work.
-    me: RefCell<Weak<Core>>,
+    me: Weak<Core>,
 }
 
 /// Keeps a `Doc` in IndexedDB: loads it on start, writes every change in batches.
@@ -104,7 +110,7 @@ const ACKED_PREFIX: &str = "ysync:acknowledged:";
 
 impl LocalStore for Core {
     fn acknowledged(&self, key: &str) -> js_sys::Promise {
-        let me = match self.me.borrow().upgrade() {
+        let me = match self.me.upgrade() {
             Some(c) => c,
             None => return js_sys::Promise::resolve(&JsValue::UNDEFINED),
         };
@@ -117,7 +123,7 @@ impl LocalStore for Core {
     }
 
     fn save_acknowledged(&self, key: &str, state_vector: &[u8]) {
-        let Some(me) = self.me.borrow().upgrade() else {
+        let Some(me) = self.me.upgrade() else {
             return;
         };
         let key = JsValue::from_str(&format!("{ACKED_PREFIX}{key}"));
@@ -154,7 +160,12 @@ async fn ensure_open(core: &Rc<Core>) -> Result<JsValue, JsValue> {
             core.inner.borrow_mut().db = None;
         }
     });
-    let db = JsFuture::from(idb::open(&core.name, on_close.as_ref().unchecked_ref())).await?;
+    let db = JsFuture::from(idb::open(
+        &core.name,
+        on_close.as_ref().unchecked_ref(),
+        core.on_blocked.as_ref().unchecked_ref(),
+    ))
+    .await?;
     let mut inner = core.inner.borrow_mut();
     inner.db = Some(db.clone());
     inner.db_closed = Some(on_close);
@@ -177,12 +188,10 @@ async fn load(core: Rc<Core>) {
     }
     .await;
     let (rows, bytes) = match result {
-        Ok(all) => {
-            let values: js_sys::Array = js_sys::Reflect::get(&all, &"values".into())
-                .unwrap_or_default()
-                .unchecked_into();
-            apply_rows(&core, &values)
-        }
+        Ok(values) => match values.dyn_into::<js_sys::Array>() {
+            Ok(values) => apply_rows(&core, &values),
+            Err(_) => (0, 0),
+        },
         Err(e) => {
             core.emit("error", storage_error(e));
             (0, 0)
@@ -208,7 +217,7 @@ async fn load(core: Rc<Core>) {
 /// Validates rows and applies the good ones in one transaction. Returns (rows, bytes) stored,
 /// and reports each bad row.
 fn apply_rows(core: &Rc<Core>, values: &js_sys::Array) -> (usize, usize) {
-    let Some((valid, bytes, _)) = fold_rows(core, values, false) else {
+    let Some((valid, bytes, _)) = fold_rows(core, values, &core.origin, false) else {
         core.emit("error", ApiError::Busy.into());
         return (values.length() as usize, 0);
     };
@@ -225,13 +234,14 @@ fn apply_rows(core: &Rc<Core>, values: &js_sys::Array) -> (usize, usize) {
     (values.length() as usize, bytes)
 }
 
-/// Applies every valid row to the document (with this persistence's origin, so it is not
-/// written back). Returns which rows were applied, their total size and, if `want_state`, the
+/// Applies every valid row to the document with `origin` (one of this persistence's, so it is
+/// not written back). Returns which rows were applied, their total size and, if `want_state`, the
 /// document's whole state afterwards; `None` if the document could not be written (then
 /// nothing may be deleted).
 fn fold_rows(
     core: &Rc<Core>,
     values: &js_sys::Array,
+    origin: &str,
     want_state: bool,
 ) -> Option<(Vec<bool>, usize, Vec<u8>)> {
     let limits = Limits::default();
@@ -248,11 +258,7 @@ fn fold_rows(
         valid.push(ok.is_some());
         updates.extend(ok.map(|u| (i, u)));
     }
-    let mut txn = core
-        .doc
-        .doc
-        .try_transact_mut_with(core.origin.as_str())
-        .ok()?;
+    let mut txn = core.doc.doc.try_transact_mut_with(origin).ok()?;
     for (i, u) in updates {
         // A row that passed validation but that yrs still refuses counts as invalid: it is
         // reported and kept on disk, never folded away.
@@ -360,7 +366,9 @@ async fn run(core: &Rc<Core>, cmd: &StoreCommand) -> Result<(bool, usize, usize)
                         return JsValue::NULL;
                     };
                     // Without the document's state nothing may be deleted: the transaction aborts.
-                    let Some((valid, _, state)) = fold_rows(&core, &values, true) else {
+                    let Some((valid, _, state)) =
+                        fold_rows(&core, &values, &core.merge_origin, true)
+                    else {
                         return JsValue::NULL;
                     };
                     let out = js_sys::Object::new();
@@ -407,32 +415,39 @@ impl IndexeddbPersistence {
         }
         let shared = doc.shared();
         // Loading restores state: providers do not take it for new local changes.
-        let origin = format!(
-            "{}-idb-{}",
-            crate::core::session::RESTORED_ORIGIN_PREFIX,
-            NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-        );
-        let core = Rc::new(Core {
-            name: name.to_string(),
-            origin: origin.clone(),
-            doc: shared.clone(),
-            inner: RefCell::new(Inner {
-                store: Store::new(cfg),
-                db: None,
-                db_closed: None,
-                destroyed: false,
-                synced: false,
-                retry: None,
-                flush_timer: None,
-                synced_waiters: vec![],
-                persisted_waiters: vec![],
-            }),
-            queue: Rc::default(),
-            listeners: Listeners::default(),
-            flush_scheduled: Cell::new(false),
-            me: RefCell::new(Weak::new()),
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let origin = format!("{}-idb-{n}", crate::core::session::RESTORED_ORIGIN_PREFIX);
+        let merge_origin = format!("ysync-idb-{n}-tabs");
+        let core = Rc::new_cyclic(|me: &Weak<Core>| {
+            let weak = me.clone();
+            let on_blocked = Closure::<dyn FnMut(JsValue)>::new(move |e: JsValue| {
+                if let Some(core) = weak.upgrade() {
+                    core.emit("error", storage_error(e));
+                }
+            });
+            Core {
+                name: name.to_string(),
+                origin: origin.clone(),
+                merge_origin: merge_origin.clone(),
+                on_blocked,
+                doc: shared.clone(),
+                inner: RefCell::new(Inner {
+                    store: Store::new(cfg),
+                    db: None,
+                    db_closed: None,
+                    destroyed: false,
+                    synced: false,
+                    retry: None,
+                    flush_timer: None,
+                    synced_waiters: vec![],
+                    persisted_waiters: vec![],
+                }),
+                queue: Rc::default(),
+                listeners: Listeners::default(),
+                flush_scheduled: Cell::new(false),
+                me: me.clone(),
+            }
         });
-        *core.me.borrow_mut() = Rc::downgrade(&core);
         let store: Rc<dyn LocalStore> = core.clone();
         shared.set_local_store(Rc::downgrade(&store));
         let queue = core.queue.clone();
@@ -441,7 +456,8 @@ impl IndexeddbPersistence {
         shared
             .doc
             .observe_update_v1(origin.as_str(), move |txn, e| {
-                if txn.origin().map(|o| o.as_ref()) != Some(own.as_bytes()) {
+                let o = txn.origin().map(|o| o.as_ref());
+                if o != Some(own.as_bytes()) && o != Some(merge_origin.as_bytes()) {
                     queue.borrow_mut().push(e.update.clone());
                     schedule_flush(&weak);
                 }
@@ -526,7 +542,11 @@ impl IndexeddbPersistence {
     pub async fn clear_data(&self) -> Result<(), JsValue> {
         self.stop();
         self.core.inner.borrow_mut().store.reset();
-        JsFuture::from(idb::delete(&self.core.name)).await?;
+        JsFuture::from(idb::delete(
+            &self.core.name,
+            self.core.on_blocked.as_ref().unchecked_ref(),
+        ))
+        .await?;
         Ok(())
     }
 

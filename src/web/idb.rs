@@ -10,7 +10,7 @@ use wasm_bindgen::prelude::*;
 
 #[wasm_bindgen(inline_js = r#"
 export function idbAvailable() { return typeof indexedDB !== 'undefined' && indexedDB !== null }
-export function idbOpen(name, onVersionChange) {
+export function idbOpen(name, onVersionChange, onBlocked) {
   return new Promise((resolve, reject) => {
     const req = indexedDB.open(name)
     req.onupgradeneeded = () => {
@@ -25,7 +25,8 @@ export function idbOpen(name, onVersionChange) {
       resolve(db)
     }
     req.onerror = () => reject(req.error)
-    req.onblocked = () => reject(new DOMException('the database is blocked by another tab', 'BlockedError'))
+    // Another tab holds an older version open: the request waits until it closes; say so.
+    req.onblocked = () => onBlocked(new DOMException('the database is blocked by another tab', 'BlockedError'))
   })
 }
 const done = (tx, value) => new Promise((resolve, reject) => {
@@ -35,10 +36,8 @@ const done = (tx, value) => new Promise((resolve, reject) => {
 })
 export function idbReadAll(db) {
   const tx = db.transaction(['updates'], 'readonly')
-  const store = tx.objectStore('updates')
-  const keys = store.getAllKeys()
-  const values = store.getAll()
-  return done(tx, () => ({ keys: keys.result, values: values.result }))
+  const values = tx.objectStore('updates').getAll()
+  return done(tx, () => values.result)
 }
 export function idbAppend(db, update) {
   const tx = db.transaction(['updates'], 'readwrite', { durability: 'strict' })
@@ -74,11 +73,13 @@ export function idbCustom(db, mode, key, value) {
   const req = mode === 'get' ? store.get(key) : mode === 'set' ? store.put(value, key) : store.delete(key)
   return done(tx, () => (mode === 'get' ? req.result : undefined))
 }
-export function idbDelete(name) {
+export function idbDelete(name, onBlocked) {
   return new Promise((resolve, reject) => {
     const req = indexedDB.deleteDatabase(name)
     req.onsuccess = () => resolve()
     req.onerror = () => reject(req.error)
+    // Another tab keeps the database open: deletion waits until it closes; say so.
+    req.onblocked = () => onBlocked(new DOMException('deleting the database is blocked by another tab', 'BlockedError'))
   })
 }
 export function requestPersist() {
@@ -90,10 +91,15 @@ extern "C" {
     #[wasm_bindgen(js_name = idbAvailable)]
     pub fn available() -> bool;
     /// Opens (creating if needed) the database `name`; `on_close` runs when another tab
-    /// upgrades or deletes it, or the browser closes it.
+    /// upgrades or deletes it, or the browser closes it; `on_blocked(DOMException)` while
+    /// another connection holds it back (the request keeps waiting).
     #[wasm_bindgen(js_name = idbOpen)]
-    pub fn open(name: &str, on_close: &js_sys::Function) -> js_sys::Promise;
-    /// Reads every row: `{ keys, values }`.
+    pub fn open(
+        name: &str,
+        on_close: &js_sys::Function,
+        on_blocked: &js_sys::Function,
+    ) -> js_sys::Promise;
+    /// Reads every row value (an array of whatever the rows hold).
     #[wasm_bindgen(js_name = idbReadAll)]
     pub fn read_all(db: &JsValue) -> js_sys::Promise;
     /// Appends one update row; resolves to the number of rows after it.
@@ -106,9 +112,10 @@ extern "C" {
     /// `mode` is `get`, `set` or `del` on the `custom` store.
     #[wasm_bindgen(js_name = idbCustom)]
     pub fn custom(db: &JsValue, mode: &str, key: &JsValue, value: &JsValue) -> js_sys::Promise;
-    /// Deletes the database `name`.
+    /// Deletes the database `name`; `on_blocked(DOMException)` while other connections
+    /// keep it open (deletion waits for them).
     #[wasm_bindgen(js_name = idbDelete)]
-    pub fn delete(name: &str) -> js_sys::Promise;
+    pub fn delete(name: &str, on_blocked: &js_sys::Function) -> js_sys::Promise;
     /// Asks for persistent storage (`navigator.storage.persist()`).
     #[wasm_bindgen(js_name = requestPersist)]
     pub fn request_persist() -> js_sys::Promise;
