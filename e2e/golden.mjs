@@ -67,7 +67,13 @@ const vectors = {
     frame: hex(frame(2, (e) => authProtocol.writePermissionDenied(e, 'no access: «room» 🚫'))),
     reason: 'no access: «room» 🚫'
   },
-  query_awareness: { frame: hex(frame(3, () => {})) }
+  query_awareness: { frame: hex(frame(3, () => {})) },
+  // Relative positions in the step2 document's note, as Yjs apps put them in awareness.
+  relative_positions: [0, 3, doc.getText('note').length].flatMap((index) => [0, -1].map((assoc) => ({
+    index,
+    assoc,
+    json: Y.relativePositionToJSON(Y.createRelativePositionFromTypeIndex(doc.getText('note'), index, assoc))
+  })))
 }
 const text = JSON.stringify({ generatedBy: 'e2e/golden.mjs with yjs ' + (await import('yjs/package.json', { with: { type: 'json' } })).default.version, vectors }, null, 2) + '\n'
 awareness.destroy()

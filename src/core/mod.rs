@@ -6,6 +6,7 @@ pub mod awareness;
 pub mod backoff;
 pub mod error;
 pub mod frame;
+pub mod position;
 pub mod session;
 pub mod store;
 pub mod validate;

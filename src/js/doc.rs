@@ -15,6 +15,7 @@ use yrs::{
     TextRef, Transact, Update,
 };
 
+use crate::core::position;
 use crate::core::validate::{self, Limits};
 use crate::js::error::{ApiError, ApiResult};
 use crate::js::value::{from_any, from_out, to_any};
@@ -369,6 +370,66 @@ impl Text {
     pub fn to_json(&self) -> ApiResult<String> {
         self.to_string_js()
     }
+
+    /// A position at UTF-16 offset `index` that stays with its character while others edit
+    /// (Yjs: `relativePositionToJSON(createRelativePositionFromTypeIndex(text, index, assoc))`).
+    /// `assoc < 0` sticks to the character before `index`, otherwise to the one after.
+    #[wasm_bindgen(js_name = relativePosition, unchecked_return_type = "RelativePositionJSON")]
+    pub fn relative_position(&self, index: u32, assoc: Option<i32>) -> ApiResult<JsValue> {
+        let txn = self.shared.read()?;
+        let len = self.text.len(&txn);
+        relative_position(&self.text, &txn, len, index, assoc)
+    }
+
+    /// The current UTF-16 offset of a relative position (ours or a Yjs peer's JSON), or
+    /// `null` if it belongs to another type or to content this document does not have yet.
+    #[wasm_bindgen(js_name = resolveRelativePosition)]
+    pub fn resolve_relative_position(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "RelativePositionJSON")] position: JsValue,
+    ) -> ApiResult<Option<u32>> {
+        let pos = parse_position(&position)?;
+        let txn = self.shared.read()?;
+        Ok(position::resolve(&self.text, &txn, &pos))
+    }
+}
+
+#[wasm_bindgen(typescript_custom_section)]
+const RELATIVE_POSITION_TS: &str = r#"
+/** A relative position in Yjs's JSON form (`Y.relativePositionToJSON`). */
+export interface RelativePositionJSON {
+  /** Root type name. */
+  tname?: string;
+  /** The nested type it is in. */
+  type?: { client: number; clock: number };
+  /** The item it sticks to. */
+  item?: { client: number; clock: number };
+  /** 0: sticks to the item after the index; -1: to the item before. */
+  assoc?: number;
+}
+"#;
+
+fn relative_position<S: yrs::IndexedSequence>(
+    seq: &S,
+    txn: &yrs::Transaction<'_>,
+    len: u32,
+    index: u32,
+    assoc: Option<i32>,
+) -> ApiResult<JsValue> {
+    let json = position::create(seq, txn, len, index, position::assoc(assoc.unwrap_or(0)))
+        .ok_or_else(|| {
+            ApiError::InvalidArgument(format!("index {index} is past the end ({len})"))
+        })?;
+    js_sys::JSON::parse(&json)
+        .map_err(|_| ApiError::InvalidArgument("relative position not representable".into()))
+}
+
+fn parse_position(value: &JsValue) -> ApiResult<yrs::StickyIndex> {
+    let json = js_sys::JSON::stringify(value)
+        .ok()
+        .and_then(|s| s.as_string())
+        .ok_or_else(|| ApiError::InvalidArgument("not a relative position".into()))?;
+    position::parse(&json).map_err(|e| ApiError::InvalidArgument(e.to_string()))
 }
 
 /// A shared map (`Y.Map`).
@@ -516,5 +577,25 @@ impl YArray {
     pub fn to_json(&self) -> ApiResult<JsValue> {
         let txn = self.shared.read()?;
         Ok(from_any(&self.array.to_json(&txn)))
+    }
+
+    /// A position before item `index` that stays with it while others edit (see
+    /// `Text.relativePosition`).
+    #[wasm_bindgen(js_name = relativePosition, unchecked_return_type = "RelativePositionJSON")]
+    pub fn relative_position(&self, index: u32, assoc: Option<i32>) -> ApiResult<JsValue> {
+        let txn = self.shared.read()?;
+        let len = self.array.len(&txn);
+        relative_position(&self.array, &txn, len, index, assoc)
+    }
+
+    /// The current index of a relative position, or `null` (see `Text.resolveRelativePosition`).
+    #[wasm_bindgen(js_name = resolveRelativePosition)]
+    pub fn resolve_relative_position(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "RelativePositionJSON")] position: JsValue,
+    ) -> ApiResult<Option<u32>> {
+        let pos = parse_position(&position)?;
+        let txn = self.shared.read()?;
+        Ok(position::resolve(&self.array, &txn, &pos))
     }
 }

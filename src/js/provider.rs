@@ -790,6 +790,13 @@ impl WebsocketProvider {
         self.core.inner.borrow_mut().session.unconfirmed().0 > 0
     }
 
+    /// How many local changes the server has not confirmed yet (0 when `hasUnsyncedChanges` is
+    /// false).
+    #[wasm_bindgen(getter, js_name = unsyncedChanges)]
+    pub fn unsynced_changes(&self) -> u32 {
+        self.core.inner.borrow_mut().session.unconfirmed().0 as u32
+    }
+
     /// Resolves when synced with the server.
     #[wasm_bindgen(js_name = whenSynced)]
     pub fn when_synced(&self) -> js_sys::Promise {
