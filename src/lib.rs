@@ -18,10 +18,10 @@
 //! let mut session = Session::new(doc.clone(), Config::default(), 0).unwrap();
 //! session.connected(0);
 //! // The first output is the sync step 1 frame to send on the socket.
-//! assert!(matches!(session.poll_output(), Some(Output::Event(_))));
-//! assert!(matches!(session.poll_output(), Some(Output::Transmit(f)) if f[0] == 0));
+//! assert!(matches!(session.poll_output(0), Some(Output::Event(_))));
+//! assert!(matches!(session.poll_output(0), Some(Output::Transmit(f)) if f[0] == 0));
 //! doc.get_or_insert_text("t").insert(&mut doc.transact_mut(), 0, "hi");
-//! assert!(matches!(session.poll_output(), Some(Output::Transmit(f)) if f[..2] == [0, 2]));
+//! assert!(matches!(session.poll_output(0), Some(Output::Transmit(f)) if f[..2] == [0, 2]));
 //! ```
 #![deny(missing_docs)]
 

@@ -24,6 +24,8 @@ struct Entry {
     /// Id of the first probe sent after this change went out on the current connection.
     sent: Option<u64>,
     resent: u32,
+    /// When it was made (ms).
+    at: u64,
 }
 
 /// Unconfirmed local changes, oldest first.
@@ -52,8 +54,8 @@ fn is_subset(a: &IdSet, b: &IdSet) -> bool {
 impl AckTracker {
     /// Records a local change (a v1 update produced by the local document), `sent` if it goes
     /// out on the connection now; returns its sequence number. A change with no insertions and
-    /// no deletions needs no confirmation.
-    pub fn push(&mut self, update: Vec<u8>, sent: bool) -> Option<u64> {
+    /// no deletions needs no confirmation. `now` dates it (for the age of the oldest).
+    pub fn push(&mut self, update: Vec<u8>, sent: bool, now: u64) -> Option<u64> {
         // The update comes from our own document, not the network.
         let decoded = Update::decode_v1(&update).ok()?;
         let insertions = decoded.insertions(true);
@@ -71,8 +73,14 @@ impl AckTracker {
             deletions,
             sent: sent.then_some(self.next_probe),
             resent: 0,
+            at: now,
         });
         Some(seq)
+    }
+
+    /// When the oldest unconfirmed change was made, if any.
+    pub fn oldest_at(&self) -> Option<u64> {
+        self.entries.front().map(|e| e.at)
     }
 
     /// The sequence number the next change will get.
@@ -190,7 +198,7 @@ mod tests {
         let sv0 = doc.transact().state_vector();
         t.insert(&mut doc.transact_mut(), 0, "abc");
         let u1 = doc.transact().encode_state_as_update_v1(&sv0);
-        tracker.push(u1.clone(), true);
+        tracker.push(u1.clone(), true, 0);
         let probe = tracker.probe_vector(&doc.transact().state_vector());
         assert_eq!(probe.get(&yrs::block::ClientID::new(5)), 0);
         let p = tracker.next_probe();
@@ -224,7 +232,7 @@ mod tests {
         let u = doc
             .transact()
             .encode_state_as_update_v1(&StateVector::default());
-        tracker.push(u, false);
+        tracker.push(u, false, 0);
         let p = tracker.next_probe();
         let out = answer(&mut tracker, &Update::new().encode_v1(), p);
         assert!(out.missing.is_empty());
@@ -251,7 +259,7 @@ mod tests {
         t.remove_range(&mut doc.transact_mut(), 0, 1);
         let del = doc.transact().encode_state_as_update_v1(&sv);
         let mut tracker = AckTracker::default();
-        tracker.push(del.clone(), true);
+        tracker.push(del.clone(), true, 0);
         let probe = tracker.probe_vector(&doc.transact().state_vector());
         let ans = server.transact().encode_state_as_update_v1(&probe);
         let p = tracker.next_probe();

@@ -8,6 +8,7 @@ pub mod error;
 pub mod frame;
 pub mod position;
 pub mod session;
+pub mod stats;
 pub mod store;
 pub mod validate;
 

@@ -20,6 +20,7 @@ use crate::core::ack::AckTracker;
 use crate::core::awareness::{AwarenessChange, TimedAwareness};
 use crate::core::error::{DecodeError, SyncError};
 use crate::core::frame::{Dialect, YWebsocket};
+use crate::core::stats::{Recorder, SyncStats, Unacknowledged};
 use crate::core::validate::Limits;
 
 /// Connection status, as y-websocket names it.
@@ -202,6 +203,7 @@ pub struct Session {
     last_unsynced: (usize, usize),
     bc_open: bool,
     bc_origin: String,
+    stats: Recorder,
 }
 
 impl std::fmt::Debug for Session {
@@ -264,6 +266,7 @@ impl Session {
             last_unsynced: (0, 0),
             bc_open: false,
             bc_origin: format!("{}-bc", cfg.origin),
+            stats: Recorder::default(),
             cfg,
         })
     }
@@ -308,6 +311,18 @@ impl Session {
         (self.ack.count(), self.ack.bytes())
     }
 
+    /// A snapshot of the metrics at `now` (ms).
+    pub fn stats(&mut self, now: u64) -> SyncStats {
+        self.tick(now);
+        self.pull_local();
+        let unacknowledged = Unacknowledged {
+            count: self.ack.count() as u64,
+            bytes: self.ack.bytes() as u64,
+            oldest_age_ms: self.ack.oldest_at().map(|t| self.now.saturating_sub(t)),
+        };
+        self.stats.snapshot(self.now, unacknowledged)
+    }
+
     /// A mark for "every local change made until now" (see [`confirmed`](Self::confirmed)).
     pub fn ack_mark(&mut self) -> u64 {
         self.pull_local();
@@ -322,6 +337,7 @@ impl Session {
     /// The adapter started opening a socket.
     pub fn connecting(&mut self, now: u64) {
         self.tick(now);
+        self.stats.connecting();
         if !matches!(self.conn, Conn::Connecting) {
             self.conn = Conn::Connecting;
             self.emit(Event::Status(Status::Connecting));
@@ -333,6 +349,7 @@ impl Session {
         self.tick(now);
         self.pull_local();
         self.ack.reset_sent();
+        self.stats.up(now);
         self.conn = Conn::Up {
             synced: false,
             probes: VecDeque::new(),
@@ -416,6 +433,7 @@ impl Session {
                         self.emit(Event::Error(SyncError::MalformedFrame(e)));
                         return;
                     }
+                    self.stats.applied().tabs += 1;
                 }
                 Message::Awareness(u) => self.on_remote_awareness(u),
                 Message::AwarenessQuery => {
@@ -428,14 +446,19 @@ impl Session {
         }
     }
 
-    /// The socket closed (or failed to open).
-    pub fn closed(&mut self, now: u64) {
+    /// The socket closed (or failed to open), with its close code if it has one.
+    pub fn closed(&mut self, now: u64, code: Option<u16>) {
         self.tick(now);
         let was_synced = self.synced();
         match self.conn {
             Conn::Denied => {}
             Conn::Down => return,
-            _ => self.conn = Conn::Down,
+            _ => {
+                self.stats.down(now);
+                self.stats
+                    .closed(code.map_or_else(|| "closed".to_string(), |c| c.to_string()));
+                self.conn = Conn::Down;
+            }
         }
         if was_synced {
             self.emit(Event::Synced(false));
@@ -456,6 +479,7 @@ impl Session {
             _ => return,
         }
         let decoded = self.dialect.decode(frame, &self.cfg.limits);
+        self.stats.received(&decoded.messages, frame.len());
         for m in decoded.messages {
             if let Err(e) = self.handle_message(m) {
                 self.fail(SyncError::MalformedFrame(e));
@@ -498,6 +522,8 @@ impl Session {
             if let Some(p) = probes.front() {
                 if now >= p.sent_at.max(*last_rx) + timeout {
                     self.emit(Event::Error(SyncError::Timeout(timeout)));
+                    self.stats.down(now);
+                    self.stats.closed("timeout");
                     self.conn = Conn::Down;
                     self.out.push_back(Output::Close(CloseReason::Timeout));
                 }
@@ -534,9 +560,11 @@ impl Session {
         t
     }
 
-    /// The next output to execute. Local document changes made since the last call are turned
-    /// into frames here, so an adapter only has to call this after an edit.
-    pub fn poll_output(&mut self) -> Option<Output> {
+    /// The next output to execute at `now` (ms). Local document changes made since the last
+    /// call are turned into frames here (and dated `now`), so an adapter only has to call this
+    /// after an edit.
+    pub fn poll_output(&mut self, now: u64) -> Option<Output> {
+        self.tick(now);
         if self.out.is_empty() {
             self.pull_local();
             self.flush_local();
@@ -560,11 +588,18 @@ impl Session {
     }
 
     fn emit(&mut self, e: Event) {
+        match &e {
+            Event::Error(err) => self.stats.error(err.code()),
+            Event::PermissionDenied(_) => self.stats.error("PERMISSION_DENIED"),
+            _ => {}
+        }
         self.out.push_back(Output::Event(e));
     }
 
     fn transmit(&mut self, m: &Message) {
-        self.out.push_back(Output::Transmit(self.dialect.encode(m)));
+        let frame = self.dialect.encode(m);
+        self.stats.sent(m, frame.len());
+        self.out.push_back(Output::Transmit(frame));
     }
 
     fn broadcast(&mut self, m: &Message) {
@@ -585,6 +620,8 @@ impl Session {
 
     fn fail(&mut self, e: SyncError) {
         self.emit(Event::Error(e.clone()));
+        self.stats.down(self.now);
+        self.stats.closed("protocol");
         self.conn = Conn::Down;
         self.out.push_back(Output::Close(CloseReason::Protocol(e)));
     }
@@ -606,7 +643,10 @@ impl Session {
             if up {
                 self.transmit(&Message::Sync(SyncMessage::Update(u.clone())));
             }
-            if self.ack.push(u, up).is_some() {
+            if !from_bc {
+                self.stats.applied().local += 1;
+            }
+            if self.ack.push(u, up, self.now).is_some() {
                 if let Conn::Up { probe_wanted, .. } = &mut self.conn {
                     *probe_wanted = true;
                 }
@@ -683,7 +723,7 @@ impl Session {
         self.pull_local();
         let diff = self.doc.transact().encode_state_as_update_v1(acknowledged);
         let up = matches!(self.conn, Conn::Up { .. });
-        if self.ack.push(diff.clone(), up).is_some() && up {
+        if self.ack.push(diff.clone(), up, self.now).is_some() && up {
             self.transmit(&Message::Sync(SyncMessage::Update(diff)));
             if let Conn::Up { probe_wanted, .. } = &mut self.conn {
                 *probe_wanted = true;
@@ -732,10 +772,12 @@ impl Session {
             }
             Message::Sync(SyncMessage::SyncStep2(u)) => {
                 let (have, deleted) = self.apply_remote(&u)?;
+                self.stats.applied().remote += 1;
                 self.on_probe_answer(&have, &deleted);
             }
             Message::Sync(SyncMessage::Update(u)) => {
                 self.apply_remote(&u)?;
+                self.stats.applied().remote += 1;
             }
             Message::Awareness(u) => self.on_remote_awareness(u),
             Message::AwarenessQuery => {
@@ -744,6 +786,8 @@ impl Session {
                 }
             }
             Message::Auth(Some(reason)) => {
+                self.stats.down(self.now);
+                self.stats.closed("permissionDenied");
                 self.conn = Conn::Denied;
                 self.emit(Event::PermissionDenied(reason));
                 self.out
@@ -791,6 +835,7 @@ impl Session {
             // An answer nobody asked for (a server that volunteers step 2): no proof of order.
             return;
         };
+        self.stats.probe_answered(probe.sent_at, self.now);
         let outcome = self.ack.on_answer(have, deleted, probe.id);
         let max_resend = self.cfg.max_resend;
         let mut resent = false;

@@ -159,6 +159,8 @@ pub struct Client {
     pub conn: Option<u64>,
     pub events: Vec<Event>,
     pub sent_frames: Vec<Vec<u8>>,
+    /// Frames delivered to it from the server.
+    pub received_frames: Vec<Vec<u8>>,
     /// One-way latency of this client's link, in ms.
     pub latency: u64,
     /// Whether the client reconnects by itself after a close.
@@ -219,6 +221,7 @@ impl Sim {
             conn: None,
             events: vec![],
             sent_frames: vec![],
+            received_frames: vec![],
             latency: 5,
             online: false,
             bc: false,
@@ -261,7 +264,7 @@ impl Sim {
     fn drop_conn(&mut self, i: usize) {
         if let Some(conn) = self.clients[i].conn.take() {
             let now = self.now;
-            self.clients[i].session.closed(now);
+            self.clients[i].session.closed(now, Some(1006));
             let out = self.server.on_close(conn);
             self.deliver_to_clients(out);
             self.pump(i);
@@ -274,7 +277,7 @@ impl Sim {
             if let Some(conn) = self.clients[i].conn.take() {
                 self.server.conns.remove(&conn);
                 let now = self.now;
-                self.clients[i].session.closed(now);
+                self.clients[i].session.closed(now, Some(1006));
                 self.pump(i);
             }
         }
@@ -326,7 +329,7 @@ impl Sim {
 
     /// Executes client `i`'s outputs.
     pub fn pump(&mut self, i: usize) {
-        while let Some(o) = self.clients[i].session.poll_output() {
+        while let Some(o) = self.clients[i].session.poll_output(self.now) {
             match o {
                 Output::Transmit(bytes) => {
                     self.clients[i].sent_frames.push(bytes.clone());
@@ -404,6 +407,7 @@ impl Sim {
                         self.deliver_to_clients(out);
                     }
                 } else if self.clients[i].conn == Some(f.conn) {
+                    self.clients[i].received_frames.push(f.bytes.clone());
                     let now = self.now;
                     self.clients[i].session.handle_frame(now, &f.bytes);
                     self.pump(i);

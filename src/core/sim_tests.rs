@@ -276,7 +276,7 @@ fn many_messages_in_one_frame() {
     let doc = yrs::Doc::with_client_id(1);
     let mut s = Session::new(doc.clone(), cfg(), 0).unwrap();
     s.connected(0);
-    while s.poll_output().is_some() {}
+    while s.poll_output(0).is_some() {}
     let other = yrs::Doc::with_client_id(9);
     type_text(&other, 0, "packed");
     let upd = other
@@ -301,7 +301,7 @@ fn many_messages_in_one_frame() {
     s.handle_frame(1, &f);
     assert_eq!(text(&doc), "packed");
     assert!(s.awareness().state(9).is_some());
-    let outs: Vec<Output> = std::iter::from_fn(|| s.poll_output()).collect();
+    let outs: Vec<Output> = std::iter::from_fn(|| s.poll_output(0)).collect();
     let frames: Vec<&Vec<u8>> = outs
         .iter()
         .filter_map(|o| match o {
@@ -372,7 +372,7 @@ fn malformed_frame_leaves_doc_untouched_and_closes() {
     type_text(&doc, 0, "keep");
     let mut s = Session::new(doc.clone(), cfg(), 0).unwrap();
     s.connected(0);
-    while s.poll_output().is_some() {}
+    while s.poll_output(0).is_some() {}
     let before = snapshot(&doc);
     // A valid update followed by a truncated one, in one frame: nothing is applied.
     let other = yrs::Doc::with_client_id(9);
@@ -384,7 +384,7 @@ fn malformed_frame_leaves_doc_untouched_and_closes() {
     f.extend([0, 2, 200, 1, 1]);
     s.handle_frame(1, &f);
     assert_eq!(snapshot(&doc), before);
-    let outs: Vec<Output> = std::iter::from_fn(|| s.poll_output()).collect();
+    let outs: Vec<Output> = std::iter::from_fn(|| s.poll_output(0)).collect();
     assert!(outs
         .iter()
         .any(|o| matches!(o, Output::Event(Event::Error(SyncError::MalformedFrame(_))))));
@@ -392,14 +392,14 @@ fn malformed_frame_leaves_doc_untouched_and_closes() {
         .iter()
         .any(|o| matches!(o, Output::Close(CloseReason::Protocol(_)))));
     // The frame that traps yrs on wasm32 (string length 0xFFFFFFFF) is stopped the same way.
-    s.closed(2);
+    s.closed(2, None);
     s.connected(3);
     let bad = [
         0, 2, 14, 1, 1, 1, 0, 4, 1, 1, b't', 0xff, 0xff, 0xff, 0xff, 0x0f, 0,
     ];
     s.handle_frame(4, &bad);
     assert_eq!(snapshot(&doc), before);
-    let outs: Vec<Output> = std::iter::from_fn(|| s.poll_output()).collect();
+    let outs: Vec<Output> = std::iter::from_fn(|| s.poll_output(0)).collect();
     assert!(outs.iter().any(|o| matches!(
         o,
         Output::Event(Event::Error(SyncError::MalformedFrame(
@@ -407,10 +407,10 @@ fn malformed_frame_leaves_doc_untouched_and_closes() {
         )))
     )));
     // Frames that arrive after the close (a replaced socket) are ignored.
-    s.closed(5);
-    while s.poll_output().is_some() {}
+    s.closed(5, None);
+    while s.poll_output(0).is_some() {}
     s.handle_frame(6, &frame(&Message::Sync(SyncMessage::Update(vec![0, 0]))));
-    assert!(std::iter::from_fn(|| s.poll_output()).all(|o| !matches!(o, Output::Transmit(_))));
+    assert!(std::iter::from_fn(|| s.poll_output(0)).all(|o| !matches!(o, Output::Transmit(_))));
 }
 
 #[test]
@@ -542,14 +542,14 @@ fn malformed_broadcast_frame_is_reported_not_applied() {
     let doc = yrs::Doc::with_client_id(1);
     let mut s = Session::new(doc.clone(), cfg(), 0).unwrap();
     s.broadcast_opened(0);
-    while s.poll_output().is_some() {}
+    while s.poll_output(0).is_some() {}
     s.handle_broadcast(
         1,
         &[
             0, 2, 14, 1, 1, 1, 0, 4, 1, 1, b't', 0xff, 0xff, 0xff, 0xff, 0x0f, 0,
         ],
     );
-    let outs: Vec<Output> = std::iter::from_fn(|| s.poll_output()).collect();
+    let outs: Vec<Output> = std::iter::from_fn(|| s.poll_output(0)).collect();
     assert!(outs
         .iter()
         .any(|o| matches!(o, Output::Event(Event::Error(SyncError::MalformedFrame(_))))));
@@ -703,4 +703,71 @@ fn restored_state_is_not_a_new_local_change() {
     // Seeding decides: never acknowledged, so unconfirmed.
     s.seed_unconfirmed(0, &StateVector::default());
     assert_eq!(s.unconfirmed().0, 1);
+}
+
+#[test]
+fn stats_count_what_went_over_the_wire_lag_rtt_reconnects_and_errors() {
+    let mut sim = Sim::new(41);
+    let a = sim.add_client(1, cfg());
+    let b = sim.add_client(2, cfg());
+    sim.connect(a);
+    sim.connect(b);
+    sim.run_for(100);
+    type_text(&sim.clients[a].doc, 0, "hello");
+    type_text(&sim.clients[a].doc, 5, " world");
+    sim.run_for(100);
+    let now = sim.now;
+    let s = sim.clients[a].session.stats(now);
+    let total = |fs: &Vec<Vec<u8>>| fs.iter().map(|f| f.len() as u64).sum::<u64>();
+    // Exactly what the session handed to the socket and what the socket delivered.
+    assert_eq!(s.sent.frames, sim.clients[a].sent_frames.len() as u64);
+    assert_eq!(s.sent.bytes, total(&sim.clients[a].sent_frames));
+    assert_eq!(
+        s.received.frames,
+        sim.clients[a].received_frames.len() as u64
+    );
+    assert_eq!(s.received.bytes, total(&sim.clients[a].received_frames));
+    assert_eq!(s.sent.by_type["update"].messages, 2);
+    assert!(
+        s.sent.by_type["syncStep1"].messages >= 2,
+        "handshake + ack probe"
+    );
+    assert_eq!(s.updates_applied.local, 2);
+    assert_eq!(s.unacknowledged.count, 0);
+    assert_eq!(s.unacknowledged.oldest_age_ms, None);
+    // Latency is 5 ms each way: a probe is answered 10 ms after it was sent.
+    assert_eq!(s.last_probe_rtt_ms, Some(10));
+    assert_eq!(s.connected_ms, 200);
+    let sb = sim.clients[b].session.stats(now);
+    assert!(sb.updates_applied.remote >= 2, "{:?}", sb.updates_applied);
+
+    // Offline: the lag grows while the edit waits; time connected stops.
+    sim.disconnect(a);
+    type_text(&sim.clients[a].doc, 0, "> ");
+    sim.run_for(300);
+    let now = sim.now;
+    let s = sim.clients[a].session.stats(now);
+    assert_eq!(s.unacknowledged.count, 1);
+    assert_eq!(s.unacknowledged.oldest_age_ms, Some(300));
+    assert_eq!(s.connected_ms, 200);
+    assert_eq!(s.closes["1006"], 1);
+
+    // Reconnect: counted, and the lag goes back to none once the server confirmed.
+    sim.connect(a);
+    sim.run_for(100);
+    let now = sim.now;
+    let s = sim.clients[a].session.stats(now);
+    assert_eq!((s.connects, s.reconnects), (2, 1));
+    assert_eq!(s.unacknowledged.oldest_age_ms, None);
+
+    // A malformed frame from the server: an error by code and a close for protocol.
+    sim.clients[a].session.handle_frame(
+        now,
+        &frame(&Message::Sync(SyncMessage::Update(vec![0, 0, 9]))),
+    );
+    let s = sim.clients[a].session.stats(now);
+    assert_eq!(s.errors["MALFORMED_FRAME"], 1);
+    assert_eq!(s.closes["protocol"], 1);
+    // It never reached yrs: the validator refused it, so it counts as invalid.
+    assert_eq!(s.received.by_type["invalid"].messages, 1);
 }

@@ -382,7 +382,8 @@ fn pump(core: &Rc<Core>) {
         if inner.destroyed {
             return;
         }
-        while let Some(out) = inner.session.poll_output() {
+        let now = now_ms();
+        while let Some(out) = inner.session.poll_output(now) {
             match out {
                 Output::Transmit(frame) => {
                     if let Some(s) = &inner.socket {
