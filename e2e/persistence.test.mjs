@@ -176,8 +176,12 @@ test('quota exceeded: an error event, no false persisted, retried once space is 
   await until(() => page.evaluate(() => window.errors.some((e) => e.domName === 'QuotaExceededError' && e.code === 'BROWSER_ERROR')), 5000, 'QuotaExceededError event')
   await new Promise((r) => setTimeout(r, 1000))
   assert.equal(await page.evaluate(() => window.persistedDone), false, 'never persisted while writes fail')
+  const failing = await page.evaluate(() => window.persistence.stats())
+  assert.ok(failing.writeFailures >= 1 && failing.errors.QuotaExceededError >= 1, JSON.stringify(failing))
+  assert.ok(failing.pendingUpdates >= 1 && failing.pendingBytes >= 100_000, 'the edit waits in memory')
   await cdp.send('Storage.overrideQuotaForOrigin', { origin: web.url })
   await until(() => page.evaluate(() => window.persistedDone), 40_000, 'persisted after the quota is lifted')
+  assert.equal((await page.evaluate(() => window.persistence.stats())).pendingUpdates, 0)
   await ctx.close()
 })
 

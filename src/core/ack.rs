@@ -35,6 +35,8 @@ pub struct AckTracker {
     next_seq: u64,
     next_probe: u64,
     bytes: usize,
+    /// Everything the server confirmed so far: (insertions, deletions).
+    confirmed: (IdSet, IdSet),
 }
 
 /// What an answer to a probe confirmed.
@@ -157,6 +159,8 @@ impl AckTracker {
             if is_subset(&e.insertions, have) && is_subset(&e.deletions, deleted) {
                 out.confirmed += 1;
                 self.bytes -= e.update.len();
+                self.confirmed.0.merge_with(e.insertions);
+                self.confirmed.1.merge_with(e.deletions);
             } else {
                 if e.sent.is_some_and(|p| p <= probe) {
                     out.missing.push((e.update.clone(), e.resent));
@@ -168,6 +172,17 @@ impl AckTracker {
         }
         self.entries = kept;
         out
+    }
+
+    /// True when every insertion and deletion of `update` is already tracked or was confirmed:
+    /// recording it again would only send it twice.
+    pub fn known(&self, update: &Update) -> bool {
+        let (mut ins, mut del) = self.confirmed.clone();
+        for e in &self.entries {
+            ins.merge_with(e.insertions.clone());
+            del.merge_with(e.deletions.clone());
+        }
+        is_subset(&update.insertions(true), &ins) && is_subset(update.delete_set(), &del)
     }
 
     /// Forgets every entry (the document was reset).

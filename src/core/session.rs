@@ -722,6 +722,12 @@ impl Session {
         self.tick(now);
         self.pull_local();
         let diff = self.doc.transact().encode_state_as_update_v1(acknowledged);
+        // Changes made or confirmed since this session started are already accounted for
+        // (storage may answer after the first edits, or after the first sync).
+        if Update::decode_v1(&diff).is_ok_and(|u| self.ack.known(&u)) {
+            self.report_unsynced();
+            return;
+        }
         let up = matches!(self.conn, Conn::Up { .. });
         if self.ack.push(diff.clone(), up, self.now).is_some() && up {
             self.transmit(&Message::Sync(SyncMessage::Update(diff)));

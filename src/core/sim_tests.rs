@@ -669,8 +669,31 @@ fn seeded_changes_are_confirmed_by_the_handshake_and_stored_as_acknowledged() {
         sim.clients[a].persisted.last(),
         Some(PersistCommand::Acknowledged { .. })
     ));
-    // Seeding while connected sends the seed, so the server can confirm it.
+    // Seeding again with nothing new: already confirmed in this session, nothing is sent.
     let sent = sim.clients[a].sent_frames.len();
+    let now = sim.now;
+    sim.clients[a]
+        .session
+        .seed_unconfirmed(now, &StateVector::default());
+    sim.pump(a);
+    assert_eq!(sim.clients[a].session.unconfirmed().0, 0);
+    assert_eq!(sim.clients[a].sent_frames.len(), sent);
+    // Restored content the session never saw, seeded while connected, is sent so the server
+    // can confirm it.
+    let stored = {
+        let other = yrs::Doc::with_client_id(9);
+        type_text(&other, 0, "restored ");
+        let u = other
+            .transact()
+            .encode_state_as_update_v1(&StateVector::default());
+        u
+    };
+    use yrs::updates::decoder::Decode;
+    sim.clients[a]
+        .doc
+        .transact_mut_with("ysync-store-idb-1")
+        .apply_update(yrs::Update::decode_v1(&stored).unwrap())
+        .unwrap();
     let now = sim.now;
     sim.clients[a]
         .session
@@ -681,6 +704,7 @@ fn seeded_changes_are_confirmed_by_the_handshake_and_stored_as_acknowledged() {
         .any(|f| f.starts_with(&[0, 2])));
     sim.run_for(300);
     assert_eq!(sim.clients[a].session.unconfirmed().0, 0);
+    assert!(server_text(&sim).contains("restored"));
 }
 
 #[test]

@@ -47,6 +47,27 @@ pub enum StoreCommand {
     },
 }
 
+/// Persistence metrics (see [`Store::stats`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StoreStats {
+    /// Rows in the store, as far as this instance knows (other tabs' rows are counted by
+    /// each transaction).
+    pub rows: u64,
+    /// Bytes in those rows.
+    pub bytes: u64,
+    /// Changes recorded but not yet durable.
+    pub pending_updates: u64,
+    /// Their size in update bytes.
+    pub pending_bytes: u64,
+    /// Transactions that completed (appends and compactions).
+    pub writes: u64,
+    /// Compactions that completed.
+    pub compactions: u64,
+    /// Transactions that failed (each is retried).
+    pub write_failures: u64,
+}
+
 #[derive(Debug)]
 struct InFlight {
     id: u64,
@@ -69,6 +90,7 @@ pub struct Store {
     bytes: usize,
     compacted_bytes: usize,
     failures: u32,
+    counters: StoreStats,
 }
 
 impl Store {
@@ -86,6 +108,20 @@ impl Store {
             bytes: 0,
             compacted_bytes: 0,
             failures: 0,
+            counters: StoreStats::default(),
+        }
+    }
+
+    /// A snapshot of the metrics.
+    pub fn stats(&self) -> StoreStats {
+        let in_flight = self.in_flight.iter().flat_map(|f| f.updates.iter());
+        let waiting: Vec<_> = in_flight.chain(self.pending.iter()).collect();
+        StoreStats {
+            rows: self.rows as u64,
+            bytes: self.bytes as u64,
+            pending_updates: self.pending(),
+            pending_bytes: waiting.iter().map(|u| u.len() as u64).sum(),
+            ..self.counters.clone()
         }
     }
 
@@ -182,6 +218,10 @@ impl Store {
         };
         self.persisted_upto = self.persisted_upto.max(f.upto);
         self.failures = 0;
+        self.counters.writes += 1;
+        if compacted {
+            self.counters.compactions += 1;
+        }
         self.rows = rows;
         if compacted {
             self.bytes = bytes;
@@ -199,6 +239,7 @@ impl Store {
             self.pending = f.updates;
         }
         self.failures = self.failures.saturating_add(1);
+        self.counters.write_failures += 1;
         let exp = 1u64
             .checked_shl(self.failures.saturating_sub(1))
             .unwrap_or(u64::MAX);
@@ -264,13 +305,25 @@ mod tests {
         let Some(StoreCommand::Append { id, .. }) = s.next_command(concat) else {
             panic!()
         };
-        s.push(vec![2]);
+        s.push(vec![2, 2]);
         assert_eq!(s.write_failed(id), 500);
         assert!(!s.persisted(m), "never persisted after a failed write");
+        let st = s.stats();
+        assert_eq!((st.pending_updates, st.pending_bytes), (2, 3));
+        assert_eq!((st.writes, st.write_failures), (0, 1));
         let Some(StoreCommand::Append { id, update }) = s.next_command(concat) else {
             panic!()
         };
-        assert_eq!(update, vec![1, 2], "retried in order with what came since");
+        assert_eq!(
+            update,
+            vec![1, 2, 2],
+            "retried in order with what came since"
+        );
+        assert_eq!(
+            s.stats().pending_bytes,
+            3,
+            "in flight still counts as pending"
+        );
         assert_eq!(s.write_failed(id), 1000);
         let Some(StoreCommand::Append { id, .. }) = s.next_command(concat) else {
             panic!()
@@ -278,6 +331,12 @@ mod tests {
         s.write_done(id, false, 1, 2);
         assert!(s.persisted(m));
         assert_eq!(s.failures(), 0);
+        let st = s.stats();
+        assert_eq!((st.pending_updates, st.pending_bytes), (0, 0));
+        assert_eq!(
+            (st.writes, st.write_failures, st.rows, st.bytes),
+            (1, 2, 1, 2)
+        );
         // A late answer for an old transaction changes nothing.
         s.write_done(id, false, 1, 2);
         assert_eq!(s.stored(), (1, 2));
@@ -301,6 +360,7 @@ mod tests {
         };
         s.write_done(id, true, 1, 25);
         assert_eq!(s.stored(), (1, 25));
+        assert_eq!((s.stats().writes, s.stats().compactions), (2, 1));
         assert_eq!(s.next_command(concat), None);
     }
 

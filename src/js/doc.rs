@@ -30,6 +30,8 @@ pub trait LocalStore {
     fn acknowledged(&self, key: &str) -> js_sys::Promise;
     /// Stores the acknowledged state vector for `key`.
     fn save_acknowledged(&self, key: &str, state_vector: &[u8]);
+    /// How many storage operations failed so far (each is reported as an event by the store).
+    fn failures(&self) -> u64;
 }
 
 /// Queued `update` event: the update and the transaction origin.

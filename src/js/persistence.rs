@@ -5,6 +5,7 @@
 //! sees them; an undecodable row is skipped with an `error` event and kept on disk.
 
 use std::cell::{Cell, RefCell};
+use std::collections::BTreeMap;
 use std::rc::{Rc, Weak};
 
 use wasm_bindgen::prelude::*;
@@ -12,11 +13,12 @@ use wasm_bindgen_futures::JsFuture;
 use yrs::updates::decoder::Decode;
 use yrs::{ReadTxn, StateVector, Transact, Update};
 
-use crate::core::store::{Store, StoreCommand, StoreConfig};
+use crate::core::store::{Store, StoreCommand, StoreConfig, StoreStats};
 use crate::core::validate::{self, Limits};
 use crate::js::doc::{Doc, DocShared, LocalStore};
 use crate::js::error::{ApiError, ApiResult};
 use crate::js::events::Listeners;
+use crate::web::clock::now_f64;
 use crate::web::idb;
 use crate::web::timer::Timer;
 
@@ -33,6 +35,9 @@ struct Inner {
     flush_timer: Option<Timer>,
     synced_waiters: Vec<(js_sys::Function, js_sys::Function)>,
     persisted_waiters: Vec<(u64, js_sys::Function)>,
+    last_write_ms: Option<f64>,
+    load_ms: Option<f64>,
+    stats_timer: Option<Timer>,
 }
 
 struct Core {
@@ -44,6 +49,8 @@ struct Core {
     merge_origin: String,
     /// Reports a `blocked` open or delete request as an error event (the request goes on).
     on_blocked: Closure<dyn FnMut(JsValue)>,
+    /// Storage failures by DOMException name.
+    errors: RefCell<BTreeMap<String, u64>>,
     doc: Rc<DocShared>,
     inner: RefCell<Inner>,
     /// Updates from the document observer, drained outside any borrow.
@@ -60,8 +67,44 @@ pub struct IndexeddbPersistence {
     core: Rc<Core>,
 }
 
-fn storage_error(e: JsValue) -> JsValue {
-    ApiError::browser(e).into()
+fn snapshot(core: &Core) -> PersistenceStats {
+    let inner = core.inner.borrow();
+    PersistenceStats {
+        store: inner.store.stats(),
+        last_write_ms: inner.last_write_ms,
+        load_ms: inner.load_ms,
+        errors: core.errors.borrow().clone(),
+    }
+}
+
+fn stats_js(core: &Core) -> JsValue {
+    let json = serde_json::to_string(&snapshot(core)).unwrap_or_else(|_| "{}".into());
+    js_sys::JSON::parse(&json).unwrap_or(JsValue::NULL)
+}
+
+/// A storage failure: counted by its DOMException name, logged, and emitted as an `error`.
+fn report(core: &Core, e: JsValue) {
+    let err = ApiError::browser(e);
+    if let ApiError::Browser { name, .. } = &err {
+        log::warn!(target: "ysync::idb", "{}: {name}", core.name);
+        *core.errors.borrow_mut().entry(name.clone()).or_default() += 1;
+    }
+    core.emit("error", err.into());
+}
+
+/// A snapshot of a persistence's metrics.
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PersistenceStats {
+    /// Rows, bytes, pending changes, writes, compactions, write failures.
+    #[serde(flatten)]
+    pub store: StoreStats,
+    /// Duration of the last completed transaction (ms).
+    pub last_write_ms: Option<f64>,
+    /// Duration of the initial load (ms).
+    pub load_ms: Option<f64>,
+    /// Storage failures by DOMException name (`QuotaExceededError`, `BlockedError`, ...).
+    pub errors: BTreeMap<String, u64>,
 }
 
 impl Core {
@@ -122,6 +165,10 @@ impl LocalStore for Core {
         })
     }
 
+    fn failures(&self) -> u64 {
+        self.errors.borrow().values().sum()
+    }
+
     fn save_acknowledged(&self, key: &str, state_vector: &[u8]) {
         let Some(me) = self.me.upgrade() else {
             return;
@@ -135,7 +182,7 @@ impl LocalStore for Core {
             }
             .await;
             if let Err(e) = r {
-                me.emit("error", storage_error(e));
+                report(&me, e);
             }
         });
     }
@@ -182,6 +229,7 @@ async fn load(core: Rc<Core>) {
         (sv != StateVector::default())
             .then(|| txn.encode_state_as_update_v1(&StateVector::default()))
     };
+    let started = now_f64();
     let result = async {
         let db = ensure_open(&core).await?;
         JsFuture::from(idb::read_all(&db)).await
@@ -193,12 +241,15 @@ async fn load(core: Rc<Core>) {
             Err(_) => (0, 0),
         },
         Err(e) => {
-            core.emit("error", storage_error(e));
+            report(&core, e);
             (0, 0)
         }
     };
     {
         let mut inner = core.inner.borrow_mut();
+        let ms = now_f64() - started;
+        log::info!(target: "ysync::idb", "{}: loaded {rows} rows, {bytes} bytes in {ms:.1} ms", core.name);
+        inner.load_ms = Some(ms);
         inner.store.loaded(rows, bytes);
         inner.synced = true;
         if let Some(u) = before {
@@ -317,16 +368,25 @@ fn flush(core: &Rc<Core>) {
     let Some(cmd) = cmd else { return };
     let core = core.clone();
     wasm_bindgen_futures::spawn_local(async move {
+        let started = now_f64();
         let outcome = run(&core, &cmd).await;
+        let ms = now_f64() - started;
         let id = match cmd {
             StoreCommand::Append { id, .. } | StoreCommand::Compact { id } => id,
         };
         match outcome {
             Ok((compacted, rows, bytes)) => {
-                core.inner
-                    .borrow_mut()
-                    .store
-                    .write_done(id, compacted, rows, bytes);
+                log::debug!(
+                    target: "ysync::idb",
+                    "{}: {} done in {ms:.1} ms: {rows} rows, {bytes} bytes",
+                    core.name,
+                    if compacted { "compaction" } else { "append" }
+                );
+                {
+                    let mut inner = core.inner.borrow_mut();
+                    inner.store.write_done(id, compacted, rows, bytes);
+                    inner.last_write_ms = Some(ms);
+                }
                 core.doc.flush();
                 for f in core.due_persisted() {
                     let _ = f.call0(&JsValue::NULL);
@@ -336,7 +396,7 @@ fn flush(core: &Rc<Core>) {
             }
             Err(e) => {
                 let delay = core.inner.borrow_mut().store.write_failed(id);
-                core.emit("error", storage_error(e));
+                report(&core, e);
                 core.inner
                     .borrow_mut()
                     .retry
@@ -422,7 +482,7 @@ impl IndexeddbPersistence {
             let weak = me.clone();
             let on_blocked = Closure::<dyn FnMut(JsValue)>::new(move |e: JsValue| {
                 if let Some(core) = weak.upgrade() {
-                    core.emit("error", storage_error(e));
+                    report(&core, e);
                 }
             });
             Core {
@@ -430,6 +490,7 @@ impl IndexeddbPersistence {
                 origin: origin.clone(),
                 merge_origin: merge_origin.clone(),
                 on_blocked,
+                errors: RefCell::default(),
                 doc: shared.clone(),
                 inner: RefCell::new(Inner {
                     store: Store::new(cfg),
@@ -441,6 +502,9 @@ impl IndexeddbPersistence {
                     flush_timer: None,
                     synced_waiters: vec![],
                     persisted_waiters: vec![],
+                    last_write_ms: None,
+                    load_ms: None,
+                    stats_timer: None,
                 }),
                 queue: Rc::default(),
                 listeners: Listeners::default(),
@@ -466,6 +530,24 @@ impl IndexeddbPersistence {
         if get("persist").as_bool() == Some(true) {
             let _ = idb::request_persist();
         }
+        if let Some(level) = crate::js::provider::log_level(&get("logLevel"))? {
+            crate::web::log::set_level(level);
+        }
+        let every = get("statsInterval").as_f64().unwrap_or(0.0);
+        if every.is_finite() && every > 0.0 {
+            let every = every as u64;
+            let timer = Timer::for_owner(Rc::downgrade(&core), move |core| {
+                core.emit("stats", stats_js(core));
+                if let Some(t) = core.inner.borrow_mut().stats_timer.as_mut() {
+                    t.schedule(every);
+                }
+            });
+            core.inner
+                .borrow_mut()
+                .stats_timer
+                .insert(timer)
+                .schedule(every);
+        }
         wasm_bindgen_futures::spawn_local(load(core.clone()));
         Ok(IndexeddbPersistence { core })
     }
@@ -474,6 +556,14 @@ impl IndexeddbPersistence {
     #[wasm_bindgen(getter)]
     pub fn synced(&self) -> bool {
         self.core.inner.borrow().synced
+    }
+
+    /// A snapshot of the storage metrics: `rows`, `bytes`, `pendingUpdates`, `pendingBytes`,
+    /// `writes`, `compactions`, `writeFailures`, `lastWriteMs`, `loadMs`, `errors` (by
+    /// DOMException name).
+    #[wasm_bindgen(unchecked_return_type = "PersistenceStats")]
+    pub fn stats(&self) -> JsValue {
+        stats_js(&self.core)
     }
 
     /// The database name.
@@ -561,6 +651,11 @@ impl IndexeddbPersistence {
 }
 
 impl IndexeddbPersistence {
+    /// A snapshot of the storage metrics, as Rust types.
+    pub fn stats_snapshot(&self) -> PersistenceStats {
+        snapshot(&self.core)
+    }
+
     fn stop(&self) {
         let _ = self
             .core
@@ -571,6 +666,7 @@ impl IndexeddbPersistence {
         inner.destroyed = true;
         inner.retry = None;
         inner.flush_timer = None;
+        inner.stats_timer = None;
         if let Some(db) = inner.db.take() {
             if let Ok(close) = js_sys::Reflect::get(&db, &"close".into()) {
                 if let Ok(f) = close.dyn_into::<js_sys::Function>() {

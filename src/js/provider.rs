@@ -13,6 +13,7 @@ use wasm_bindgen_futures::JsFuture;
 use crate::core::awareness::AwarenessChange;
 use crate::core::backoff::Backoff;
 use crate::core::session::{CloseReason, Config, Event, Output, PersistCommand, Session};
+use crate::core::stats::SyncStats;
 use crate::js::doc::{Doc, DocShared};
 use crate::js::error::{ApiError, ApiResult};
 use crate::js::events::Listeners;
@@ -40,6 +41,8 @@ struct Options {
     heartbeat_timeout: u64,
     disable_bc: bool,
     max_message_size: usize,
+    stats_interval: u64,
+    log_level: Option<log::LevelFilter>,
 }
 
 fn get(obj: &JsValue, key: &str) -> JsValue {
@@ -113,8 +116,25 @@ impl Options {
             heartbeat_timeout: num("heartbeatTimeout", 10_000.0)? as u64,
             disable_bc: flag("disableBc", false),
             max_message_size: num("maxMessageSize", 64.0 * 1024.0 * 1024.0)? as usize,
+            stats_interval: num("statsInterval", 0.0)? as u64,
+            log_level: log_level(&get(o, "logLevel"))?,
         })
     }
+}
+
+/// The `logLevel` option: undefined (leave as is) or a level name.
+pub(crate) fn log_level(v: &JsValue) -> ApiResult<Option<log::LevelFilter>> {
+    if v.is_undefined() {
+        return Ok(None);
+    }
+    v.as_string()
+        .and_then(|s| crate::web::log::parse_level(&s))
+        .map(Some)
+        .ok_or_else(|| {
+            ApiError::InvalidArgument(
+                "option logLevel must be 'off', 'error', 'warn', 'info', 'debug' or 'trace'".into(),
+            )
+        })
 }
 
 fn query(params: &[(String, String)]) -> String {
@@ -159,6 +179,11 @@ struct Inner {
     ack_waiters: Vec<(u64, Waiter, Waiter)>,
     /// Unconfirmed changes were taken from local storage (done once, when storage exists).
     seeded: bool,
+    /// Delay of the pending reconnect (ms).
+    backoff_ms: Option<u64>,
+    /// Emits the periodic `stats` event.
+    stats_timer: Option<Timer>,
+    stats_interval: u64,
 }
 
 pub(crate) struct Core {
@@ -173,6 +198,19 @@ pub(crate) struct Core {
     /// A pump is queued as a microtask. Outside `inner`: set from a yrs observer that may run
     /// while `inner` is borrowed (remote updates applied by the session).
     pump_scheduled: Cell<bool>,
+}
+
+/// A snapshot of a provider's metrics: the session's (see [`SyncStats`]) and the adapter's.
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProviderStats {
+    /// Traffic, updates, connections, lag, probe round trip, errors.
+    #[serde(flatten)]
+    pub sync: SyncStats,
+    /// `connecting`, `connected` or `disconnected`.
+    pub status: &'static str,
+    /// Delay of the pending reconnect (ms), if one is scheduled.
+    pub backoff_ms: Option<u64>,
 }
 
 /// Real-time sync of a `Doc` with a y-websocket server room.
@@ -236,8 +274,15 @@ fn connect(core: &Rc<Core>) {
         if let Some(t) = inner.reconnect.as_mut() {
             t.cancel();
         }
+        inner.backoff_ms = None;
         inner.generation += 1;
         inner.session.connecting(now_ms());
+        log::info!(
+            target: "ysync::provider",
+            "connecting to {} (attempt {})",
+            crate::web::log::redact_url(&inner.base_url),
+            inner.generation
+        );
         inner.token.clone().map(|f| (f, inner.generation))
     };
     match token {
@@ -279,7 +324,7 @@ fn connect(core: &Rc<Core>) {
 fn attempt_failed(core: &Rc<Core>) {
     {
         let mut inner = core.inner.borrow_mut();
-        inner.session.closed(now_ms());
+        inner.session.closed(now_ms(), None);
         schedule_reconnect(core, &mut inner);
     }
     pump(core);
@@ -329,8 +374,14 @@ fn on_socket(core: &Rc<Core>, generation: u64, ev: SocketEvent) {
         }
         let now = now_ms();
         match ev {
-            SocketEvent::Open => inner.session.connected(now),
-            SocketEvent::Message(bytes) => inner.session.handle_frame(now, &bytes),
+            SocketEvent::Open => {
+                log::info!(target: "ysync::provider", "connected");
+                inner.session.connected(now)
+            }
+            SocketEvent::Message(bytes) => {
+                log::trace!(target: "ysync::provider", "frame in: {} bytes", bytes.len());
+                inner.session.handle_frame(now, &bytes)
+            }
             SocketEvent::Text => {}
             SocketEvent::Error => core.emit("connection-error", vec![JsValue::UNDEFINED]),
             SocketEvent::Close {
@@ -346,8 +397,9 @@ fn on_socket(core: &Rc<Core>, generation: u64, ev: SocketEvent) {
                         ("wasClean", JsValue::from_bool(was_clean)),
                     ])],
                 );
+                log::info!(target: "ysync::provider", "closed: code {code}");
                 drop_later(inner.socket.take());
-                inner.session.closed(now);
+                inner.session.closed(now, Some(code));
                 schedule_reconnect(core, &mut inner);
             }
         }
@@ -368,6 +420,8 @@ fn schedule_reconnect(core: &Rc<Core>, inner: &mut Inner) {
         return;
     }
     let delay = inner.backoff.next_delay();
+    inner.backoff_ms = Some(delay);
+    log::info!(target: "ysync::provider", "reconnecting in {delay} ms");
     inner
         .reconnect
         .get_or_insert_with(|| Timer::for_owner(Rc::downgrade(core), connect))
@@ -386,6 +440,7 @@ fn pump(core: &Rc<Core>) {
         while let Some(out) = inner.session.poll_output(now) {
             match out {
                 Output::Transmit(frame) => {
+                    log::trace!(target: "ysync::provider", "frame out: {} bytes", frame.len());
                     if let Some(s) = &inner.socket {
                         // A failed send is followed by a close event, which reconnects.
                         let _ = s.send(&frame);
@@ -397,8 +452,9 @@ fn pump(core: &Rc<Core>) {
                     }
                 }
                 Output::Close(reason) => {
+                    log::warn!(target: "ysync::provider", "closing: {reason:?}");
                     drop_later(inner.socket.take());
-                    inner.session.closed(now_ms());
+                    inner.session.closed(now_ms(), None);
                     if !matches!(reason, CloseReason::PermissionDenied) {
                         schedule_reconnect(core, &mut inner);
                     }
@@ -505,10 +561,14 @@ fn on_event(core: &Rc<Core>, inner: &mut Inner, e: Event) {
             if b {
                 inner.backoff.reset();
             }
+            log::debug!(target: "ysync::provider", "synced: {b}");
             core.emit("sync", vec![JsValue::from_bool(b)]);
             core.emit("synced", vec![JsValue::from_bool(b)]);
         }
-        Event::Unsynced { count, .. } => core.emit("unsynced", vec![JsValue::from(count as u32)]),
+        Event::Unsynced { count, bytes } => {
+            log::debug!(target: "ysync::provider", "unacknowledged: {count} changes, {bytes} bytes");
+            core.emit("unsynced", vec![JsValue::from(count as u32)])
+        }
         Event::Awareness { change, local } => {
             // y-protocols' events: `update` for every update (renewals too), `change` when a
             // state appeared, changed or left; the origin is 'local' or 'remote'.
@@ -521,12 +581,64 @@ fn on_event(core: &Rc<Core>, inner: &mut Inner, e: Event) {
                 core.emit("awareness:change", vec![change_obj(&change, false), origin]);
             }
         }
-        Event::PermissionDenied(reason) => core.emit(
-            "permission-denied",
-            vec![obj(&[("reason", JsValue::from_str(&reason))])],
-        ),
-        Event::Error(err) => core.emit("error", vec![ApiError::Sync(err).into()]),
+        Event::PermissionDenied(reason) => {
+            log::warn!(target: "ysync::provider", "permission denied");
+            core.emit(
+                "permission-denied",
+                vec![obj(&[("reason", JsValue::from_str(&reason))])],
+            )
+        }
+        Event::Error(err) => {
+            log::warn!(target: "ysync::provider", "error {}", err.code());
+            core.emit("error", vec![ApiError::Sync(err).into()])
+        }
     }
+}
+
+fn snapshot(core: &Core) -> ProviderStats {
+    let mut inner = core.inner.borrow_mut();
+    let mut sync = inner.session.stats(now_ms());
+    // Storage failures are counted by the document's local store (IndexedDB), if any.
+    if let Some(n) = core
+        .doc
+        .local_store()
+        .map(|s| s.failures())
+        .filter(|n| *n > 0)
+    {
+        sync.errors.insert("STORAGE_FAILURE".into(), n);
+    }
+    ProviderStats {
+        status: inner.session.status().as_str(),
+        backoff_ms: inner.backoff_ms,
+        sync,
+    }
+}
+
+fn stats_js(core: &Core) -> JsValue {
+    let json = serde_json::to_string(&snapshot(core)).unwrap_or_else(|_| "{}".into());
+    js_sys::JSON::parse(&json).unwrap_or(JsValue::NULL)
+}
+
+/// Emits `stats` every `stats_interval` ms.
+fn start_stats(core: &Rc<Core>) {
+    let mut inner = core.inner.borrow_mut();
+    let every = inner.stats_interval;
+    if every == 0 {
+        return;
+    }
+    inner
+        .stats_timer
+        .get_or_insert_with(|| {
+            Timer::for_owner(Rc::downgrade(core), move |core| {
+                let s = stats_js(core);
+                core.emit("stats", vec![s]);
+                if let Some(t) = core.inner.borrow_mut().stats_timer.as_mut() {
+                    t.schedule(every);
+                }
+                core.flush();
+            })
+        })
+        .schedule(every);
 }
 
 /// Sets (`None`: clears) this client's awareness state and sends it.
@@ -682,6 +794,9 @@ impl WebsocketProvider {
                 synced_waiters: vec![],
                 ack_waiters: vec![],
                 seeded: false,
+                backoff_ms: None,
+                stats_timer: None,
+                stats_interval: opts.stats_interval,
             }),
             doc: shared.clone(),
             listeners: Listeners::default(),
@@ -697,6 +812,10 @@ impl WebsocketProvider {
             .observe_update_v1(core.observer_key.as_str(), move |_, _| schedule_pump(&weak))
             .map_err(|_| ApiError::Busy)?;
         watch_window(&core);
+        if let Some(level) = opts.log_level {
+            crate::web::log::set_level(level);
+        }
+        start_stats(&core);
         if opts.connect {
             connect(&core);
             open_channel(&core);
@@ -724,7 +843,7 @@ impl WebsocketProvider {
             drop_later(inner.socket.take());
             drop_later(inner.channel.take());
             inner.session.broadcast_closed();
-            inner.session.closed(now_ms());
+            inner.session.closed(now_ms(), Some(1000));
         }
         pump(&self.core);
     }
@@ -747,11 +866,12 @@ impl WebsocketProvider {
             inner.should_connect = false;
             inner.timer = None;
             inner.reconnect = None;
+            inner.stats_timer = None;
             inner.listeners.clear();
             drop_later(inner.socket.take());
             drop_later(inner.channel.take());
             inner.session.broadcast_closed();
-            inner.session.closed(now_ms());
+            inner.session.closed(now_ms(), Some(1000));
             let synced = std::mem::take(&mut inner.synced_waiters);
             let acked = std::mem::take(&mut inner.ack_waiters);
             synced
@@ -796,6 +916,14 @@ impl WebsocketProvider {
     #[wasm_bindgen(getter, js_name = unsyncedChanges)]
     pub fn unsynced_changes(&self) -> u32 {
         self.core.inner.borrow_mut().session.unconfirmed().0 as u32
+    }
+
+    /// A snapshot of the sync metrics (see the README: traffic per message type, updates
+    /// applied, connects and close reasons, time connected, current backoff, unacknowledged
+    /// changes and the age of the oldest, last probe round trip, errors by code).
+    #[wasm_bindgen(unchecked_return_type = "ProviderStats")]
+    pub fn stats(&self) -> JsValue {
+        stats_js(&self.core)
     }
 
     /// Resolves when synced with the server.
@@ -853,6 +981,11 @@ impl WebsocketProvider {
 
 /// The async Rust API of the provider.
 impl WebsocketProvider {
+    /// A snapshot of the sync metrics, as Rust types.
+    pub fn stats_snapshot(&self) -> ProviderStats {
+        snapshot(&self.core)
+    }
+
     /// Waits until synced with the server.
     pub async fn wait_synced(&self) -> Result<(), JsValue> {
         JsFuture::from(self.when_synced()).await.map(|_| ())
@@ -962,3 +1095,60 @@ impl Awareness {
         self.core.listeners.remove(&format!("awareness:{event}"), f);
     }
 }
+
+/// Sets the level of the debug log (bridged to the console) for every provider and
+/// persistence: `'off'` (the default), `'error'`, `'warn'`, `'info'`, `'debug'` or `'trace'`.
+/// Log lines carry sizes, counts, codes and durations — never document contents, tokens or
+/// URL queries.
+#[wasm_bindgen(js_name = setLogLevel)]
+pub fn set_log_level(
+    #[wasm_bindgen(unchecked_param_type = "LogLevel")] level: JsValue,
+) -> ApiResult<()> {
+    if let Some(l) = log_level(&level)? {
+        crate::web::log::set_level(l);
+    }
+    Ok(())
+}
+
+#[wasm_bindgen(typescript_custom_section)]
+const STATS_TS: &str = r#"
+/** Debug log levels (`setLogLevel`, option `logLevel`). */
+export type LogLevel = 'off' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
+/** Messages and the bytes of the frames that carried them. */
+export interface Traffic { messages: number; bytes: number }
+/** Traffic in one direction; `byType` keys: syncStep1, syncStep2, update, awareness, queryAwareness, auth, custom, invalid. */
+export interface DirectionStats { frames: number; bytes: number; byType: Record<string, Traffic> }
+/** `provider.stats()` and the `stats` event. */
+export interface ProviderStats {
+  status: 'connecting' | 'connected' | 'disconnected';
+  sent: DirectionStats;
+  received: DirectionStats;
+  updatesApplied: { local: number; remote: number; tabs: number };
+  connects: number;
+  reconnects: number;
+  /** Why connections ended: close codes ("1006") and "timeout", "protocol", "permissionDenied". */
+  closes: Record<string, number>;
+  connectedMs: number;
+  /** Delay of the pending reconnect, if one is scheduled. */
+  backoffMs: number | null;
+  /** Local changes the server has not confirmed; `oldestAgeMs` is the sync lag. */
+  unacknowledged: { count: number; bytes: number; oldestAgeMs: number | null };
+  lastProbeRttMs: number | null;
+  /** Errors by code: MALFORMED_FRAME, FRAME_TOO_LARGE, PERMISSION_DENIED, TIMEOUT, NOT_APPLIED, STORAGE_FAILURE... */
+  errors: Record<string, number>;
+}
+/** `persistence.stats()` and its `stats` event. */
+export interface PersistenceStats {
+  rows: number;
+  bytes: number;
+  pendingUpdates: number;
+  pendingBytes: number;
+  writes: number;
+  compactions: number;
+  writeFailures: number;
+  lastWriteMs: number | null;
+  loadMs: number | null;
+  /** Storage failures by DOMException name (QuotaExceededError, BlockedError...). */
+  errors: Record<string, number>;
+}
+"#;

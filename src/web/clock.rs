@@ -3,12 +3,17 @@
 /// Milliseconds on a monotonic clock (`performance.now()`), falling back to `Date.now()` where
 /// there is no `performance` (some workers).
 pub fn now_ms() -> u64 {
+    now_f64() as u64
+}
+
+/// [`now_ms`] with sub-millisecond precision (for measuring durations).
+pub fn now_f64() -> f64 {
     let perf = js_sys::Reflect::get(&js_sys::global(), &"performance".into())
         .ok()
         .and_then(|p| wasm_bindgen::JsCast::dyn_into::<web_sys::Performance>(p).ok());
     match perf {
-        Some(p) => p.now() as u64,
-        None => js_sys::Date::now() as u64,
+        Some(p) => p.now(),
+        None => js_sys::Date::now(),
     }
 }
 

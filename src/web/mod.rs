@@ -5,5 +5,6 @@ pub mod broadcast;
 pub mod clock;
 pub mod idb;
 pub mod listener;
+pub mod log;
 pub mod socket;
 pub mod timer;
