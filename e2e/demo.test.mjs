@@ -194,6 +194,10 @@ test('presence and carets appear, a hostile name stays text, and presence leaves
     await until(async () => (await todosOf(a.page)).some((t) => t.text === hostile), 5000, 'the hostile task on A')
     assert.equal(await a.page.locator('img').count(), 0)
 
+    // The live metrics panel is filled by the periodic stats events.
+    await until(async () => (await a.page.textContent('#m-storage')).includes('row'), 5000, 'storage metrics')
+    await until(async () => (await a.page.textContent('#m-rtt')).endsWith('ms'), 5000, 'round trip metric')
+    assert.equal(await a.page.textContent('#m-reconnects'), '0')
     await mkdir(repoRoot + '/e2e/artifacts', { recursive: true })
     await a.page.screenshot({ path: repoRoot + '/e2e/artifacts/demo.png', fullPage: true })
 

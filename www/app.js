@@ -18,8 +18,8 @@ const note = doc.getText('note')
 const todos = doc.getMap('todos') // id -> { text }
 const todoDone = doc.getMap('todoDone') // id -> boolean
 const todoOrder = doc.getMap('todoOrder') // id -> number
-const persistence = new IndexeddbPersistence(`ysync-demo/${room}`, doc, {})
-const provider = new WebsocketProvider(server, room, doc, { connect: false })
+const persistence = new IndexeddbPersistence(`ysync-demo/${room}`, doc, { statsInterval: 1000 })
+const provider = new WebsocketProvider(server, room, doc, { connect: false, statsInterval: 1000 })
 const awareness = provider.awareness
 const offlineKey = `ysync-demo-offline/${room}`
 let offline = sessionStorage.getItem(offlineKey) === '1'
@@ -302,6 +302,32 @@ $('reset').addEventListener('click', async () => {
   await persistence.clearData()
   sessionStorage.removeItem(offlineKey)
   location.reload()
+})
+
+// --- Live metrics (the periodic stats events) ----------------------------------------------
+const bytes = (n) => n < 1024 ? `${n} B` : n < 1048576 ? `${(n / 1024).toFixed(1)} kB` : `${(n / 1048576).toFixed(1)} MB`
+let previous = null
+provider.on('stats', (s) => {
+  const at = performance.now()
+  const rate = (key) => previous ? bytes(Math.max(0, Math.round((s[key].bytes - previous.s[key].bytes) * 1000 / (at - previous.at)))) + '/s' : '—'
+  const lag = s.unacknowledged.oldestAgeMs
+  $('m-lag').textContent = lag === null ? 'none' : `${(lag / 1000).toFixed(1)} s (${s.unacknowledged.count})`
+  const flow = (id, key) => {
+    const total = document.createElement('small')
+    total.textContent = `${bytes(s[key].bytes)} in ${s[key].frames} frames`
+    $(id).replaceChildren(rate(key), total)
+  }
+  flow('m-up', 'sent')
+  flow('m-down', 'received')
+  $('m-rtt').textContent = s.lastProbeRttMs === null ? '—' : `${s.lastProbeRttMs} ms`
+  $('m-reconnects').textContent = String(s.reconnects)
+  previous = { s, at }
+})
+persistence.on('stats', (p) => {
+  const size = document.createElement('small')
+  size.textContent = `${bytes(p.bytes)}, ${p.compactions} compaction${p.compactions === 1 ? '' : 's'}`
+  $('m-storage').replaceChildren(`${p.rows} row${p.rows === 1 ? '' : 's'}`, size)
+  $('m-write').textContent = p.lastWriteMs === null ? '—' : `${p.lastWriteMs.toFixed(1)} ms${p.writeFailures ? ` · ${p.writeFailures} failed` : ''}`
 })
 
 doc.on('update', (_update, origin) => {
