@@ -22,7 +22,7 @@ const profile = mkdtempSync(join(tmpdir(), 'ysync-bench-'))
 
 async function launch () {
   const port = await freePort()
-  const proc = spawn('/usr/bin/chromium', [...chromiumArgs, `--user-data-dir=${profile}`, `--remote-debugging-port=${port}`, 'about:blank'], { stdio: 'ignore' })
+  const proc = spawn('/usr/bin/chromium', [...chromiumArgs, `--user-data-dir=${profile}`, `--remote-debugging-port=${port}`, 'about:blank'], { stdio: 'ignore', detached: true })
   const browser = await until(() => chromium.connectOverCDP(`http://127.0.0.1:${port}`).catch(() => null), 15_000, 'chromium')
   const page = await browser.contexts()[0].newPage()
   await page.goto(web.url + pagePath)
@@ -32,7 +32,7 @@ async function launch () {
     async close () {
       const gone = new Promise((r) => proc.on('exit', r))
       await browser.close().catch(() => {})
-      proc.kill('SIGKILL')
+      try { process.kill(-proc.pid, 'SIGKILL') } catch {} // the whole process group
       await gone
     }
   }

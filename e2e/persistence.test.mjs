@@ -190,9 +190,15 @@ test('a browser killed with SIGKILL right after whenPersisted loses nothing', as
   const name = dbName('kill')
   const launch = async () => {
     const port = await freePort()
-    const proc = spawn('/usr/bin/chromium', [...chromiumArgs, `--user-data-dir=${profile}`, `--remote-debugging-port=${port}`, 'about:blank'], { stdio: 'ignore' })
+    // Its own process group, so SIGKILL reaches every Chromium process (as a crash would).
+    const proc = spawn('/usr/bin/chromium', [...chromiumArgs, `--user-data-dir=${profile}`, `--remote-debugging-port=${port}`, 'about:blank'], { stdio: 'ignore', detached: true })
     const b = await until(() => chromium.connectOverCDP(`http://127.0.0.1:${port}`).catch(() => null), 15_000, 'chromium')
     return { proc, b }
+  }
+  const kill = async (proc) => {
+    const exited = new Promise((r) => proc.on('exit', r))
+    try { process.kill(-proc.pid, 'SIGKILL') } catch {}
+    await exited
   }
   try {
     let { proc, b } = await launch()
@@ -203,18 +209,18 @@ test('a browser killed with SIGKILL right after whenPersisted loses nothing', as
       for (let i = 0; i < 500; i++) t.insert(t.length, String(i % 10))
       await window.persistence.whenPersisted()
     })
-    const exited = new Promise((r) => proc.on('exit', r))
-    proc.kill('SIGKILL')
-    await exited;
+    await kill(proc);
     ({ proc, b } = await launch());
     ({ page } = await open(b.contexts()[0]))
     await attach(page, name)
     assert.equal((await text(page)).length, 500)
-    const gone = new Promise((r) => proc.on('exit', r))
-    proc.kill('SIGKILL')
-    await gone
+    await kill(proc)
   } finally {
-    rmSync(profile, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 })
+    try {
+      rmSync(profile, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 })
+    } catch (e) {
+      console.error('could not remove the temporary profile:', e.message)
+    }
   }
 })
 
