@@ -179,6 +179,9 @@ test('quota exceeded: an error event, no false persisted, retried once space is 
   const failing = await page.evaluate(() => window.persistence.stats())
   assert.ok(failing.writeFailures >= 1 && failing.errors.QuotaExceededError >= 1, JSON.stringify(failing))
   assert.ok(failing.pendingUpdates >= 1 && failing.pendingBytes >= 100_000, 'the edit waits in memory')
+  // A provider on the same document counts the storage failures among its errors.
+  const providerErrors = await page.evaluate(() => new window.ysync.WebsocketProvider('ws://127.0.0.1:9', 'quota', window.doc, { connect: false }).stats().errors)
+  assert.ok(providerErrors.STORAGE_FAILURE >= 1, JSON.stringify(providerErrors))
   await cdp.send('Storage.overrideQuotaForOrigin', { origin: web.url })
   await until(() => page.evaluate(() => window.persistedDone), 40_000, 'persisted after the quota is lifted')
   assert.equal((await page.evaluate(() => window.persistence.stats())).pendingUpdates, 0)

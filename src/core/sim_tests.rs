@@ -332,6 +332,29 @@ fn permission_denied_stops_the_session() {
         c.conn.is_none(),
         "the session asked for the socket to close"
     );
+    let mut c = sim.clients.remove(a);
+    let stats = c.session.stats(100);
+    assert_eq!(stats.errors["PERMISSION_DENIED"], 1);
+    assert_eq!(stats.closes["permissionDenied"], 1);
+    assert_eq!(stats.received.by_type["auth"].messages, 1);
+}
+
+#[test]
+fn an_oversized_frame_counts_as_frame_too_large() {
+    let mut cfg = cfg();
+    cfg.limits.max_frame = 64;
+    let mut sim = Sim::new(42);
+    let a = sim.add_client(1, cfg);
+    sim.connect(a);
+    sim.run_for(100);
+    let now = sim.now;
+    sim.clients[a].session.handle_frame(
+        now,
+        &frame(&Message::Sync(SyncMessage::Update(vec![0; 100]))),
+    );
+    let s = sim.clients[a].session.stats(now);
+    assert_eq!(s.errors["FRAME_TOO_LARGE"], 1);
+    assert_eq!(s.closes["protocol"], 1);
 }
 
 #[test]
