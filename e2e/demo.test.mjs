@@ -46,6 +46,12 @@ async function addTodo (page, text) {
   await page.click('#add button[type=submit]')
 }
 const row = (page, text) => page.locator('#todos .todo', { has: page.locator('.text', { hasText: text }) })
+/** Each remote caret as [label, offset]: the length of the text before it in the caret layer. */
+const caretOffsets = (page) => page.$$eval('#carets .caret', (cs) => cs.map((c) => {
+  let n = 0
+  for (let x = c.previousSibling; x; x = x.previousSibling) if (!x.classList?.contains('caret')) n += x.textContent.length
+  return [c.querySelector('.label').textContent, n]
+}))
 /** The peer's list in page order: the same sort the page uses. */
 function peerTodos (doc) {
   const items = doc.getMap('todos').toJSON()
@@ -169,20 +175,11 @@ test('presence and carets appear, a hostile name stays text, and presence leaves
     const labels = () => a.page.$$eval('#carets .caret .label', (ls) => ls.map((l) => l.textContent).sort())
     await until(async () => JSON.stringify(await labels()) === JSON.stringify([hostile, 'Bob'].sort()), 5000, 'two remote carets on A')
     // Each caret sits where its relative position resolves: count the text before it.
-    const offsets = await a.page.$$eval('#carets .caret', (cs) => cs.map((c) => {
-      let n = 0
-      for (let x = c.previousSibling; x; x = x.previousSibling) if (!x.classList?.contains('caret')) n += x.textContent.length
-      return [c.querySelector('.label').textContent, n]
-    }))
-    assert.deepEqual(Object.fromEntries(offsets), { Bob: 4, [hostile]: 9 })
+    assert.deepEqual(Object.fromEntries(await caretOffsets(a.page)), { Bob: 4, [hostile]: 9 })
     // Ada edits before both carets: they move with their characters.
     await typeAt(a.page, 0, '>> ')
     await until(async () => {
-      const o = await a.page.$$eval('#carets .caret', (cs) => cs.map((c) => {
-        let n = 0
-        for (let x = c.previousSibling; x; x = x.previousSibling) if (!x.classList?.contains('caret')) n += x.textContent.length
-        return n
-      }))
+      const o = (await caretOffsets(a.page)).map(([, n]) => n)
       return JSON.stringify(o.sort((x, y) => x - y)) === '[7,12]'
     }, 5000, 'carets to follow the text')
     // B sees Ada with her caret too.

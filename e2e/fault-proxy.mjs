@@ -4,6 +4,9 @@
 //   const proxy = await faultProxy('ws://127.0.0.1:1234', { seed: 7 })
 //   proxy.set({ delayMs: 20, jitterMs: 30, duplicate: 0.1 })
 //
+// `counts` has the payload bytes and frames the proxy received in each direction (`up`: client
+// to server), counted before any fault, so a client's own byte counters can be checked.
+//
 // Faults (all off by default; `set` replaces them):
 //   delayMs, jitterMs   every frame waits delayMs + [0, jitterMs] ms; order kept per direction
 //   stall               hold every frame (both directions) until stall is turned off
@@ -37,7 +40,8 @@ export async function faultProxy (upstreamUrl, { seed = 1 } = {}) {
   await new Promise((resolve) => wss.once('listening', resolve))
   let faults = {}
   const conns = new Set()
-  const stats = { connections: 0, frames: 0, bytes: 0, duplicated: 0, corrupted: 0, cut: 0, replayed: 0 }
+  const stats = { connections: 0, duplicated: 0, corrupted: 0, cut: 0, replayed: 0 }
+  const counts = { up: 0, upFrames: 0, down: 0, downFrames: 0 }
   let zombie = [] // server -> client frames of the last dropped connection
 
   const corrupt = (data) => {
@@ -90,8 +94,6 @@ export async function faultProxy (upstreamUrl, { seed = 1 } = {}) {
 
     const enqueue = (dir, data) => {
       if (conn.closed) return
-      stats.frames++
-      stats.bytes += data.length
       const p = dir === 'toClient' ? faults.corruptToClient : faults.corruptToServer
       if (p && random() < p) data = corrupt(data)
       const wait = (faults.delayMs ?? 0) + (faults.jitterMs ? random() * faults.jitterMs : 0)
@@ -106,8 +108,16 @@ export async function faultProxy (upstreamUrl, { seed = 1 } = {}) {
     if (faults.replayOnReconnect && zombie.length > 0) {
       for (const data of zombie.splice(0)) { stats.replayed++; enqueue('toClient', data) }
     }
-    client.on('message', (data) => enqueue('toServer', Buffer.from(data)))
-    upstream.on('message', (data) => enqueue('toClient', Buffer.from(data)))
+    client.on('message', (data) => {
+      counts.up += data.length
+      counts.upFrames++
+      enqueue('toServer', Buffer.from(data))
+    })
+    upstream.on('message', (data) => {
+      counts.down += data.length
+      counts.downFrames++
+      enqueue('toClient', Buffer.from(data))
+    })
     upstream.on('open', () => pump('toServer'))
     for (const s of [client, upstream]) {
       s.on('close', drop)
@@ -118,6 +128,7 @@ export async function faultProxy (upstreamUrl, { seed = 1 } = {}) {
   return {
     url: `ws://127.0.0.1:${port}`,
     stats,
+    counts,
     /** Replaces the active faults. */
     set (f) {
       faults = { ...f }

@@ -98,53 +98,19 @@ export function yjsPeer (serverUrl, room) {
 }
 
 /**
- * A loopback WebSocket proxy in front of `upstreamUrl` that counts the payload bytes and frames
- * in each direction (`up`: client to server). `pause()` holds client frames until `resume()`;
- * `cut()` drops every connection without a close handshake (the client sees 1006).
+ * A page with ysync loaded (e2e/pages/interop.html), in `context` or a new one (contexts share
+ * BroadcastChannel and IndexedDB between their pages). `log` collects its console lines and
+ * page errors (prefixed `pageerror: `).
  */
-export async function countingProxy (upstreamUrl) {
-  const { WebSocketServer } = await import('ws')
-  const port = await freePort()
-  const wss = new WebSocketServer({ host: '127.0.0.1', port })
-  await new Promise((r) => wss.once('listening', r))
-  const counts = { up: 0, upFrames: 0, down: 0, downFrames: 0 }
-  const pairs = new Set()
-  let paused = false
-  const held = []
-  wss.on('connection', (client, req) => {
-    const upstream = new WebSocket(upstreamUrl + req.url)
-    const early = []
-    const pair = { client, upstream }
-    pairs.add(pair)
-    const toServer = (data, isBinary) => {
-      if (upstream.readyState === WebSocket.OPEN) upstream.send(data, { binary: isBinary })
-      else early.push([data, isBinary])
-    }
-    upstream.on('open', () => { for (const [d, b] of early.splice(0)) upstream.send(d, { binary: b }) })
-    client.on('message', (data, isBinary) => {
-      counts.up += data.length
-      counts.upFrames++
-      if (paused) held.push(() => toServer(data, isBinary)); else toServer(data, isBinary)
-    })
-    upstream.on('message', (data, isBinary) => {
-      counts.down += data.length
-      counts.downFrames++
-      if (client.readyState === WebSocket.OPEN) client.send(data, { binary: isBinary })
-    })
-    const end = () => { pairs.delete(pair); client.terminate(); upstream.terminate() }
-    client.on('close', end)
-    upstream.on('close', end)
-    client.on('error', end)
-    upstream.on('error', end)
-  })
-  return {
-    url: `ws://127.0.0.1:${port}`,
-    counts,
-    pause () { paused = true },
-    resume () { paused = false; for (const f of held.splice(0)) f() },
-    cut () { for (const { client, upstream } of pairs) { client.terminate(); upstream.terminate() } pairs.clear() },
-    stop: () => new Promise((r) => { for (const { client, upstream } of pairs) { client.terminate(); upstream.terminate() } wss.close(r) })
-  }
+export async function openInteropPage (browser, webUrl, context) {
+  context = context ?? await browser.newContext()
+  const page = await context.newPage()
+  const log = []
+  page.on('console', (m) => log.push(m.text()))
+  page.on('pageerror', (e) => log.push('pageerror: ' + e))
+  await page.goto(`${webUrl}/e2e/pages/interop.html`)
+  await page.waitForFunction(() => window.ysyncReady === true, null, { timeout: 10_000 })
+  return { page, context, log }
 }
 
 /** Polls `cond` every 20 ms until it is truthy or `ms` passed. */

@@ -5,7 +5,7 @@ import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { isDeepStrictEqual } from 'node:util'
 import { WebSocketServer, WebSocket } from 'ws'
-import { startYServer, startStatic, launchBrowser, yjsPeer, until, repoRoot, freePort } from './lib.mjs'
+import { startYServer, startStatic, launchBrowser, yjsPeer, until, repoRoot, freePort, openInteropPage } from './lib.mjs'
 
 let web, browser
 const cleanups = []
@@ -23,16 +23,7 @@ const newRoom = (p) => p + '-' + Math.random().toString(36).slice(2)
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
 
 /** A page with the package loaded; `context` shares BroadcastChannel between its pages. */
-async function openPage (context) {
-  context = context ?? await browser.newContext()
-  const page = await context.newPage()
-  const log = []
-  page.on('console', (m) => log.push(m.text()))
-  page.on('pageerror', (e) => log.push('pageerror: ' + e))
-  await page.goto(`${web.url}/e2e/pages/interop.html`)
-  await page.waitForFunction(() => window.ysyncReady === true, null, { timeout: 10_000 })
-  return { page, context, log }
-}
+const openPage = (context) => openInteropPage(browser, web.url, context)
 
 /** Creates doc + provider in the page; options are plain JSON plus `tokenValue`. */
 async function join (page, url, room, options = {}) {

@@ -1,17 +1,18 @@
-// Sync observability in headless Chromium against a real @y/websocket-server, through a
-// counting loopback proxy: provider.stats() agrees with the bytes the proxy saw, the lag and
+// Sync observability in headless Chromium against a real @y/websocket-server, through the
+// loopback fault proxy (its byte counters, stalls and cuts): provider.stats() agrees with the bytes the proxy saw, the lag and
 // reconnect counters move, persistence.stats() counts writes, the periodic `stats` event
 // fires, and the debug log never shows contents, tokens or URL queries.
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { startYServer, startStatic, launchBrowser, yjsPeer, until, repoRoot, countingProxy } from './lib.mjs'
+import { startYServer, startStatic, launchBrowser, yjsPeer, until, repoRoot, openInteropPage } from './lib.mjs'
+import { faultProxy } from './fault-proxy.mjs'
 
 let web, browser, server, proxy
 before(async () => {
   web = await startStatic(repoRoot)
   browser = await launchBrowser()
   server = await startYServer()
-  proxy = await countingProxy(server.url)
+  proxy = await faultProxy(server.url)
 })
 after(async () => {
   await proxy?.stop()
@@ -23,16 +24,7 @@ after(async () => {
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
 const newRoom = (p) => p + '-' + Math.random().toString(36).slice(2)
 
-async function openPage () {
-  const context = await browser.newContext()
-  const page = await context.newPage()
-  const log = []
-  page.on('console', (m) => log.push(m.text()))
-  page.on('pageerror', (e) => log.push('pageerror: ' + e))
-  await page.goto(`${web.url}/e2e/pages/interop.html`)
-  await page.waitForFunction(() => window.ysyncReady === true, null, { timeout: 10_000 })
-  return { page, context, log }
-}
+const openPage = () => openInteropPage(browser, web.url)
 
 /** Waits until the proxy's counters stop moving and returns a copy. */
 async function quiet () {
@@ -95,14 +87,14 @@ test('stats: bytes and frames equal what the proxy saw; lag, reconnects, storage
     assert.deepEqual(s.errors, {})
 
     // Lag: the server gets nothing while the proxy holds frames; the oldest change ages.
-    proxy.pause()
+    proxy.set({ stall: true })
     await page.evaluate(() => window.doc.getText('note').insert(0, '!'))
     await sleep(400)
     const lagging = await page.evaluate(() => window.provider.stats())
     assert.equal(lagging.unacknowledged.count, 1)
     assert.ok(lagging.unacknowledged.bytes > 0)
     assert.ok(lagging.unacknowledged.oldestAgeMs >= 350, String(lagging.unacknowledged.oldestAgeMs))
-    proxy.resume()
+    proxy.set({})
     await until(async () => (await page.evaluate(() => window.provider.stats())).unacknowledged.oldestAgeMs === null, 5000, 'lag back to none')
 
     // A cut connection: counted with its close code, then a reconnect.

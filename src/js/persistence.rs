@@ -18,9 +18,10 @@ use crate::core::validate::{self, Limits};
 use crate::js::doc::{Doc, DocShared, LocalStore};
 use crate::js::error::{ApiError, ApiResult};
 use crate::js::events::Listeners;
+use crate::js::value::to_js_json;
 use crate::web::clock::now_f64;
 use crate::web::idb;
-use crate::web::timer::Timer;
+use crate::web::timer::{Interval, Timer};
 
 static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
@@ -37,7 +38,7 @@ struct Inner {
     persisted_waiters: Vec<(u64, js_sys::Function)>,
     last_write_ms: Option<f64>,
     load_ms: Option<f64>,
-    stats_timer: Option<Timer>,
+    stats_timer: Option<Interval>,
 }
 
 struct Core {
@@ -78,8 +79,7 @@ fn snapshot(core: &Core) -> PersistenceStats {
 }
 
 fn stats_js(core: &Core) -> JsValue {
-    let json = serde_json::to_string(&snapshot(core)).unwrap_or_else(|_| "{}".into());
-    js_sys::JSON::parse(&json).unwrap_or(JsValue::NULL)
+    to_js_json(&snapshot(core))
 }
 
 /// A storage failure: counted by its DOMException name, logged, and emitted as an `error`.
@@ -535,18 +535,10 @@ impl IndexeddbPersistence {
         }
         let every = get("statsInterval").as_f64().unwrap_or(0.0);
         if every.is_finite() && every > 0.0 {
-            let every = every as u64;
-            let timer = Timer::for_owner(Rc::downgrade(&core), move |core| {
-                core.emit("stats", stats_js(core));
-                if let Some(t) = core.inner.borrow_mut().stats_timer.as_mut() {
-                    t.schedule(every);
-                }
+            let timer = Interval::for_owner(Rc::downgrade(&core), every as u64, |core| {
+                core.emit("stats", stats_js(core))
             });
-            core.inner
-                .borrow_mut()
-                .stats_timer
-                .insert(timer)
-                .schedule(every);
+            core.inner.borrow_mut().stats_timer = Some(timer);
         }
         wasm_bindgen_futures::spawn_local(load(core.clone()));
         Ok(IndexeddbPersistence { core })

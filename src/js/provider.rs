@@ -17,11 +17,12 @@ use crate::core::stats::SyncStats;
 use crate::js::doc::{Doc, DocShared};
 use crate::js::error::{ApiError, ApiResult};
 use crate::js::events::Listeners;
+use crate::js::value::to_js_json;
 use crate::web::broadcast::Channel;
 use crate::web::clock::{now_ms, seed};
 use crate::web::listener::Listener;
 use crate::web::socket::{Socket, SocketEvent};
-use crate::web::timer::Timer;
+use crate::web::timer::{Interval, Timer};
 
 /// A page hidden at least this long probes (or reconnects) as soon as it is visible again.
 const LONG_HIDDEN_MS: u64 = 10_000;
@@ -182,8 +183,7 @@ struct Inner {
     /// Delay of the pending reconnect (ms).
     backoff_ms: Option<u64>,
     /// Emits the periodic `stats` event.
-    stats_timer: Option<Timer>,
-    stats_interval: u64,
+    stats_timer: Option<Interval>,
 }
 
 pub(crate) struct Core {
@@ -615,30 +615,7 @@ fn snapshot(core: &Core) -> ProviderStats {
 }
 
 fn stats_js(core: &Core) -> JsValue {
-    let json = serde_json::to_string(&snapshot(core)).unwrap_or_else(|_| "{}".into());
-    js_sys::JSON::parse(&json).unwrap_or(JsValue::NULL)
-}
-
-/// Emits `stats` every `stats_interval` ms.
-fn start_stats(core: &Rc<Core>) {
-    let mut inner = core.inner.borrow_mut();
-    let every = inner.stats_interval;
-    if every == 0 {
-        return;
-    }
-    inner
-        .stats_timer
-        .get_or_insert_with(|| {
-            Timer::for_owner(Rc::downgrade(core), move |core| {
-                let s = stats_js(core);
-                core.emit("stats", vec![s]);
-                if let Some(t) = core.inner.borrow_mut().stats_timer.as_mut() {
-                    t.schedule(every);
-                }
-                core.flush();
-            })
-        })
-        .schedule(every);
+    to_js_json(&snapshot(core))
 }
 
 /// Sets (`None`: clears) this client's awareness state and sends it.
@@ -796,7 +773,6 @@ impl WebsocketProvider {
                 seeded: false,
                 backoff_ms: None,
                 stats_timer: None,
-                stats_interval: opts.stats_interval,
             }),
             doc: shared.clone(),
             listeners: Listeners::default(),
@@ -815,7 +791,13 @@ impl WebsocketProvider {
         if let Some(level) = opts.log_level {
             crate::web::log::set_level(level);
         }
-        start_stats(&core);
+        if opts.stats_interval > 0 {
+            let every = Interval::for_owner(Rc::downgrade(&core), opts.stats_interval, |core| {
+                core.emit("stats", vec![stats_js(core)]);
+                core.flush();
+            });
+            core.inner.borrow_mut().stats_timer = Some(every);
+        }
         if opts.connect {
             connect(&core);
             open_channel(&core);

@@ -12,6 +12,14 @@ use crate::js::error::{ApiError, ApiResult};
 /// Deepest nesting accepted from JS (deeper values overflow the wasm stack in yrs).
 const MAX_DEPTH: usize = 256;
 
+/// A serde-serializable Rust value (stats snapshots) as a plain JS object.
+pub fn to_js_json<T: serde::Serialize>(v: &T) -> JsValue {
+    serde_json::to_string(v)
+        .ok()
+        .and_then(|json| js_sys::JSON::parse(&json).ok())
+        .unwrap_or(JsValue::NULL)
+}
+
 /// Converts a JSON-like JS value (null, boolean, number, bigint, string, Uint8Array, array,
 /// plain object) into a yrs value.
 pub fn to_any(v: &JsValue) -> ApiResult<Any> {

@@ -68,3 +68,37 @@ impl Drop for Timer {
         self.cancel();
     }
 }
+
+/// Calls its callback every `ms` milliseconds (`setInterval`) until dropped.
+pub struct Interval {
+    _cb: Closure<dyn FnMut()>,
+    id: JsValue,
+}
+
+#[wasm_bindgen::prelude::wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(js_name = setInterval)]
+    fn set_interval(cb: &js_sys::Function, ms: f64) -> JsValue;
+    #[wasm_bindgen(js_name = clearInterval)]
+    fn clear_interval(id: &JsValue);
+}
+
+impl Interval {
+    /// Runs `f` on its owner every `ms` ms while the owner is alive (held weakly, as it
+    /// usually holds the interval).
+    pub fn for_owner<C: 'static>(owner: Weak<C>, ms: u64, f: impl Fn(&Rc<C>) + 'static) -> Self {
+        let cb = Closure::<dyn FnMut()>::new(move || {
+            if let Some(c) = owner.upgrade() {
+                f(&c)
+            }
+        });
+        let id = set_interval(cb.as_ref().unchecked_ref(), ms as f64);
+        Interval { _cb: cb, id }
+    }
+}
+
+impl Drop for Interval {
+    fn drop(&mut self) {
+        clear_interval(&self.id);
+    }
+}
