@@ -141,11 +141,29 @@ test(`seed ${SEED}: corrupted frames are refused with typed errors; the instance
       for (const code of Object.keys(s.errors)) assert.ok(['MALFORMED_FRAME', 'UNKNOWN_MESSAGE_TYPE', 'TIMEOUT', 'FRAME_TOO_LARGE', 'NOT_APPLIED'].includes(code), code)
       assert.ok(s.closes.protocol >= 1, 'a malformed frame closes the connection')
       assert.deepEqual(p.problems(), [], 'no trap, no page error')
-      // Still working: it reconnects and a new edit reaches the server.
+      // Still working: it reconnects...
       await until(() => p.page.evaluate(() => window.provider.synced), 10_000, 'synced again')
-      await p.page.evaluate(() => window.doc.getMap('m').set('alive', true))
     }
-    await until(() => peer.doc.getMap('m').get('alive') === true, 10_000, 'a new edit reaches the peer')
+    // ...and the same instance syncs a new document with the peer. (Not this room's document:
+    // an undetectable corruption may have put phantom items in it that later edits depend on,
+    // which the server then keeps pending — seen in about one run in eight.)
+    const fresh = yjsPeer(server.url, room + '-after')
+    try {
+      await fresh.synced
+      for (const [i, p] of pages.entries()) {
+        await p.page.evaluate(async ({ url, room, i }) => {
+          const doc = new window.ysync.Doc()
+          const provider = new window.ysync.WebsocketProvider(url, room, doc, { disableBc: true })
+          await provider.whenSynced()
+          doc.getMap('m').set('alive' + i, true)
+          await provider.whenAcknowledged()
+          provider.destroy()
+        }, { url: proxy.url, room: room + '-after', i })
+      }
+      await until(() => fresh.doc.getMap('m').get('alive0') === true && fresh.doc.getMap('m').get('alive1') === true, 10_000, 'new edits reach the peer')
+    } finally {
+      fresh.destroy()
+    }
     assert.ok(proxy.stats.corrupted > 0)
   } finally {
     peer.destroy()
