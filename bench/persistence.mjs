@@ -40,6 +40,7 @@ async function launch () {
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
 const results = []
+const breakdown = []
 
 // 1. N single-character edits (one transaction each) until all are durable.
 {
@@ -101,7 +102,7 @@ const results = []
         tx.onerror = () => reject(tx.error)
       }
     })
-    for (const lib of ['ysync', 'yidb']) {
+    for (const lib of ['ysync', 'yidb', 'read']) {
       await fill('big-' + lib, [bigUpdate])
       await fill('rows-' + lib, smallUpdates)
     }
@@ -112,12 +113,30 @@ const results = []
   for (const [label, db] of [[`cold load, ${(bigSize / 1e6).toFixed(1)} MB document`, 'big'], [`cold load, ${ROWS.toLocaleString('en')}-row store`, 'rows']]) {
     const ys = []
     const yj = []
+    const parts = { read: [], ysync: [], yjs: [] }
     for (let run = 0; run < RUNS; run++) {
-      for (const lib of ['ysync', 'yidb']) {
+      for (const lib of ['ysync', 'yidb', 'read']) {
         const c = await launch()
-        const ms = await c.page.evaluate(async ({ lib, name }) => {
+        const ms = await c.page.evaluate(async ({ lib, name, first }) => {
           const t0 = performance.now()
-          if (lib === 'ysync') {
+          if (lib === 'read') {
+            // Where the time goes: the IndexedDB read alone (open + getAll), then each
+            // library's decode + integrate of the rows already in memory (alternating which
+            // goes first, as the first one pays for warming up the process).
+            const rows = await window.rawRows(name)
+            const read = performance.now() - t0
+            const apply = {
+              ysync: () => { const d = new window.ysync.Doc(); for (const r of rows) d.applyUpdate(r) },
+              yjs: () => { const d = new window.Y.Doc(); window.Y.transact(d, () => { for (const r of rows) window.Y.applyUpdate(d, r) }) }
+            }
+            const out = { read }
+            for (const k of first === 'ysync' ? ['ysync', 'yjs'] : ['yjs', 'ysync']) {
+              const t = performance.now()
+              apply[k]()
+              out[k] = performance.now() - t
+            }
+            return out
+          } else if (lib === 'ysync') {
             const doc = new window.ysync.Doc()
             const p = new window.ysync.IndexeddbPersistence(name, doc, { compactRows: 1e9 })
             await p.whenSynced()
@@ -129,12 +148,14 @@ const results = []
             doc.getText('t').length
           }
           return performance.now() - t0
-        }, { lib, name: db + '-' + lib })
-        ;(lib === 'ysync' ? ys : yj).push(ms)
+        }, { lib, name: db + '-' + lib, first: run % 2 ? 'yjs' : 'ysync' })
+        if (lib === 'read') for (const k of Object.keys(parts)) parts[k].push(ms[k])
+        else (lib === 'ysync' ? ys : yj).push(ms)
         await c.close()
       }
     }
     results.push([label, median(ys), median(yj)])
+    breakdown.push([label.replace('cold load, ', ''), median(parts.read), median(parts.ysync), median(parts.yjs)])
   }
 }
 
@@ -145,3 +166,7 @@ const fmt = (ms) => ms >= 1000 ? (ms / 1000).toFixed(2) + ' s' : ms.toFixed(1) +
 console.log(`\n| scenario (median of ${RUNS}) | ysync | y-indexeddb 9 + yjs 13.6 | y-indexeddb / ysync |`)
 console.log('|---|---:|---:|---:|')
 for (const [name, a, b] of results) console.log(`| ${name} | ${fmt(a)} | ${fmt(b)} | ${(b / a).toFixed(1)}x |`)
+console.log(`\nCold load breakdown (median of ${RUNS}, each in a new browser process):\n`)
+console.log('| stored | IndexedDB open + getAll alone | ysync decode + integrate (Doc.applyUpdate per row) | Yjs decode + integrate (one transaction) |')
+console.log('|---|---:|---:|---:|')
+for (const [name, read, ys, yj] of breakdown) console.log(`| ${name} | ${fmt(read)} | ${fmt(ys)} | ${fmt(yj)} |`)

@@ -890,7 +890,7 @@ impl WebsocketProvider {
     /// True while the server has not confirmed every local change.
     #[wasm_bindgen(getter, js_name = hasUnsyncedChanges)]
     pub fn has_unsynced_changes(&self) -> bool {
-        self.core.inner.borrow_mut().session.unconfirmed().0 > 0
+        self.unsynced_changes() > 0
     }
 
     /// How many local changes the server has not confirmed yet (0 when `hasUnsyncedChanges` is
