@@ -16,6 +16,10 @@ extern "C" {
     fn set_timeout(cb: &js_sys::Function, ms: f64) -> JsValue;
     #[wasm_bindgen(js_name = clearTimeout)]
     fn clear_timeout(id: &JsValue);
+    #[wasm_bindgen(js_name = setInterval)]
+    fn set_interval(cb: &js_sys::Function, ms: f64) -> JsValue;
+    #[wasm_bindgen(js_name = clearInterval)]
+    fn clear_interval(id: &JsValue);
 }
 
 /// A timer that calls its callback once per [`schedule`](Timer::schedule).
@@ -73,14 +77,6 @@ impl Drop for Timer {
 pub struct Interval {
     _cb: Closure<dyn FnMut()>,
     id: JsValue,
-}
-
-#[wasm_bindgen::prelude::wasm_bindgen]
-extern "C" {
-    #[wasm_bindgen(js_name = setInterval)]
-    fn set_interval(cb: &js_sys::Function, ms: f64) -> JsValue;
-    #[wasm_bindgen(js_name = clearInterval)]
-    fn clear_interval(id: &JsValue);
 }
 
 impl Interval {
