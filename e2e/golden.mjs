@@ -42,6 +42,34 @@ awareness.clientID = 7
 awareness.setLocalState({ user: { name: 'Zoë 李 🦀', color: '#30bced' } })
 awareness.setLocalState({ user: { name: 'Zoë 李 🦀', color: '#30bced' }, cursor: null })
 
+// A document using every kind of content, for the v1 and v2 update checks.
+const rich = new Y.Doc()
+rich.clientID = 300
+const rt = rich.getText('rich')
+rt.insert(0, 'bold 🦀 plain', { bold: true })
+rt.format(5, 2, { italic: { level: 2 } })
+rt.insertEmbed(3, { image: 'x.png' })
+rt.delete(0, 1)
+const frag = rich.getXmlFragment('xml')
+const el = new Y.XmlElement('p')
+el.setAttribute('class', 'note')
+el.insert(0, [new Y.XmlText('inside')])
+frag.insert(0, [el, new Y.XmlText('after')])
+const arr = rich.getArray('nested')
+const inner = new Y.Map()
+arr.insert(0, [inner, new Uint8Array([1, 2, 3]), -0.5, 2 ** 40])
+inner.set('list', new Y.Array())
+inner.get('list').insert(0, ['a', { deep: [null] }])
+inner.set('gone', 1)
+inner.delete('gone')
+const sub = new Y.Doc({ guid: 'sub-guid' })
+rich.getMap('docs').set('sub', sub)
+const richVectors = {
+  v1: hex(Y.encodeStateAsUpdate(rich)),
+  v2: hex(Y.encodeStateAsUpdateV2(rich)),
+  json: JSON.parse(JSON.stringify({ rich: rt.toDelta(), nested: arr.toJSON() }))
+}
+
 const vectors = {
   step1_empty: { frame: hex(frame(0, (e) => syncProtocol.writeSyncStep1(e, empty))) },
   step1: { frame: hex(frame(0, (e) => syncProtocol.writeSyncStep1(e, doc))) },
@@ -68,6 +96,8 @@ const vectors = {
     reason: 'no access: «room» 🚫'
   },
   query_awareness: { frame: hex(frame(3, () => {})) },
+  // Not a frame: a v1 and a v2 update of the same document (all content kinds).
+  rich_updates: richVectors,
   // Relative positions in the step2 document's note, as Yjs apps put them in awareness.
   relative_positions: [0, 3, doc.getText('note').length].flatMap((index) => [0, -1].map((assoc) => ({
     index,

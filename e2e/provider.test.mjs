@@ -182,6 +182,62 @@ test('permission denied: one attempt, an event with the reason, and the token ne
   assert.ok(!a.log.some((l) => l.includes('tok-5ecr3t-xyz')), 'token absent from console output')
 })
 
+test("tokenIn: 'protocol' carries the token in Sec-WebSocket-Protocol, never in the URL or the console", async () => {
+  const { setupWSConnection, docs } = await import('@y/websocket-server/utils')
+  const { createServer } = await import('node:http')
+  const port = await freePort()
+  const seen = []
+  const wss = new WebSocketServer({ noServer: true })
+  const http = createServer()
+  http.on('upgrade', (req, socket, head) => {
+    const offered = String(req.headers['sec-websocket-protocol'] ?? '').split(',').map((p) => p.trim())
+    seen.push({ url: req.url, offered })
+    // The auth check a server makes: refuse unless the token is offered.
+    if (!offered.includes('tok-5ecr3t.xyz')) {
+      socket.end('HTTP/1.1 401 Unauthorized\r\n\r\n')
+      return
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => setupWSConnection(ws, req))
+  })
+  await new Promise((r) => http.listen(port, '127.0.0.1', r))
+  // The in-process server's documents keep awareness timers alive until destroyed.
+  const stop = () => new Promise((r) => {
+    for (const c of wss.clients) c.terminate()
+    for (const d of docs.values()) d.destroy()
+    docs.clear()
+    http.close(() => r())
+  })
+  cleanups.push(stop)
+  const room = newRoom('proto-token')
+  const a = await openPage()
+  await join(a.page, `ws://127.0.0.1:${port}`, room, { tokenValue: 'tok-5ecr3t.xyz', tokenIn: 'protocol', protocols: ['yjs'], params: { v: '1' } })
+  await a.page.evaluate(async () => {
+    await window.provider.whenSynced()
+    window.doc.getText('t').insert(0, 'authorized')
+    await window.provider.whenAcknowledged()
+  })
+  assert.equal(seen[0].url, `/${room}?v=1`, 'no token in the URL')
+  assert.deepEqual(seen[0].offered, ['yjs', 'tok-5ecr3t.xyz'])
+  assert.equal(docs.get(room)?.getText('t').toString(), 'authorized', 'the server has the edit')
+  // Failed attempts (server gone) print their URL in Chromium's console: still no token.
+  await stop()
+  await until(() => a.page.evaluate(() => window.events.filter((e) => e.name === 'status' && e.status === 'disconnected').length >= 1), 5000, 'disconnected')
+  await sleep(1500)
+  assert.ok(a.log.some((l) => l.includes(`127.0.0.1:${port}`)), 'the browser logged the failed connection')
+  assert.ok(!a.log.some((l) => l.includes('5ecr3t')), 'token absent from console output')
+  // A token that cannot be a subprotocol is refused without being echoed.
+  await a.page.evaluate(() => window.provider.destroy())
+  const msg = await a.page.evaluate(({ url, room }) => new Promise((resolve) => {
+    const { Doc, WebsocketProvider } = window.ysync
+    const p = new WebsocketProvider(url, room, new Doc(), { token: async () => 'has space 5ecr3t', tokenIn: 'protocol' })
+    p.on('connection-error', (e) => { resolve(`${e?.name} ${e?.code}: ${e?.message}`); p.destroy() })
+    setTimeout(() => { resolve(null); p.destroy() }, 5000)
+  }), { url: `ws://127.0.0.1:${port}`, room })
+  assert.match(String(msg), /not a valid WebSocket subprotocol/)
+  assert.ok(!msg.includes('5ecr3t'), msg)
+  assert.ok(!a.log.some((l) => l.includes('5ecr3t')), 'token absent from console output')
+})
+
 test('awareness appears, changes, disappears on leave, and expires when not renewed', async () => {
   const srv = await server()
   const room = newRoom('aw')

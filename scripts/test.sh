@@ -19,6 +19,9 @@ cargo clippy --target wasm32-unknown-unknown --all-targets -- -D warnings
 step "golden vectors are what yjs/y-protocols produce"
 (cd e2e && node golden.mjs --check)
 
+step "fuzz targets still build (their replayed corpora run in the native and wasm32 tests)"
+cargo build --quiet --release --manifest-path fuzz/Cargo.toml --bin export
+
 step "native tests"
 cargo test
 

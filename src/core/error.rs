@@ -54,6 +54,10 @@ pub enum DecodeError {
     /// Unknown `Any` tag.
     #[error("unknown value tag {0}")]
     UnknownAnyTag(u8),
+    /// Blocks under this document's own client id that it never wrote (another replica with
+    /// the same id, or a forged update); yrs cannot integrate them safely.
+    #[error("update writes clocks of this document's own client id it never wrote")]
+    OwnClientId,
     /// Unknown sync message sub-type.
     #[error("unknown sync message type {0}")]
     UnknownSyncType(u64),

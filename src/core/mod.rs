@@ -6,10 +6,12 @@ pub mod awareness;
 pub mod backoff;
 pub mod error;
 pub mod frame;
+pub mod gate;
 pub mod position;
 pub mod session;
 pub mod stats;
 pub mod store;
+pub mod untrusted;
 pub mod validate;
 
 #[cfg(test)]

@@ -20,6 +20,7 @@ use crate::core::ack::AckTracker;
 use crate::core::awareness::{AwarenessChange, TimedAwareness};
 use crate::core::error::{DecodeError, SyncError};
 use crate::core::frame::{Dialect, YWebsocket};
+use crate::core::gate::Gate;
 use crate::core::stats::{Recorder, SyncStats, Unacknowledged};
 use crate::core::validate::Limits;
 
@@ -204,6 +205,7 @@ pub struct Session {
     bc_open: bool,
     bc_origin: String,
     stats: Recorder,
+    gate: Gate,
 }
 
 impl std::fmt::Debug for Session {
@@ -267,6 +269,7 @@ impl Session {
             bc_open: false,
             bc_origin: format!("{}-bc", cfg.origin),
             stats: Recorder::default(),
+            gate: Gate::default(),
             cfg,
         })
     }
@@ -429,7 +432,7 @@ impl Session {
                 }
                 Message::Sync(SyncMessage::SyncStep2(u))
                 | Message::Sync(SyncMessage::Update(u)) => {
-                    if let Err(e) = self.apply_with_origin(&u, &self.bc_origin) {
+                    if let Err(e) = self.apply_with_origin(&u, &self.bc_origin.clone()) {
                         self.emit(Event::Error(SyncError::MalformedFrame(e)));
                         return;
                     }
@@ -740,23 +743,25 @@ impl Session {
 
     /// Applies a remote update (validated by the dialect); returns the ids of its blocks and
     /// its delete set, which confirm local changes when it answers a probe.
-    fn apply_remote(&self, update: &[u8]) -> Result<(IdSet, IdSet), DecodeError> {
-        self.apply_with_origin(update, &self.cfg.origin)
+    fn apply_remote(&mut self, update: &[u8]) -> Result<(IdSet, IdSet), DecodeError> {
+        let origin = self.cfg.origin.clone();
+        self.apply_with_origin(update, &origin)
     }
 
     fn apply_with_origin(
-        &self,
+        &mut self,
         update: &[u8],
         origin: &str,
     ) -> Result<(IdSet, IdSet), DecodeError> {
         let yrs_err = |e: &dyn std::fmt::Display| DecodeError::Yrs(e.to_string());
         let u = Update::decode_v1(update).map_err(|e| yrs_err(&e))?;
+        // What the server holds (for acknowledgements), whether or not it all fits now.
         let ids = (u.insertions(true), u.delete_set().clone());
         let mut txn = self
             .doc
             .try_transact_mut_with(origin)
             .map_err(|e| yrs_err(&e))?;
-        txn.apply_update(u).map_err(|e| yrs_err(&e))?;
+        self.gate.apply(&mut txn, update, &self.cfg.limits)?;
         Ok(ids)
     }
 

@@ -96,6 +96,14 @@ impl<'a> Reader<'a> {
 
     /// Reads a signed varInt (lib0: first byte has continue, sign and 6 data bits).
     pub fn var_i64(&mut self) -> Result<i64, DecodeError> {
+        let (v, negative) = self.var_signed()?;
+        let v = i64::try_from(v).map_err(|_| DecodeError::VarIntOverflow)?;
+        Ok(if negative { -v } else { v })
+    }
+
+    /// Reads a signed varInt as magnitude and sign (lib0 tells -0 from 0), the magnitude
+    /// below 2^63.
+    pub fn var_signed(&mut self) -> Result<(u64, bool), DecodeError> {
         let first = self.u8()?;
         let mut value = u64::from(first & 0x3f);
         let negative = first & 0x40 != 0;
@@ -110,8 +118,10 @@ impl<'a> Reader<'a> {
             more = b & 0x80 != 0;
             shift += 7;
         }
-        let v = i64::try_from(value).map_err(|_| DecodeError::VarIntOverflow)?;
-        Ok(if negative { -v } else { v })
+        if value > i64::MAX as u64 {
+            return Err(DecodeError::VarIntOverflow);
+        }
+        Ok((value, negative))
     }
 
     /// Reads `len` raw bytes.
@@ -179,129 +189,643 @@ pub fn state_vector(bytes: &[u8]) -> Result<(), DecodeError> {
 
 /// Checks a v1 update (structs per client, then the delete set) against `limits`.
 pub fn update_v1(bytes: &[u8], limits: &Limits) -> Result<(), DecodeError> {
-    let mut r = Reader::new(bytes);
-    // Structs: each client block needs at least 3 bytes (count, client, clock).
-    let clients = r.count(3)?;
+    update(&mut V1(Reader::new(bytes)), limits)
+}
+
+/// Checks a v2 update (lib0's column encoding) against `limits`.
+pub fn update_v2(bytes: &[u8], limits: &Limits) -> Result<(), DecodeError> {
+    update(&mut V2::new(bytes)?, limits)
+}
+
+/// The reads yrs's update decoders make (`yrs::updates::decoder::Decoder`), so that one walk
+/// checks both encodings exactly the way yrs will read them. Where yrs would overflow an
+/// integer (a panic in debug builds, a silent wrap in release), the check fails instead.
+trait Source<'a> {
+    /// The main byte stream (v1: everything; v2: what is not in a column).
+    fn rest(&mut self) -> &mut Reader<'a>;
+    /// Most blocks one client section may declare.
+    fn max_blocks(&self) -> usize;
+    /// Most strings the input can still yield.
+    fn max_strings(&self) -> usize;
+    fn client(&mut self) -> Result<u64, DecodeError>;
+    fn info(&mut self) -> Result<u8, DecodeError>;
+    fn id(&mut self, right: bool) -> Result<(), DecodeError>;
+    fn parent_is_named(&mut self) -> Result<bool, DecodeError>;
+    fn string(&mut self) -> Result<&'a str, DecodeError>;
+    fn key(&mut self) -> Result<(), DecodeError>;
+    fn type_ref(&mut self) -> Result<u8, DecodeError>;
+    fn len(&mut self) -> Result<u32, DecodeError>;
+    fn json(&mut self, limits: &Limits) -> Result<(), DecodeError>;
+    fn ds_reset(&mut self);
+    fn ds_range(&mut self) -> Result<(), DecodeError>;
+}
+
+fn update<'a, S: Source<'a>>(s: &mut S, limits: &Limits) -> Result<(), DecodeError> {
+    // A client section takes at least two bytes of the main stream (block count, clock).
+    let clients = s.rest().count(2)?;
     for _ in 0..clients {
-        let structs = r.count(1)?;
-        r.client_id()?;
-        let mut clock = u64::from(r.var_u32()?);
-        for _ in 0..structs {
-            let len = struct_v1(&mut r, limits)?;
-            clock += len;
+        let blocks = s.rest().var_u32()? as usize;
+        if blocks > s.max_blocks() {
+            return Err(DecodeError::CountOutOfBounds {
+                count: blocks as u64,
+                bound: s.max_blocks() as u64,
+            });
+        }
+        s.client()?;
+        let mut clock = u64::from(s.rest().var_u32()?);
+        for _ in 0..blocks {
+            clock += block(s, limits)?;
             if clock > u64::from(u32::MAX) {
                 return Err(DecodeError::ClockOverflow);
             }
         }
     }
-    delete_set_v1(&mut r)?;
-    r.finish()
-}
-
-fn delete_set_v1(r: &mut Reader) -> Result<(), DecodeError> {
-    let clients = r.count(2)?;
+    // Delete set: clients, each a list of ranges.
+    let clients = s.rest().count(2)?;
     for _ in 0..clients {
-        r.client_id()?;
-        let ranges = r.count(2)?;
+        s.ds_reset();
+        s.rest().client_id()?;
+        let ranges = s.rest().count(2)?;
         for _ in 0..ranges {
-            let clock = u64::from(r.var_u32()?);
-            let len = u64::from(r.var_u32()?);
-            if clock + len > u64::from(u32::MAX) {
-                return Err(DecodeError::ClockOverflow);
-            }
+            s.ds_range()?;
         }
     }
-    Ok(())
+    s.rest().finish()
 }
 
 const BIT_ORIGIN: u8 = 0x80;
 const BIT_RIGHT_ORIGIN: u8 = 0x40;
 const BIT_PARENT_SUB: u8 = 0x20;
 
-/// Checks one struct; returns its length in clock units.
-fn struct_v1(r: &mut Reader, limits: &Limits) -> Result<u64, DecodeError> {
-    let info = r.u8()?;
-    match info & 0x1f {
-        // GC and Skip: just a length.
-        0 | 10 => Ok(u64::from(r.var_u32()?)),
-        content => {
-            if info & BIT_ORIGIN != 0 {
-                r.client_id()?;
-                r.var_u32()?;
-            }
-            if info & BIT_RIGHT_ORIGIN != 0 {
-                r.client_id()?;
-                r.var_u32()?;
-            }
-            if info & (BIT_ORIGIN | BIT_RIGHT_ORIGIN) == 0 {
-                // Parent: a root type name, or the id of the item that holds the type.
-                if r.var_u32()? == 1 {
-                    r.var_str()?;
-                } else {
-                    r.client_id()?;
-                    r.var_u32()?;
-                }
-                if info & BIT_PARENT_SUB != 0 {
-                    r.var_str()?;
-                }
-            }
-            content_v1(r, content, limits)
+/// Checks one block; returns its length in clock units (an upper bound for strings).
+fn block<'a, S: Source<'a>>(s: &mut S, limits: &Limits) -> Result<u64, DecodeError> {
+    let info = s.info()?;
+    match info {
+        // yrs matches GC and Skip on the whole info byte.
+        0 => return Ok(u64::from(s.len()?)),
+        10 => return Ok(u64::from(s.rest().var_u32()?)),
+        _ => {}
+    }
+    // Bit 4 is unused by Yjs; yrs would ignore it, we refuse it.
+    if info & 0x10 != 0 {
+        return Err(DecodeError::UnknownContent(info & 0x1f));
+    }
+    if info & BIT_ORIGIN != 0 {
+        s.id(false)?;
+    }
+    if info & BIT_RIGHT_ORIGIN != 0 {
+        s.id(true)?;
+    }
+    if info & (BIT_ORIGIN | BIT_RIGHT_ORIGIN) == 0 {
+        // Parent: a root type name, or the id of the item that holds the type.
+        if s.parent_is_named()? {
+            s.string()?;
+        } else {
+            s.id(false)?;
+        }
+        if info & BIT_PARENT_SUB != 0 {
+            s.string()?;
         }
     }
+    content(s, info & 0x0f, limits)
 }
 
 /// Checks an item's content; returns its length in clock units.
-fn content_v1(r: &mut Reader, kind: u8, limits: &Limits) -> Result<u64, DecodeError> {
+fn content<'a, S: Source<'a>>(s: &mut S, kind: u8, limits: &Limits) -> Result<u64, DecodeError> {
     match kind {
         // Deleted
-        1 => Ok(u64::from(r.var_u32()?)),
-        // JSON: n strings ("undefined" or JSON text)
+        1 => Ok(u64::from(s.len()?)),
+        // JSON strings. yrs 0.28 reads one string more than the count it is given (its encoder
+        // writes the count Yjs does); the check follows what yrs will read.
         2 => {
-            let n = r.count(1)?;
+            let n = s.len()? as usize + 1;
+            if n > s.max_strings() {
+                return Err(DecodeError::CountOutOfBounds {
+                    count: n as u64,
+                    bound: s.max_strings() as u64,
+                });
+            }
             for _ in 0..n {
-                json_text(r.var_str()?, limits)?;
+                json_text(s.string()?, limits)?;
             }
             Ok(n as u64)
         }
-        // Binary
-        3 => r.var_bytes().map(|_| 1),
-        // String: its clock length is in UTF-16 units, which never exceed the UTF-8 byte
-        // count; the byte count is a cheap upper bound for the overflow check.
-        4 => r.var_str().map(|s| s.len() as u64),
+        // Binary (main stream in both encodings)
+        3 => s.rest().var_bytes().map(|_| 1),
+        // String: its clock length is in UTF-16 units.
+        4 => s.string().map(|t| t.encode_utf16().count() as u64),
         // Embed
-        5 => json_text(r.var_str()?, limits).map(|_| 1),
+        5 => s.json(limits).map(|_| 1),
         // Format: key + JSON value
         6 => {
-            r.var_str()?;
-            json_text(r.var_str()?, limits).map(|_| 1)
+            s.key()?;
+            s.json(limits).map(|_| 1)
         }
         // Type
         7 => {
-            match r.var_u32()? {
-                // XmlElement and XmlHook carry a name.
-                3 | 5 => {
-                    r.var_str()?;
-                }
-                0..=6 => {}
-                other => return Err(DecodeError::UnknownTypeRef(other)),
+            match s.type_ref()? {
+                // XmlElement carries a name.
+                3 => s.key()?,
+                0 | 1 | 2 | 4 | 6 => {}
+                // Yjs writes a name after XmlHook, yrs does not read one: the two disagree on
+                // where the next struct starts, so neither reading is safe to accept.
+                other => return Err(DecodeError::UnknownTypeRef(u32::from(other))),
             }
             Ok(1)
         }
-        // Any: n values
+        // Any values (main stream), at least one byte each
         8 => {
-            let n = r.count(1)?;
+            let n = s.len()? as usize;
+            let bound = s.rest().remaining();
+            if n > bound {
+                return Err(DecodeError::CountOutOfBounds {
+                    count: n as u64,
+                    bound: bound as u64,
+                });
+            }
             for _ in 0..n {
-                any(r, 0, limits)?;
+                any(s.rest(), 0, limits)?;
             }
             Ok(n as u64)
         }
         // Doc: guid + options
         9 => {
-            r.var_str()?;
-            any(r, 0, limits)?;
+            s.string()?;
+            any(s.rest(), 0, limits)?;
             Ok(1)
         }
         other => Err(DecodeError::UnknownContent(other)),
+    }
+}
+
+/// A checked v1 update cut where yrs would have to integrate out of clock order.
+#[derive(Debug)]
+pub struct Split {
+    /// What can be integrated now (with the whole delete set), or `None` when that is the
+    /// input unchanged.
+    pub now: Option<Vec<u8>>,
+    /// Blocks that start past a gap (a client's missing clocks), to apply once the gap fills.
+    pub held: Option<Vec<u8>>,
+    /// How many blocks `now` holds.
+    pub now_blocks: usize,
+}
+
+/// A block's byte range, clock, length, and whether it is a Skip.
+type BlockAt = (std::ops::Range<usize>, u64, u64, bool);
+
+/// One client's run of blocks in a v1 update.
+struct Section {
+    client: u64,
+    blocks: Vec<BlockAt>,
+}
+
+fn write_var(out: &mut Vec<u8>, mut n: u64) {
+    while n >= 0x80 {
+        out.push((n as u8 & 0x7f) | 0x80);
+        n >>= 7;
+    }
+    out.push(n as u8);
+}
+
+fn write_sections(out: &mut Vec<u8>, bytes: &[u8], sections: &[(u64, &[BlockAt])]) {
+    write_var(out, sections.len() as u64);
+    for (client, blocks) in sections {
+        write_var(out, blocks.len() as u64);
+        write_var(out, *client);
+        write_var(out, blocks[0].1);
+        for (range, ..) in blocks.iter() {
+            out.extend_from_slice(&bytes[range.clone()]);
+        }
+    }
+}
+
+/// Checks a v1 update like [`update_v1`] and splits it against the document's state vector
+/// (`clock_of(client)`), whose own client id is `own`: per client, the blocks up to the first gap (a block starting past
+/// what the document and the earlier blocks cover, or a Skip) can be integrated now; the rest
+/// is held. yrs 0.28 integrates a block after a gap at once, leaving a placeholder, and a
+/// later block that overlaps the placeholder's end underflows a clock in yrs (a panic natively,
+/// silent store corruption on wasm32) — found by the `frame` fuzz target. Yjs keeps such
+/// blocks pending instead, which is what holding them does.
+pub fn split_v1(
+    bytes: &[u8],
+    limits: &Limits,
+    own: Option<u64>,
+    clock_of: impl Fn(u64) -> u64,
+) -> Result<Split, DecodeError> {
+    let mut s = V1(Reader::new(bytes));
+    let pos = |s: &V1| bytes.len() - s.0.remaining();
+    let clients = s.0.count(2)?;
+    let mut sections = Vec::with_capacity(clients);
+    for _ in 0..clients {
+        let n = s.0.var_u32()? as usize;
+        if n > s.max_blocks() {
+            return Err(DecodeError::CountOutOfBounds {
+                count: n as u64,
+                bound: s.max_blocks() as u64,
+            });
+        }
+        let client = s.client()?;
+        let mut clock = u64::from(s.0.var_u32()?);
+        let mut blocks = Vec::with_capacity(n);
+        for _ in 0..n {
+            let start = pos(&s);
+            let skip = bytes.get(start) == Some(&10);
+            let len = block(&mut s, limits)?;
+            blocks.push((start..pos(&s), clock, len, skip));
+            clock += len;
+            if clock > u64::from(u32::MAX) {
+                return Err(DecodeError::ClockOverflow);
+            }
+        }
+        sections.push(Section { client, blocks });
+    }
+    let ds = pos(&s);
+    let clients = s.0.count(2)?;
+    for _ in 0..clients {
+        s.0.client_id()?;
+        let ranges = s.0.count(2)?;
+        for _ in 0..ranges {
+            s.ds_range()?;
+        }
+    }
+    s.0.finish()?;
+
+    let mut now = Vec::new();
+    let mut held = Vec::new();
+    let mut cut = false;
+    for sec in &sections {
+        // Only this document writes its own clocks: anything past them is refused whole (Yjs
+        // would switch to a new client id; yrs cannot, and such blocks broke its accounting in
+        // fuzzing: fuzz/artifacts/frame/crash-a529718a…).
+        // A document that has written nothing under its id yet may load its own past (a
+        // fixed clientID restored from storage).
+        if Some(sec.client) == own
+            && clock_of(sec.client) > 0
+            && sec
+                .blocks
+                .last()
+                .is_some_and(|(_, clock, len, _)| clock + len > clock_of(sec.client))
+        {
+            return Err(DecodeError::OwnClientId);
+        }
+        let mut end = clock_of(sec.client);
+        let mut k = 0;
+        while k < sec.blocks.len() {
+            let (_, clock, len, skip) = sec.blocks[k];
+            if skip || clock > end {
+                break;
+            }
+            end = end.max(clock + len);
+            k += 1;
+        }
+        if k > 0 {
+            now.push((sec.client, &sec.blocks[..k]));
+        }
+        if k < sec.blocks.len() {
+            cut = true;
+            // A held run never starts with a Skip: it starts at the next real block.
+            let rest = &sec.blocks[k..];
+            if let Some(first) = rest.iter().position(|b| !b.3) {
+                held.push((sec.client, &rest[first..]));
+            }
+        }
+    }
+    let now_blocks = now.iter().map(|(_, b)| b.len()).sum();
+    if !cut {
+        return Ok(Split {
+            now: None,
+            held: None,
+            now_blocks,
+        });
+    }
+    let mut now_bytes = Vec::with_capacity(bytes.len());
+    write_sections(&mut now_bytes, bytes, &now);
+    now_bytes.extend_from_slice(&bytes[ds..]);
+    let held = (!held.is_empty()).then(|| {
+        let mut out = Vec::new();
+        write_sections(&mut out, bytes, &held);
+        out.push(0); // no deletions: they all went with `now`
+        out
+    });
+    Ok(Split {
+        now: Some(now_bytes),
+        held,
+        now_blocks,
+    })
+}
+
+/// v1: everything in one stream.
+struct V1<'a>(Reader<'a>);
+
+impl<'a> Source<'a> for V1<'a> {
+    fn rest(&mut self) -> &mut Reader<'a> {
+        &mut self.0
+    }
+    fn max_blocks(&self) -> usize {
+        // A block is at least an info byte and a length.
+        self.0.remaining() / 2
+    }
+    fn max_strings(&self) -> usize {
+        self.0.remaining()
+    }
+    fn client(&mut self) -> Result<u64, DecodeError> {
+        self.0.client_id()
+    }
+    fn info(&mut self) -> Result<u8, DecodeError> {
+        self.0.u8()
+    }
+    fn id(&mut self, _right: bool) -> Result<(), DecodeError> {
+        self.0.client_id()?;
+        self.0.var_u32().map(|_| ())
+    }
+    fn parent_is_named(&mut self) -> Result<bool, DecodeError> {
+        Ok(self.0.var_u32()? == 1)
+    }
+    fn string(&mut self) -> Result<&'a str, DecodeError> {
+        self.0.var_str()
+    }
+    fn key(&mut self) -> Result<(), DecodeError> {
+        self.0.var_str().map(|_| ())
+    }
+    fn type_ref(&mut self) -> Result<u8, DecodeError> {
+        self.0.u8()
+    }
+    fn len(&mut self) -> Result<u32, DecodeError> {
+        self.0.var_u32()
+    }
+    fn json(&mut self, limits: &Limits) -> Result<(), DecodeError> {
+        json_text(self.0.var_str()?, limits)
+    }
+    fn ds_reset(&mut self) {}
+    fn ds_range(&mut self) -> Result<(), DecodeError> {
+        let clock = u64::from(self.0.var_u32()?);
+        let len = u64::from(self.0.var_u32()?);
+        if clock + len > u64::from(u32::MAX) {
+            return Err(DecodeError::ClockOverflow);
+        }
+        Ok(())
+    }
+}
+
+/// v2: a feature byte, nine length-prefixed columns, then the main stream.
+struct V2<'a> {
+    rest: Reader<'a>,
+    total: usize,
+    key_clock: IntDiffRle<'a>,
+    client: UintRle<'a>,
+    left_clock: IntDiffRle<'a>,
+    right_clock: IntDiffRle<'a>,
+    info: ByteRle<'a>,
+    strings: Strings<'a>,
+    parent_info: ByteRle<'a>,
+    type_ref: UintRle<'a>,
+    len: UintRle<'a>,
+    keys: usize,
+    ds: u64,
+}
+
+impl<'a> V2<'a> {
+    fn new(bytes: &'a [u8]) -> Result<Self, DecodeError> {
+        let mut r = Reader::new(bytes);
+        r.u8()?; // feature flag, unused
+        let key_clock = IntDiffRle::new(r.var_bytes()?);
+        let client = UintRle::new(r.var_bytes()?);
+        let left_clock = IntDiffRle::new(r.var_bytes()?);
+        let right_clock = IntDiffRle::new(r.var_bytes()?);
+        let info = ByteRle::new(r.var_bytes()?);
+        let strings = Strings::new(r.var_bytes()?)?;
+        let parent_info = ByteRle::new(r.var_bytes()?);
+        let type_ref = UintRle::new(r.var_bytes()?);
+        let len = UintRle::new(r.var_bytes()?);
+        Ok(V2 {
+            rest: r,
+            total: bytes.len(),
+            key_clock,
+            client,
+            left_clock,
+            right_clock,
+            info,
+            strings,
+            parent_info,
+            type_ref,
+            len,
+            keys: 0,
+            ds: 0,
+        })
+    }
+
+    fn client_id(&mut self) -> Result<u64, DecodeError> {
+        let id = self.client.next()?;
+        if id > MAX_CLIENT_ID {
+            return Err(DecodeError::ClientIdOutOfRange(id));
+        }
+        Ok(id)
+    }
+}
+
+impl<'a> Source<'a> for V2<'a> {
+    fn rest(&mut self) -> &mut Reader<'a> {
+        &mut self.rest
+    }
+    fn max_blocks(&self) -> usize {
+        // Run-length columns let a few bytes describe many blocks; one block per input byte
+        // keeps what yrs preallocates proportional to the input.
+        self.total
+    }
+    fn max_strings(&self) -> usize {
+        // Every string checked as JSON is at least one character.
+        self.strings.remaining()
+    }
+    fn client(&mut self) -> Result<u64, DecodeError> {
+        self.client_id()
+    }
+    fn info(&mut self) -> Result<u8, DecodeError> {
+        self.info.next()
+    }
+    fn id(&mut self, right: bool) -> Result<(), DecodeError> {
+        self.client_id()?;
+        if right {
+            self.right_clock.next().map(|_| ())
+        } else {
+            self.left_clock.next().map(|_| ())
+        }
+    }
+    fn parent_is_named(&mut self) -> Result<bool, DecodeError> {
+        Ok(self.parent_info.next()? == 1)
+    }
+    fn string(&mut self) -> Result<&'a str, DecodeError> {
+        self.strings.next()
+    }
+    fn key(&mut self) -> Result<(), DecodeError> {
+        // Keys are interned: a clock below the number seen so far reuses one.
+        if (self.key_clock.next()? as usize) < self.keys {
+            return Ok(());
+        }
+        self.strings.next()?;
+        self.keys += 1;
+        Ok(())
+    }
+    fn type_ref(&mut self) -> Result<u8, DecodeError> {
+        // yrs truncates to u8.
+        Ok(self.type_ref.next()? as u8)
+    }
+    fn len(&mut self) -> Result<u32, DecodeError> {
+        // yrs truncates to u32.
+        Ok(self.len.next()? as u32)
+    }
+    fn json(&mut self, limits: &Limits) -> Result<(), DecodeError> {
+        any(&mut self.rest, 0, limits)
+    }
+    fn ds_reset(&mut self) {
+        self.ds = 0;
+    }
+    fn ds_range(&mut self) -> Result<(), DecodeError> {
+        self.ds += u64::from(self.rest.var_u32()?);
+        self.ds += u64::from(self.rest.var_u32()?) + 1;
+        if self.ds > u64::from(u32::MAX) {
+            return Err(DecodeError::ClockOverflow);
+        }
+        Ok(())
+    }
+}
+
+fn overflow<T>(v: Option<T>) -> Result<T, DecodeError> {
+    v.ok_or(DecodeError::VarIntOverflow)
+}
+
+/// lib0 `UintOptRleDecoder`: a value, negative when a repeat count follows.
+struct UintRle<'a> {
+    r: Reader<'a>,
+    last: u64,
+    count: u32,
+}
+
+impl<'a> UintRle<'a> {
+    fn new(buf: &'a [u8]) -> Self {
+        UintRle {
+            r: Reader::new(buf),
+            last: 0,
+            count: 0,
+        }
+    }
+    fn next(&mut self) -> Result<u64, DecodeError> {
+        if self.count == 0 {
+            let (value, negative) = self.r.var_signed()?;
+            self.last = value;
+            self.count = if negative {
+                overflow(self.r.var_u32()?.checked_add(2))?
+            } else {
+                1
+            };
+        }
+        self.count -= 1;
+        Ok(self.last)
+    }
+}
+
+/// lib0 `IntDiffOptRleDecoder`: a difference (low bit: a repeat count follows).
+struct IntDiffRle<'a> {
+    r: Reader<'a>,
+    last: i32,
+    diff: i32,
+    count: u32,
+}
+
+impl<'a> IntDiffRle<'a> {
+    fn new(buf: &'a [u8]) -> Self {
+        IntDiffRle {
+            r: Reader::new(buf),
+            last: 0,
+            diff: 0,
+            count: 0,
+        }
+    }
+    fn next(&mut self) -> Result<u32, DecodeError> {
+        if self.count == 0 {
+            let v = overflow(i32::try_from(self.r.var_i64()?).ok())?;
+            self.diff = v >> 1;
+            self.count = if v & 1 != 0 {
+                overflow(self.r.var_u32()?.checked_add(2))?
+            } else {
+                1
+            };
+        }
+        self.last = overflow(self.last.checked_add(self.diff))?;
+        self.count -= 1;
+        Ok(self.last as u32)
+    }
+}
+
+/// lib0 `RleDecoder` of bytes: a byte and a repeat count (forever when the column ends).
+struct ByteRle<'a> {
+    r: Reader<'a>,
+    last: u8,
+    count: i64,
+}
+
+impl<'a> ByteRle<'a> {
+    fn new(buf: &'a [u8]) -> Self {
+        ByteRle {
+            r: Reader::new(buf),
+            last: 0,
+            count: 0,
+        }
+    }
+    fn next(&mut self) -> Result<u8, DecodeError> {
+        if self.count == 0 {
+            self.last = self.r.u8()?;
+            self.count = if self.r.is_empty() {
+                -1
+            } else {
+                // yrs keeps this count in an i32.
+                let n = self.r.var_u32()?;
+                if n >= i32::MAX as u32 {
+                    return Err(DecodeError::VarIntOverflow);
+                }
+                i64::from(n) + 1
+            };
+        }
+        self.count -= 1;
+        Ok(self.last)
+    }
+}
+
+/// lib0 `StringDecoder`: all strings in one UTF-8 buffer, then their UTF-16 lengths.
+struct Strings<'a> {
+    text: &'a str,
+    pos: usize,
+    lens: UintRle<'a>,
+}
+
+impl<'a> Strings<'a> {
+    fn new(column: &'a [u8]) -> Result<Self, DecodeError> {
+        let mut r = Reader::new(column);
+        let text = std::str::from_utf8(r.var_bytes()?).map_err(|_| DecodeError::InvalidUtf8)?;
+        let rest = &column[column.len() - r.remaining()..];
+        Ok(Strings {
+            text,
+            pos: 0,
+            lens: UintRle::new(rest),
+        })
+    }
+    fn remaining(&self) -> usize {
+        self.text.len() - self.pos
+    }
+    fn next(&mut self) -> Result<&'a str, DecodeError> {
+        // yrs casts the length to usize (32 bits on wasm32).
+        let mut units = overflow(u32::try_from(self.lens.next()?).ok())?;
+        let start = &self.text[self.pos..];
+        let mut end = 0;
+        for c in start.chars() {
+            if units == 0 {
+                break;
+            }
+            // A length that splits a surrogate pair underflows in yrs.
+            units = overflow(units.checked_sub(c.len_utf16() as u32))?;
+            end += c.len_utf8();
+        }
+        self.pos += end;
+        Ok(&start[..end])
     }
 }
 
@@ -374,6 +898,7 @@ mod tests {
     #[cfg(target_arch = "wasm32")]
     use wasm_bindgen_test::wasm_bindgen_test as test;
     use yrs::updates::decoder::Decode;
+    use yrs::updates::encoder::Encode;
     use yrs::{Array, Doc, GetString, Map, ReadTxn, Text, Transact, Update};
 
     fn sample_update() -> Vec<u8> {
@@ -401,6 +926,95 @@ mod tests {
         let u = sample_update();
         update_v1(&u, &Limits::default()).unwrap();
         Update::decode_v1(&u).unwrap();
+    }
+
+    fn sample_update_v2() -> Vec<u8> {
+        let u = Update::decode_v1(&sample_update()).unwrap();
+        u.encode_v2()
+    }
+
+    #[test]
+    fn accepts_real_v2_updates() {
+        let u = sample_update_v2();
+        update_v2(&u, &Limits::default()).unwrap();
+        Update::decode_v2(&u).unwrap();
+    }
+
+    #[test]
+    fn v2_mutations_never_panic() {
+        let u = sample_update_v2();
+        for cut in 0..u.len() {
+            let _ = update_v2(&u[..cut], &Limits::default());
+        }
+        for i in 0..u.len() {
+            for b in [0x00, 0x7f, 0x80, 0xff] {
+                let mut m = u.clone();
+                m[i] = b;
+                if update_v2(&m, &Limits::default()).is_ok() {
+                    // What the checks accept, yrs decodes without panicking.
+                    let _ = Update::decode_v2(&m);
+                }
+            }
+        }
+    }
+
+    /// A v2 update built by hand: the nine columns, then the main stream.
+    fn v2(columns: [&[u8]; 9], rest: &[u8]) -> Vec<u8> {
+        let mut out = vec![0];
+        for c in columns {
+            out.push(c.len() as u8);
+            out.extend_from_slice(c);
+        }
+        out.extend_from_slice(rest);
+        out
+    }
+
+    #[test]
+    fn v2_string_length_splitting_a_surrogate_pair_is_rejected() {
+        // One client (id 1 in the client column), one block: info 4 (string) with a named
+        // parent "t" and a string of 1 UTF-16 unit where the text holds a 2-unit crab.
+        let strings = [5, b't', 0xf0, 0x9f, 0xa6, 0x80, 1, 1];
+        let u = v2(
+            [&[], &[1], &[], &[], &[4], &strings, &[1], &[], &[]],
+            &[1, 1, 0, 0],
+        );
+        assert!(matches!(
+            update_v2(&u, &Limits::default()),
+            Err(DecodeError::VarIntOverflow)
+        ));
+        // With the right length (2) it is accepted and yrs agrees.
+        let strings = [5, b't', 0xf0, 0x9f, 0xa6, 0x80, 1, 2];
+        let u = v2(
+            [&[], &[1], &[], &[], &[4], &strings, &[1], &[], &[]],
+            &[1, 1, 0, 0],
+        );
+        update_v2(&u, &Limits::default()).unwrap();
+        Update::decode_v2(&u).unwrap();
+    }
+
+    #[test]
+    fn v2_block_count_beyond_the_input_is_rejected() {
+        // Run-length columns could repeat one GC block forever; 2^25 blocks is refused before
+        // yrs reserves room for them.
+        let u = v2(
+            [&[], &[1], &[], &[], &[0], &[0], &[], &[], &[1]],
+            &[1, 0x80, 0x80, 0x80, 0x10, 0, 0],
+        );
+        assert!(matches!(
+            update_v2(&u, &Limits::default()),
+            Err(DecodeError::CountOutOfBounds { .. })
+        ));
+    }
+
+    #[test]
+    fn v2_run_length_count_overflow_is_rejected() {
+        // A client column run of 0xFFFFFFFF + 2 overflows yrs's u32 counter.
+        let clients = [0x41, 0xff, 0xff, 0xff, 0xff, 0x0f];
+        let u = v2(
+            [&[], &clients, &[], &[], &[0], &[0], &[], &[], &[1]],
+            &[1, 1, 0, 0],
+        );
+        assert!(update_v2(&u, &Limits::default()).is_err());
     }
 
     #[test]

@@ -12,7 +12,7 @@ use yrs::types::ToJson;
 use yrs::updates::decoder::Decode;
 use yrs::{
     Array as _, ArrayRef, GetString, Map as _, MapRef, OffsetKind, Options, ReadTxn, Text as _,
-    TextRef, Transact, Update,
+    TextRef, Transact,
 };
 
 use crate::core::position;
@@ -48,6 +48,8 @@ pub struct DocShared {
     flushing: Cell<bool>,
     next_origin: Cell<u64>,
     local_store: RefCell<Option<std::rc::Weak<dyn LocalStore>>>,
+    /// Blocks from `applyUpdate` and storage that wait for a gap to fill.
+    pub gate: RefCell<crate::core::gate::Gate>,
 }
 
 impl DocShared {
@@ -67,6 +69,7 @@ impl DocShared {
             flushing: Cell::new(false),
             next_origin: Cell::new(1),
             local_store: RefCell::new(None),
+            gate: RefCell::default(),
         })
     }
 
@@ -262,8 +265,6 @@ impl Doc {
     #[wasm_bindgen(js_name = applyUpdate)]
     pub fn apply_update(&self, update: &[u8], origin: JsValue) -> ApiResult<()> {
         validate::update_v1(update, &Limits::default())?;
-        let u = Update::decode_v1(update)
-            .map_err(|e| crate::core::error::DecodeError::Yrs(e.to_string()))?;
         let key = if origin.is_undefined() || origin.is_null() {
             None
         } else {
@@ -282,8 +283,11 @@ impl Doc {
                     .map_err(|_| ApiError::Busy)?,
                 None => self.shared.write()?,
             };
-            txn.apply_update(u)
-                .map_err(|e| crate::core::error::DecodeError::Yrs(e.to_string()).into())
+            self.shared
+                .gate
+                .borrow_mut()
+                .apply(&mut txn, update, &Limits::default())
+                .map_err(ApiError::from)
         };
         self.shared.flush();
         if let Some(k) = key {
@@ -460,7 +464,59 @@ impl YMap {
         Ok(self
             .map
             .get(&txn, key)
-            .map_or(JsValue::UNDEFINED, |o| from_out(&o, &txn)))
+            .map_or(JsValue::UNDEFINED, |o| out_to_js(&self.shared, o, &txn)))
+    }
+
+    /// Sets `key` to a new empty nested map and returns it (Yjs: `map.set(key, new Y.Map())`).
+    #[wasm_bindgen(js_name = setMap)]
+    pub fn set_map(&self, key: &str) -> ApiResult<YMap> {
+        let map = {
+            let mut txn = self.shared.write()?;
+            self.map.insert(&mut txn, key, yrs::MapPrelim::default())
+        };
+        self.shared.flush();
+        Ok(YMap {
+            shared: self.shared.clone(),
+            map,
+        })
+    }
+
+    /// Sets `key` to a new empty nested array and returns it.
+    #[wasm_bindgen(js_name = setArray)]
+    pub fn set_array(&self, key: &str) -> ApiResult<YArray> {
+        let array = {
+            let mut txn = self.shared.write()?;
+            self.map.insert(&mut txn, key, yrs::ArrayPrelim::default())
+        };
+        self.shared.flush();
+        Ok(YArray {
+            shared: self.shared.clone(),
+            array,
+        })
+    }
+
+    /// Sets `key` to a new nested text holding `content` and returns it.
+    #[wasm_bindgen(js_name = setText)]
+    pub fn set_text(&self, key: &str, content: Option<String>) -> ApiResult<Text> {
+        let text = {
+            let mut txn = self.shared.write()?;
+            self.map.insert(
+                &mut txn,
+                key,
+                yrs::TextPrelim::new(content.unwrap_or_default()),
+            )
+        };
+        self.shared.flush();
+        Ok(Text {
+            shared: self.shared.clone(),
+            text,
+        })
+    }
+
+    /// The keys.
+    pub fn keys(&self) -> ApiResult<Vec<String>> {
+        let txn = self.shared.read()?;
+        Ok(self.map.keys(&txn).map(String::from).collect())
     }
 
     /// Whether `key` is set.
@@ -499,6 +555,41 @@ impl YMap {
 pub struct YArray {
     shared: Rc<DocShared>,
     array: ArrayRef,
+}
+
+impl YArray {
+    fn check_index(&self, txn: &yrs::TransactionMut<'_>, index: u32) -> ApiResult<()> {
+        let len = self.array.len(txn);
+        if index > len {
+            return Err(ApiError::InvalidArgument(format!(
+                "index {index} is past the end ({len})"
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// A value read from the document: shared types as their wrappers (as Yjs returns `Y.Map`
+/// etc.), anything else as plain JS.
+fn out_to_js<T: yrs::ReadTxn>(shared: &Rc<DocShared>, o: yrs::Out, txn: &T) -> JsValue {
+    match o {
+        yrs::Out::YMap(map) => YMap {
+            shared: shared.clone(),
+            map,
+        }
+        .into(),
+        yrs::Out::YArray(array) => YArray {
+            shared: shared.clone(),
+            array,
+        }
+        .into(),
+        yrs::Out::YText(text) => Text {
+            shared: shared.clone(),
+            text,
+        }
+        .into(),
+        other => from_out(&other, txn),
+    }
 }
 
 fn values(items: &js_sys::Array) -> ApiResult<Vec<yrs::Any>> {
@@ -558,7 +649,58 @@ impl YArray {
         Ok(self
             .array
             .get(&txn, index)
-            .map_or(JsValue::UNDEFINED, |o| from_out(&o, &txn)))
+            .map_or(JsValue::UNDEFINED, |o| out_to_js(&self.shared, o, &txn)))
+    }
+
+    /// Inserts a new empty nested map at `index` and returns it.
+    #[wasm_bindgen(js_name = insertMap)]
+    pub fn insert_map(&self, index: u32) -> ApiResult<YMap> {
+        let map = {
+            let mut txn = self.shared.write()?;
+            self.check_index(&txn, index)?;
+            self.array
+                .insert(&mut txn, index, yrs::MapPrelim::default())
+        };
+        self.shared.flush();
+        Ok(YMap {
+            shared: self.shared.clone(),
+            map,
+        })
+    }
+
+    /// Inserts a new empty nested array at `index` and returns it.
+    #[wasm_bindgen(js_name = insertArray)]
+    pub fn insert_array(&self, index: u32) -> ApiResult<YArray> {
+        let array = {
+            let mut txn = self.shared.write()?;
+            self.check_index(&txn, index)?;
+            self.array
+                .insert(&mut txn, index, yrs::ArrayPrelim::default())
+        };
+        self.shared.flush();
+        Ok(YArray {
+            shared: self.shared.clone(),
+            array,
+        })
+    }
+
+    /// Inserts a new nested text holding `content` at `index` and returns it.
+    #[wasm_bindgen(js_name = insertText)]
+    pub fn insert_text(&self, index: u32, content: Option<String>) -> ApiResult<Text> {
+        let text = {
+            let mut txn = self.shared.write()?;
+            self.check_index(&txn, index)?;
+            self.array.insert(
+                &mut txn,
+                index,
+                yrs::TextPrelim::new(content.unwrap_or_default()),
+            )
+        };
+        self.shared.flush();
+        Ok(Text {
+            shared: self.shared.clone(),
+            text,
+        })
     }
 
     /// Number of items.

@@ -10,11 +10,10 @@ use std::rc::{Rc, Weak};
 
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
-use yrs::updates::decoder::Decode;
-use yrs::{ReadTxn, StateVector, Transact, Update};
+use yrs::{ReadTxn, StateVector, Transact};
 
 use crate::core::store::{Store, StoreCommand, StoreConfig, StoreStats};
-use crate::core::validate::{self, Limits};
+use crate::core::validate::Limits;
 use crate::js::doc::{Doc, DocShared, LocalStore};
 use crate::js::error::{ApiError, ApiResult};
 use crate::js::events::Listeners;
@@ -300,29 +299,41 @@ fn fold_rows(
     let mut bytes = 0;
     let mut updates = Vec::new();
     for (i, v) in values.iter().enumerate() {
-        let ok = v.dyn_ref::<js_sys::Uint8Array>().and_then(|a| {
+        let ok = v.dyn_ref::<js_sys::Uint8Array>().map(|a| {
             let b = a.to_vec();
             bytes += b.len();
-            validate::update_v1(&b, &limits).ok()?;
-            Update::decode_v1(&b).ok()
+            b
         });
         valid.push(ok.is_some());
         updates.extend(ok.map(|u| (i, u)));
     }
     let mut txn = core.doc.doc.try_transact_mut_with(origin).ok()?;
+    let mut gate = core.doc.gate.borrow_mut();
     for (i, u) in updates {
-        // A row that passed validation but that yrs still refuses counts as invalid: it is
-        // reported and kept on disk, never folded away.
-        if txn.apply_update(u).is_err() {
+        // A row that fails the checks or that yrs refuses counts as invalid: it is reported
+        // and kept on disk, never folded away. Blocks past a gap wait in the gate.
+        if gate.apply(&mut txn, &u, &limits).is_err() {
             valid[i] = false;
         }
     }
     drop(txn);
+    let held = gate.held_updates().to_vec();
+    drop(gate);
     let state = if want_state {
-        core.doc
+        // Held blocks are part of what the rows hold: a compacted row must keep them.
+        let full = core
+            .doc
             .doc
             .transact()
-            .encode_state_as_update_v1(&StateVector::default())
+            .encode_state_as_update_v1(&StateVector::default());
+        if held.is_empty() {
+            full
+        } else {
+            yrs::merge_updates_v1(
+                std::iter::once(full.as_slice()).chain(held.iter().map(|h| h.as_slice())),
+            )
+            .ok()?
+        }
     } else {
         Vec::new()
     };

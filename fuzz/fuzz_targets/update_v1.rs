@@ -1,0 +1,8 @@
+#![no_main]
+use libfuzzer_sys::fuzz_target;
+use ysync::core::untrusted::{exercise, Target};
+
+fuzz_target!(|data: &[u8]| {
+    let bytes = ysync_fuzz::generate(Target::UpdateV1, data);
+    exercise(Target::UpdateV1, &bytes);
+});
