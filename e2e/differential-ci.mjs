@@ -1,5 +1,6 @@
-// Differential convergence against Yjs (see differential.mjs): the regression seeds, then a
-// CI-sized set of seeds. YSYNC_DIFF_SEEDS / YSYNC_DIFF_OPS change the set; the soak runs
+// Differential convergence against Yjs (see differential.mjs), run by scripts/test.sh as its own
+// step (longer than the e2e per-file timeout): the regression seeds, then a CI-sized set of seeds.
+// YSYNC_DIFF_SEEDS / YSYNC_DIFF_OPS change the set; the soak runs
 // `node e2e/differential.mjs --seeds 200 --ops 1000`.
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
