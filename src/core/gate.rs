@@ -12,7 +12,6 @@ use crate::core::validate::{self, Limits};
 #[derive(Debug, Default)]
 pub struct Gate {
     held: Vec<Vec<u8>>,
-    bytes: usize,
 }
 
 fn yrs_err(e: impl std::fmt::Display) -> DecodeError {
@@ -22,12 +21,16 @@ fn yrs_err(e: impl std::fmt::Display) -> DecodeError {
 impl Gate {
     /// Held updates and their size in bytes.
     pub fn held(&self) -> (usize, usize) {
-        (self.held.len(), self.bytes)
+        (self.held.len(), self.bytes())
     }
 
     /// The held updates, e.g. to keep them in a compacted row.
     pub fn held_updates(&self) -> &[Vec<u8>] {
         &self.held
+    }
+
+    fn bytes(&self) -> usize {
+        self.held.iter().map(Vec::len).sum()
     }
 
     /// Checks `update` and applies what fits the document's clocks now, then whatever held
@@ -39,75 +42,64 @@ impl Gate {
         update: &[u8],
         limits: &Limits,
     ) -> Result<(), DecodeError> {
-        self.apply_one(txn, update, limits)?;
-        // Retry the held blocks while something of them fits.
+        self.step(txn, update, limits)?;
+        // Retry the held blocks (as one update) while some of them fit.
         while !self.held.is_empty() {
-            let merged = if self.held.len() == 1 {
-                self.held[0].clone()
+            let held = std::mem::take(&mut self.held);
+            let merged = if held.len() == 1 {
+                held.into_iter().next().unwrap_or_default()
             } else {
-                match yrs::merge_updates_v1(self.held.iter().map(|u| u.as_slice())) {
+                match yrs::merge_updates_v1(held.iter().map(|u| u.as_slice())) {
                     Ok(m) => m,
-                    Err(_) => {
-                        self.clear();
+                    Err(e) => {
+                        log::warn!(target: "ysync::gate", "dropped held blocks that do not merge: {e}");
                         break;
                     }
                 }
             };
-            let sv = txn.state_vector();
-            let split =
-                validate::split_v1(&merged, limits, Some(txn.doc().client_id().get()), |c| {
-                    u64::from(sv.get(&ClientID::new(c)))
-                })?;
-            if split.now_blocks == 0 {
-                self.held = vec![merged];
-                self.bytes = self.held[0].len();
-                break;
-            }
-            self.clear();
-            let now = split.now.unwrap_or(merged);
-            txn.apply_update(Update::decode_v1(&now).map_err(yrs_err)?)
-                .map_err(yrs_err)?;
-            if let Some(h) = split.held {
-                self.hold(h, limits);
+            // The update itself is in: a held part that now fails its checks (e.g. it writes
+            // our own clocks, which were still 0 when it was held) is dropped, not reported as
+            // this update's error again and again.
+            match self.step(txn, &merged, limits) {
+                Ok(0) => break,
+                Ok(_) => {}
+                Err(e) => {
+                    log::warn!(target: "ysync::gate", "dropped held blocks: {e}");
+                    break;
+                }
             }
         }
         Ok(())
     }
 
-    fn apply_one(
+    /// Splits `update` at the first gap of each client, applies the part before (with the
+    /// whole delete set) and holds the rest; returns how many blocks were applied.
+    fn step(
         &mut self,
         txn: &mut TransactionMut,
         update: &[u8],
         limits: &Limits,
-    ) -> Result<(), DecodeError> {
+    ) -> Result<usize, DecodeError> {
         let sv = txn.state_vector();
         let own = Some(txn.doc().client_id().get());
         let split = validate::split_v1(update, limits, own, |c| {
             u64::from(sv.get(&ClientID::new(c)))
         })?;
-        // Applied even without blocks: it carries the whole delete set.
         let now = split.now.as_deref().unwrap_or(update);
         txn.apply_update(Update::decode_v1(now).map_err(yrs_err)?)
             .map_err(yrs_err)?;
         if let Some(h) = split.held {
             self.hold(h, limits);
         }
-        Ok(())
+        Ok(split.now_blocks)
     }
 
     fn hold(&mut self, update: Vec<u8>, limits: &Limits) {
-        self.bytes += update.len();
         self.held.push(update);
-        while self.bytes > limits.max_frame && !self.held.is_empty() {
+        while self.bytes() > limits.max_frame && !self.held.is_empty() {
             let dropped = self.held.remove(0);
-            self.bytes -= dropped.len();
             log::warn!(target: "ysync::gate", "dropped {} held bytes over the cap", dropped.len());
         }
-    }
-
-    fn clear(&mut self) {
-        self.held.clear();
-        self.bytes = 0;
     }
 }
 
@@ -157,6 +149,40 @@ mod tests {
         assert_eq!(gate.held(), (0, 0));
         assert_eq!(dst.get_or_insert_map("m").len(&dst.transact()), 4);
         assert_eq!(dst.transact().state_vector(), src.transact().state_vector());
+    }
+
+    #[test]
+    fn held_blocks_that_turn_invalid_are_dropped_not_reported_again() {
+        // Held while this document had written nothing under its id (allowed then)...
+        let twin = Doc::with_client_id(7);
+        let ups = updates_of(
+            &twin,
+            |d, i| {
+                d.get_or_insert_map("m")
+                    .insert(&mut d.transact_mut(), format!("k{i}"), i as i64);
+            },
+            3,
+        );
+        let dst = Doc::with_client_id(7);
+        let mut gate = Gate::default();
+        let l = Limits::default();
+        gate.apply(&mut dst.transact_mut(), &ups[2], &l).unwrap();
+        assert_eq!(gate.held().0, 1);
+        // ...then the document writes under its id: those blocks would now be refused.
+        dst.get_or_insert_text("t")
+            .insert(&mut dst.transact_mut(), 0, "own");
+        let other = Doc::with_client_id(8);
+        let up = updates_of(
+            &other,
+            |d, _| {
+                d.get_or_insert_text("t")
+                    .insert(&mut d.transact_mut(), 0, "x");
+            },
+            1,
+        );
+        gate.apply(&mut dst.transact_mut(), &up[0], &l).unwrap();
+        assert_eq!(gate.held(), (0, 0));
+        gate.apply(&mut dst.transact_mut(), &up[0], &l).unwrap();
     }
 
     #[test]

@@ -50,6 +50,16 @@ impl<'a> Reader<'a> {
         self.buf.len() - self.pos
     }
 
+    /// Bytes read so far.
+    pub fn position(&self) -> usize {
+        self.pos
+    }
+
+    /// The next byte, not consumed.
+    pub fn peek(&self) -> Option<u8> {
+        self.buf.get(self.pos).copied()
+    }
+
     /// True when every byte was read.
     pub fn is_empty(&self) -> bool {
         self.remaining() == 0
@@ -221,9 +231,20 @@ trait Source<'a> {
 }
 
 fn update<'a, S: Source<'a>>(s: &mut S, limits: &Limits) -> Result<(), DecodeError> {
+    walk(s, limits, |_, _, _| {}).map(|_| ())
+}
+
+/// Checks a whole update, showing `visit(section, client, block)` every block (its byte range
+/// is a position in the main stream, which is the whole input only for v1). Returns where the
+/// delete set starts in the main stream.
+fn walk<'a, S: Source<'a>>(
+    s: &mut S,
+    limits: &Limits,
+    mut visit: impl FnMut(usize, u64, BlockAt),
+) -> Result<usize, DecodeError> {
     // A client section takes at least two bytes of the main stream (block count, clock).
     let clients = s.rest().count(2)?;
-    for _ in 0..clients {
+    for section in 0..clients {
         let blocks = s.rest().var_u32()? as usize;
         if blocks > s.max_blocks() {
             return Err(DecodeError::CountOutOfBounds {
@@ -231,16 +252,26 @@ fn update<'a, S: Source<'a>>(s: &mut S, limits: &Limits) -> Result<(), DecodeErr
                 bound: s.max_blocks() as u64,
             });
         }
-        s.client()?;
+        let client = s.client()?;
         let mut clock = u64::from(s.rest().var_u32()?);
         for _ in 0..blocks {
-            clock += block(s, limits)?;
+            let start = s.rest().position();
+            // GC and Skip are matched on the whole info byte (see `block`).
+            let skip = s.rest().peek() == Some(10);
+            let len = block(s, limits)?;
+            visit(
+                section,
+                client,
+                (start..s.rest().position(), clock, len, skip),
+            );
+            clock += len;
             if clock > u64::from(u32::MAX) {
                 return Err(DecodeError::ClockOverflow);
             }
         }
     }
     // Delete set: clients, each a list of ranges.
+    let ds = s.rest().position();
     let clients = s.rest().count(2)?;
     for _ in 0..clients {
         s.ds_reset();
@@ -250,7 +281,8 @@ fn update<'a, S: Source<'a>>(s: &mut S, limits: &Limits) -> Result<(), DecodeErr
             s.ds_range()?;
         }
     }
-    s.rest().finish()
+    s.rest().finish()?;
+    Ok(ds)
 }
 
 const BIT_ORIGIN: u8 = 0x80;
@@ -412,43 +444,21 @@ pub fn split_v1(
     own: Option<u64>,
     clock_of: impl Fn(u64) -> u64,
 ) -> Result<Split, DecodeError> {
-    let mut s = V1(Reader::new(bytes));
-    let pos = |s: &V1| bytes.len() - s.0.remaining();
-    let clients = s.0.count(2)?;
-    let mut sections = Vec::with_capacity(clients);
-    for _ in 0..clients {
-        let n = s.0.var_u32()? as usize;
-        if n > s.max_blocks() {
-            return Err(DecodeError::CountOutOfBounds {
-                count: n as u64,
-                bound: s.max_blocks() as u64,
+    // Sections without blocks are never visited and have nothing to split.
+    let mut sections: Vec<Section> = Vec::new();
+    let mut current = None;
+    let ds = walk(&mut V1(Reader::new(bytes)), limits, |section, client, b| {
+        if current != Some(section) {
+            current = Some(section);
+            sections.push(Section {
+                client,
+                blocks: Vec::new(),
             });
         }
-        let client = s.client()?;
-        let mut clock = u64::from(s.0.var_u32()?);
-        let mut blocks = Vec::with_capacity(n);
-        for _ in 0..n {
-            let start = pos(&s);
-            let skip = bytes.get(start) == Some(&10);
-            let len = block(&mut s, limits)?;
-            blocks.push((start..pos(&s), clock, len, skip));
-            clock += len;
-            if clock > u64::from(u32::MAX) {
-                return Err(DecodeError::ClockOverflow);
-            }
+        if let Some(last) = sections.last_mut() {
+            last.blocks.push(b);
         }
-        sections.push(Section { client, blocks });
-    }
-    let ds = pos(&s);
-    let clients = s.0.count(2)?;
-    for _ in 0..clients {
-        s.0.client_id()?;
-        let ranges = s.0.count(2)?;
-        for _ in 0..ranges {
-            s.ds_range()?;
-        }
-    }
-    s.0.finish()?;
+    })?;
 
     let mut now = Vec::new();
     let mut held = Vec::new();
