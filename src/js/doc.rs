@@ -134,6 +134,19 @@ impl DocShared {
         self.flushing.set(false);
     }
 
+    /// Runs `f` in a write transaction, then delivers the events it queued.
+    fn edit<T>(
+        &self,
+        f: impl FnOnce(&mut yrs::TransactionMut<'_>) -> ApiResult<T>,
+    ) -> ApiResult<T> {
+        let out = {
+            let mut txn = self.write()?;
+            f(&mut txn)
+        };
+        self.flush();
+        out
+    }
+
     fn write(&self) -> ApiResult<yrs::TransactionMut<'_>> {
         self.doc.try_transact_mut().map_err(|_| ApiError::Busy)
     }
@@ -327,34 +340,30 @@ pub struct Text {
 impl Text {
     /// Inserts `content` at UTF-16 offset `index`.
     pub fn insert(&self, index: u32, content: &str) -> ApiResult<()> {
-        {
-            let mut txn = self.shared.write()?;
-            let len = self.text.len(&txn);
+        self.shared.edit(|txn| {
+            let len = self.text.len(txn);
             if index > len {
                 return Err(ApiError::InvalidArgument(format!(
                     "index {index} is past the end ({len})"
                 )));
             }
-            self.text.insert(&mut txn, index, content);
-        }
-        self.shared.flush();
-        Ok(())
+            self.text.insert(txn, index, content);
+            Ok(())
+        })
     }
 
     /// Deletes `length` UTF-16 code units at `index`.
     pub fn delete(&self, index: u32, length: u32) -> ApiResult<()> {
-        {
-            let mut txn = self.shared.write()?;
-            let len = self.text.len(&txn);
+        self.shared.edit(|txn| {
+            let len = self.text.len(txn);
             if index.checked_add(length).is_none_or(|end| end > len) {
                 return Err(ApiError::InvalidArgument(format!(
                     "range {index}+{length} is past the end ({len})"
                 )));
             }
-            self.text.remove_range(&mut txn, index, length);
-        }
-        self.shared.flush();
-        Ok(())
+            self.text.remove_range(txn, index, length);
+            Ok(())
+        })
     }
 
     /// The text.
@@ -450,12 +459,10 @@ impl YMap {
     /// Sets `key` to a JSON-like value.
     pub fn set(&self, key: &str, value: JsValue) -> ApiResult<()> {
         let v = to_any(&value)?;
-        {
-            let mut txn = self.shared.write()?;
-            self.map.insert(&mut txn, key, v);
-        }
-        self.shared.flush();
-        Ok(())
+        self.shared.edit(|txn| {
+            self.map.insert(txn, key, v);
+            Ok(())
+        })
     }
 
     /// The value at `key`, or undefined.
@@ -470,11 +477,9 @@ impl YMap {
     /// Sets `key` to a new empty nested map and returns it (Yjs: `map.set(key, new Y.Map())`).
     #[wasm_bindgen(js_name = setMap)]
     pub fn set_map(&self, key: &str) -> ApiResult<YMap> {
-        let map = {
-            let mut txn = self.shared.write()?;
-            self.map.insert(&mut txn, key, yrs::MapPrelim::default())
-        };
-        self.shared.flush();
+        let map = self
+            .shared
+            .edit(|txn| Ok(self.map.insert(txn, key, yrs::MapPrelim::default())))?;
         Ok(YMap {
             shared: self.shared.clone(),
             map,
@@ -484,11 +489,9 @@ impl YMap {
     /// Sets `key` to a new empty nested array and returns it.
     #[wasm_bindgen(js_name = setArray)]
     pub fn set_array(&self, key: &str) -> ApiResult<YArray> {
-        let array = {
-            let mut txn = self.shared.write()?;
-            self.map.insert(&mut txn, key, yrs::ArrayPrelim::default())
-        };
-        self.shared.flush();
+        let array = self
+            .shared
+            .edit(|txn| Ok(self.map.insert(txn, key, yrs::ArrayPrelim::default())))?;
         Ok(YArray {
             shared: self.shared.clone(),
             array,
@@ -498,15 +501,11 @@ impl YMap {
     /// Sets `key` to a new nested text holding `content` and returns it.
     #[wasm_bindgen(js_name = setText)]
     pub fn set_text(&self, key: &str, content: Option<String>) -> ApiResult<Text> {
-        let text = {
-            let mut txn = self.shared.write()?;
-            self.map.insert(
-                &mut txn,
-                key,
-                yrs::TextPrelim::new(content.unwrap_or_default()),
-            )
-        };
-        self.shared.flush();
+        let text = self.shared.edit(|txn| {
+            Ok(self
+                .map
+                .insert(txn, key, yrs::TextPrelim::new(content.unwrap_or_default())))
+        })?;
         Ok(Text {
             shared: self.shared.clone(),
             text,
@@ -527,12 +526,10 @@ impl YMap {
 
     /// Removes `key`.
     pub fn delete(&self, key: &str) -> ApiResult<()> {
-        {
-            let mut txn = self.shared.write()?;
-            self.map.remove(&mut txn, key);
-        }
-        self.shared.flush();
-        Ok(())
+        self.shared.edit(|txn| {
+            self.map.remove(txn, key);
+            Ok(())
+        })
     }
 
     /// Number of keys.
@@ -601,46 +598,35 @@ impl YArray {
     /// Inserts `items` at `index`.
     pub fn insert(&self, index: u32, items: js_sys::Array) -> ApiResult<()> {
         let vals = values(&items)?;
-        {
-            let mut txn = self.shared.write()?;
-            let len = self.array.len(&txn);
-            if index > len {
-                return Err(ApiError::InvalidArgument(format!(
-                    "index {index} is past the end ({len})"
-                )));
-            }
-            self.array.insert_range(&mut txn, index, vals);
-        }
-        self.shared.flush();
-        Ok(())
+        self.shared.edit(|txn| {
+            self.check_index(txn, index)?;
+            self.array.insert_range(txn, index, vals);
+            Ok(())
+        })
     }
 
     /// Appends `items`.
     pub fn push(&self, items: js_sys::Array) -> ApiResult<()> {
         let vals = values(&items)?;
-        {
-            let mut txn = self.shared.write()?;
-            let len = self.array.len(&txn);
-            self.array.insert_range(&mut txn, len, vals);
-        }
-        self.shared.flush();
-        Ok(())
+        self.shared.edit(|txn| {
+            let len = self.array.len(txn);
+            self.array.insert_range(txn, len, vals);
+            Ok(())
+        })
     }
 
     /// Deletes `length` items at `index`.
     pub fn delete(&self, index: u32, length: u32) -> ApiResult<()> {
-        {
-            let mut txn = self.shared.write()?;
-            let len = self.array.len(&txn);
+        self.shared.edit(|txn| {
+            let len = self.array.len(txn);
             if index.checked_add(length).is_none_or(|end| end > len) {
                 return Err(ApiError::InvalidArgument(format!(
                     "range {index}+{length} is past the end ({len})"
                 )));
             }
-            self.array.remove_range(&mut txn, index, length);
-        }
-        self.shared.flush();
-        Ok(())
+            self.array.remove_range(txn, index, length);
+            Ok(())
+        })
     }
 
     /// The item at `index`, or undefined.
@@ -655,13 +641,10 @@ impl YArray {
     /// Inserts a new empty nested map at `index` and returns it.
     #[wasm_bindgen(js_name = insertMap)]
     pub fn insert_map(&self, index: u32) -> ApiResult<YMap> {
-        let map = {
-            let mut txn = self.shared.write()?;
-            self.check_index(&txn, index)?;
-            self.array
-                .insert(&mut txn, index, yrs::MapPrelim::default())
-        };
-        self.shared.flush();
+        let map = self.shared.edit(|txn| {
+            self.check_index(txn, index)?;
+            Ok(self.array.insert(txn, index, yrs::MapPrelim::default()))
+        })?;
         Ok(YMap {
             shared: self.shared.clone(),
             map,
@@ -671,13 +654,10 @@ impl YArray {
     /// Inserts a new empty nested array at `index` and returns it.
     #[wasm_bindgen(js_name = insertArray)]
     pub fn insert_array(&self, index: u32) -> ApiResult<YArray> {
-        let array = {
-            let mut txn = self.shared.write()?;
-            self.check_index(&txn, index)?;
-            self.array
-                .insert(&mut txn, index, yrs::ArrayPrelim::default())
-        };
-        self.shared.flush();
+        let array = self.shared.edit(|txn| {
+            self.check_index(txn, index)?;
+            Ok(self.array.insert(txn, index, yrs::ArrayPrelim::default()))
+        })?;
         Ok(YArray {
             shared: self.shared.clone(),
             array,
@@ -687,16 +667,14 @@ impl YArray {
     /// Inserts a new nested text holding `content` at `index` and returns it.
     #[wasm_bindgen(js_name = insertText)]
     pub fn insert_text(&self, index: u32, content: Option<String>) -> ApiResult<Text> {
-        let text = {
-            let mut txn = self.shared.write()?;
-            self.check_index(&txn, index)?;
-            self.array.insert(
-                &mut txn,
+        let text = self.shared.edit(|txn| {
+            self.check_index(txn, index)?;
+            Ok(self.array.insert(
+                txn,
                 index,
                 yrs::TextPrelim::new(content.unwrap_or_default()),
-            )
-        };
-        self.shared.flush();
+            ))
+        })?;
         Ok(Text {
             shared: self.shared.clone(),
             text,
