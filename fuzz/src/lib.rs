@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use arbitrary::{Result, Unstructured};
+use yrs::updates::decoder::Decode;
 use yrs::updates::encoder::Encode;
 use yrs::{
     Any, Array, ArrayPrelim, Doc, Map, MapPrelim, ReadTxn, StateVector, Text, TextPrelim,
@@ -64,7 +65,7 @@ fn update(u: &mut Unstructured, v2: bool) -> Result<Vec<u8>> {
             let diff = a
                 .transact()
                 .encode_state_as_update_v1(&b.transact().state_vector());
-            if let Ok(up) = yrs::Update::decode_v1_lenient(&diff) {
+            if let Ok(up) = yrs::Update::decode_v1(&diff) {
                 let _ = b.transact_mut().apply_update(up);
             }
         }
@@ -104,16 +105,6 @@ pub fn utf16_doc(client: u64) -> Doc {
         offset_kind: yrs::OffsetKind::Utf16,
         ..yrs::Options::default()
     })
-}
-
-trait Lenient {
-    fn decode_v1_lenient(b: &[u8]) -> std::result::Result<yrs::Update, yrs::encoding::read::Error>;
-}
-impl Lenient for yrs::Update {
-    fn decode_v1_lenient(b: &[u8]) -> std::result::Result<yrs::Update, yrs::encoding::read::Error> {
-        use yrs::updates::decoder::Decode;
-        yrs::Update::decode_v1(b)
-    }
 }
 
 fn string(u: &mut Unstructured) -> Result<String> {
