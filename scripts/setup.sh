@@ -30,6 +30,13 @@ if [ "${SKIP_BROWSER:-0}" != 1 ] && { ! command -v chromium >/dev/null || ! comm
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium chromium-driver
 fi
 
+# The fuzz crate (built by the tests so its targets cannot rot) compiles libFuzzer's C++.
+if ! command -v g++ >/dev/null; then
+  say "g++ (Debian), for libfuzzer-sys"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends g++
+fi
+
 lock_hash=$(sha256sum e2e/package-lock.json | cut -d' ' -f1)
 if [ "$(cat e2e/node_modules/.ysync-lock-hash 2>/dev/null)" != "$lock_hash" ]; then
   say "npm packages (e2e/package-lock.json)"
