@@ -92,7 +92,7 @@ async fn two_clients_sync_through_the_server_and_get_acknowledged() {
 
     d1.get_text("note")
         .unwrap()
-        .insert(0, "hello from ysync")
+        .insert(0, "hello from ysync", JsValue::UNDEFINED)
         .unwrap();
     assert!(p1.has_unsynced_changes());
     with_timeout(p1.when_acknowledged(), 5_000).await.unwrap();
@@ -147,7 +147,10 @@ async fn update_events_fire_for_remote_changes_after_the_transaction() {
     // The async Rust API.
     p1.wait_synced().await.unwrap();
     p2.wait_synced().await.unwrap();
-    d2.get_text("note").unwrap().insert(0, "remote").unwrap();
+    d2.get_text("note")
+        .unwrap()
+        .insert(0, "remote", JsValue::UNDEFINED)
+        .unwrap();
     p2.wait_acknowledged().await.unwrap();
     assert!(eventually(5_000, || seen.borrow().iter().any(|s| s == "remote")).await);
     p1.destroy();
@@ -157,7 +160,10 @@ async fn update_events_fire_for_remote_changes_after_the_transaction() {
 #[wasm_bindgen_test]
 fn hostile_update_is_rejected_with_a_typed_error_in_wasm() {
     let d = Doc::new(None).unwrap();
-    d.get_text("t").unwrap().insert(0, "safe").unwrap();
+    d.get_text("t")
+        .unwrap()
+        .insert(0, "safe", JsValue::UNDEFINED)
+        .unwrap();
     // String content declaring 0xFFFFFFFF bytes: traps yrs 0.28 on wasm32 unless checked first.
     let bad = [1, 1, 1, 0, 4, 1, 1, b't', 0xff, 0xff, 0xff, 0xff, 0x0f, 0];
     let err: JsValue = d.apply_update(&bad, JsValue::UNDEFINED).unwrap_err().into();

@@ -1,26 +1,32 @@
-//! `Doc`, `Text`, `YMap`, `YArray`: the document surface, with Yjs's names.
+//! `Doc` and the state it shares with its types, observers and providers.
 //!
 //! JS callbacks never run while Rust holds a borrow or a yrs transaction: yrs observers only
-//! queue events, and the queue is flushed after the call that caused them returns.
+//! queue events, and the queue is flushed after the call that caused them returns (after the
+//! outermost `transact` callback, inside one).
 
-use std::cell::{Cell, RefCell};
-use std::collections::{HashMap, VecDeque};
-use std::rc::Rc;
+use std::cell::{Cell, RefCell, RefMut};
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::rc::{Rc, Weak};
+use std::sync::Arc;
 
 use wasm_bindgen::prelude::*;
 use yrs::types::ToJson;
 use yrs::updates::decoder::Decode;
-use yrs::{
-    Array as _, ArrayRef, GetString, Map as _, MapRef, OffsetKind, Options, ReadTxn, Text as _,
-    TextRef, Transact,
-};
+use yrs::{OffsetKind, Options, ReadTxn, Transact, WriteTxn};
 
-use crate::core::position;
 use crate::core::validate::{self, Limits};
 use crate::js::error::{ApiError, ApiResult};
-use crate::js::value::{from_any, from_out, to_any};
+use crate::js::events::Listeners;
+use crate::js::types::{XmlFragment, YArray, YMap, YText};
+use crate::js::value::from_any;
 
 const OBSERVER_KEY: &str = "ysync-js-doc";
+/// Origins of transactions made by this process's own code (`transact`): `local` in events.
+const LOCAL_PREFIX: &str = "ysync-local-";
+/// Origins of `applyUpdate` calls.
+const APPLY_PREFIX: &str = "ysync-js-origin-";
+/// Origins of updates applied from elsewhere (providers, storage, `applyUpdate`).
+const REMOTE_PREFIX: &str = "ysync-";
 
 /// Local storage attached to a document, as seen by providers: where to keep the state vector
 /// the server acknowledged, per server room.
@@ -34,54 +40,234 @@ pub trait LocalStore {
     fn failures(&self) -> u64;
 }
 
-/// Queued `update` event: the update and the transaction origin.
-type Pending = (Vec<u8>, Option<Vec<u8>>);
+/// A JS call waiting for the current borrow or transaction to end.
+pub(crate) enum Queued {
+    /// `update` listeners: the update and the transaction origin.
+    Update(Vec<u8>, JsValue),
+    /// `changes` listeners: the records of one transaction and `{ origin, local }`.
+    Changes(js_sys::Array, JsValue),
+    /// One observer with its arguments.
+    Call(js_sys::Function, js_sys::Array),
+}
 
-/// State shared by a `Doc` and the providers attached to it.
+/// JS values standing for transaction origins. yrs origins are bytes; JS origins are any value,
+/// compared by identity (`Object.is`) as Yjs does.
+#[derive(Default)]
+struct Origins {
+    entries: Vec<(Vec<u8>, JsValue, u32)>,
+    next: u64,
+}
+
+impl Origins {
+    /// The key with `prefix` standing for `value` (a new one if it has none), pinned once more.
+    fn acquire(&mut self, value: &JsValue, prefix: &str) -> String {
+        if let Some(e) = self
+            .entries
+            .iter_mut()
+            .find(|e| e.0.starts_with(prefix.as_bytes()) && js_sys::Object::is(&e.1, value))
+        {
+            e.2 += 1;
+            return String::from_utf8_lossy(&e.0).into_owned();
+        }
+        self.next += 1;
+        let key = format!("{prefix}{}", self.next);
+        self.entries
+            .push((key.clone().into_bytes(), value.clone(), 1));
+        key
+    }
+
+    /// Unpins `key`; forgotten when no longer pinned.
+    fn release(&mut self, key: &str) {
+        if let Some(i) = self.entries.iter().position(|e| e.0 == key.as_bytes()) {
+            self.entries[i].2 -= 1;
+            if self.entries[i].2 == 0 {
+                self.entries.swap_remove(i);
+            }
+        }
+    }
+
+    fn value(&self, key: &[u8]) -> JsValue {
+        self.entries
+            .iter()
+            .find(|e| e.0 == key)
+            .map(|e| e.1.clone())
+            .unwrap_or_else(|| JsValue::from_str(&String::from_utf8_lossy(key)))
+    }
+}
+
+/// What the yrs observers of a document share with it: they run inside a commit and may only
+/// queue work.
+#[derive(Default)]
+pub(crate) struct Hub {
+    queue: RefCell<VecDeque<Queued>>,
+    origins: RefCell<Origins>,
+    /// Change-feed records of the transaction being committed.
+    changes: RefCell<Vec<JsValue>>,
+    /// Root types the change feed observes.
+    feed_roots: RefCell<HashSet<Arc<str>>>,
+    pub(crate) listeners: Listeners,
+    shared: RefCell<Weak<DocShared>>,
+}
+
+impl Hub {
+    /// The document, for wrappers handed to observers.
+    pub(crate) fn shared(&self) -> Option<Rc<DocShared>> {
+        self.shared.borrow().upgrade()
+    }
+
+    /// Queues a JS call.
+    pub(crate) fn push(&self, q: Queued) {
+        self.queue.borrow_mut().push_back(q);
+    }
+
+    /// The JS origin of `txn` (null if none).
+    pub(crate) fn origin(&self, txn: &yrs::TransactionMut<'_>) -> JsValue {
+        match txn.origin() {
+            None => JsValue::NULL,
+            Some(o) => self.origins.borrow().value(o.as_ref()),
+        }
+    }
+
+    /// `{ origin, local }` for `txn`, as Yjs's `transaction.origin` / `transaction.local`.
+    pub(crate) fn txn_info(&self, txn: &yrs::TransactionMut<'_>) -> JsValue {
+        let local = match txn.origin() {
+            None => true,
+            Some(o) => {
+                let o = o.as_ref();
+                o.starts_with(LOCAL_PREFIX.as_bytes()) || !o.starts_with(REMOTE_PREFIX.as_bytes())
+            }
+        };
+        let info = js_sys::Object::new();
+        let _ = js_sys::Reflect::set(&info, &"origin".into(), &self.origin(txn));
+        let _ = js_sys::Reflect::set(&info, &"local".into(), &local.into());
+        info.into()
+    }
+
+    /// Adds change-feed records of the transaction being committed.
+    pub(crate) fn add_changes(&self, records: impl IntoIterator<Item = JsValue>) {
+        self.changes.borrow_mut().extend(records);
+    }
+
+    /// Whether anyone listens to `event`.
+    pub(crate) fn wants(&self, event: &str) -> bool {
+        self.listeners.has(event)
+    }
+}
+
+/// An observer registered from JS: how to find and remove it.
+struct JsObserver {
+    f: js_sys::Function,
+    target: usize,
+    deep: bool,
+    remove: Box<dyn Fn()>,
+}
+
+/// A read transaction, or the write transaction `transact` holds open.
+pub enum Reader<'a> {
+    /// A transaction of its own.
+    Own(yrs::Transaction<'a>),
+    /// The transaction of the running `transact` callback.
+    Open(RefMut<'a, yrs::TransactionMut<'static>>),
+}
+
+impl ReadTxn for Reader<'_> {
+    fn store(&self) -> &yrs::Store {
+        match self {
+            Reader::Own(t) => ReadTxn::store(t),
+            Reader::Open(t) => ReadTxn::store(&**t),
+        }
+    }
+}
+
+/// State shared by a `Doc`, its types and the providers attached to it.
 pub struct DocShared {
+    /// The transaction `transact` holds open while its callback runs. Declared before `doc` so
+    /// it is dropped first: it borrows the document's store.
+    current: RefCell<Option<yrs::TransactionMut<'static>>>,
     /// The yrs document.
     pub doc: yrs::Doc,
-    queue: Rc<RefCell<VecDeque<Pending>>>,
-    listeners: RefCell<Vec<(String, js_sys::Function)>>,
-    /// JS values standing for transaction origins, by origin bytes.
-    origins: RefCell<HashMap<Vec<u8>, JsValue>>,
+    pub(crate) hub: Rc<Hub>,
     flushing: Cell<bool>,
-    next_origin: Cell<u64>,
-    local_store: RefCell<Option<std::rc::Weak<dyn LocalStore>>>,
+    next_id: Cell<u64>,
+    observers: RefCell<HashMap<u64, JsObserver>>,
+    graveyard: RefCell<Vec<Box<dyn std::any::Any>>>,
+    local_store: RefCell<Option<Weak<dyn LocalStore>>>,
     /// Blocks from `applyUpdate` and storage that wait for a gap to fill.
     pub gate: RefCell<crate::core::gate::Gate>,
 }
 
 impl DocShared {
     fn new(doc: yrs::Doc) -> Rc<Self> {
-        let queue: Rc<RefCell<VecDeque<Pending>>> = Rc::default();
-        let q = queue.clone();
+        let hub: Rc<Hub> = Rc::default();
+        let h = Rc::downgrade(&hub);
         // A new document has no open transaction, so subscribing cannot fail.
         let _ = doc.observe_update_v1(OBSERVER_KEY, move |txn, e| {
-            let origin = txn.origin().map(|o| o.as_ref().to_vec());
-            q.borrow_mut().push_back((e.update.clone(), origin));
+            if let Some(hub) = h.upgrade() {
+                if hub.wants("update") {
+                    hub.push(Queued::Update(e.update.clone(), hub.origin(txn)));
+                }
+            }
         });
-        Rc::new(DocShared {
+        let h = Rc::downgrade(&hub);
+        // Type observers ran before this: the change feed holds one transaction's records.
+        let _ = doc.observe_after_transaction(OBSERVER_KEY, move |txn| {
+            let Some(hub) = h.upgrade() else { return };
+            let records = std::mem::take(&mut *hub.changes.borrow_mut());
+            if !records.is_empty() {
+                let list: js_sys::Array = records.into_iter().collect();
+                hub.push(Queued::Changes(list, hub.txn_info(txn)));
+            }
+        });
+        let shared = Rc::new(DocShared {
+            current: RefCell::new(None),
             doc,
-            queue,
-            listeners: RefCell::default(),
-            origins: RefCell::default(),
+            hub,
             flushing: Cell::new(false),
-            next_origin: Cell::new(1),
+            next_id: Cell::new(1),
+            observers: RefCell::default(),
+            graveyard: RefCell::default(),
             local_store: RefCell::new(None),
             gate: RefCell::default(),
-        })
+        });
+        *shared.hub.shared.borrow_mut() = Rc::downgrade(&shared);
+        shared
     }
 
     /// Registers a JS value to stand for transactions with `origin` in events.
-    pub fn register_origin(&self, origin: &str, value: JsValue) {
-        self.origins
+    pub fn register_origin(&self, origin: &[u8], value: JsValue) {
+        let mut o = self.hub.origins.borrow_mut();
+        o.entries.retain(|e| e.0 != origin);
+        o.entries.push((origin.to_vec(), value, 1));
+    }
+
+    /// Forgets a registered origin.
+    pub fn unregister_origin(&self, origin: &[u8]) {
+        self.hub
+            .origins
             .borrow_mut()
-            .insert(origin.as_bytes().to_vec(), value);
+            .entries
+            .retain(|e| e.0 != origin);
+    }
+
+    /// The key standing for the JS origin `value` in transactions made here (`local`), pinned
+    /// until `release_origin`.
+    pub(crate) fn acquire_local_origin(&self, value: &JsValue) -> String {
+        self.hub.origins.borrow_mut().acquire(value, LOCAL_PREFIX)
+    }
+
+    /// Unpins a key from `acquire_local_origin`.
+    pub(crate) fn release_origin(&self, key: &str) {
+        self.hub.origins.borrow_mut().release(key);
+    }
+
+    /// Keeps `value` until no `transact` callback runs (yrs objects that must not be dropped
+    /// inside a transaction).
+    pub(crate) fn drop_later(&self, value: Box<dyn std::any::Any>) {
+        self.graveyard.borrow_mut().push(value);
     }
 
     /// Attaches local storage (the last one attached wins).
-    pub fn set_local_store(&self, store: std::rc::Weak<dyn LocalStore>) {
+    pub fn set_local_store(&self, store: Weak<dyn LocalStore>) {
         *self.local_store.borrow_mut() = Some(store);
     }
 
@@ -90,76 +276,216 @@ impl DocShared {
         self.local_store.borrow().as_ref().and_then(|w| w.upgrade())
     }
 
-    /// Forgets a registered origin.
-    pub fn unregister_origin(&self, origin: &str) {
-        self.origins.borrow_mut().remove(origin.as_bytes());
-    }
-
-    /// Calls the JS `update` listeners for every queued update. Re-entrant calls (a listener
-    /// that edits the document) only add to the queue the outer call is draining.
-    pub fn flush(&self) {
+    /// Runs the queued listener calls. Re-entrant calls (a listener that edits the document)
+    /// only add to the queue the outer call is draining. Every listener runs; the first
+    /// exception is returned (as Yjs rethrows it) after the queue is empty.
+    pub fn flush(&self) -> Result<(), JsValue> {
         if self.flushing.replace(true) {
-            return;
+            return Ok(());
         }
+        let mut first_err = None;
         loop {
-            let next = self.queue.borrow_mut().pop_front();
-            let Some((update, origin)) = next else { break };
-            let listeners: Vec<js_sys::Function> = self
-                .listeners
-                .borrow()
-                .iter()
-                .filter(|(n, _)| n == "update")
-                .map(|(_, f)| f.clone())
-                .collect();
-            if listeners.is_empty() {
-                continue;
-            }
-            let origin = match origin {
-                None => JsValue::NULL,
-                Some(o) => self
-                    .origins
-                    .borrow()
-                    .get(&o)
-                    .cloned()
-                    .unwrap_or_else(|| JsValue::from_str(&String::from_utf8_lossy(&o))),
+            let next = self.hub.queue.borrow_mut().pop_front();
+            let Some(item) = next else { break };
+            let (fs, args) = match item {
+                Queued::Update(update, origin) => {
+                    let bytes: JsValue = js_sys::Uint8Array::from(&update[..]).into();
+                    (
+                        self.hub.listeners.get("update"),
+                        [bytes, origin].iter().collect(),
+                    )
+                }
+                Queued::Changes(list, info) => (
+                    self.hub.listeners.get("changes"),
+                    [JsValue::from(list), info].iter().collect(),
+                ),
+                Queued::Call(f, args) => (vec![f], args),
             };
-            let bytes: JsValue = js_sys::Uint8Array::from(&update[..]).into();
-            for f in listeners {
-                if let Err(e) = f.call2(&JsValue::NULL, &bytes, &origin) {
-                    // A throwing listener must not stop the others or leave the queue stuck.
-                    web_sys::console::error_2(&"ysync: an update listener threw".into(), &e);
+            for f in fs {
+                if let Err(e) = f.apply(&JsValue::NULL, &args) {
+                    first_err.get_or_insert(e);
                 }
             }
         }
         self.flushing.set(false);
+        first_err.map_or(Ok(()), Err)
     }
 
-    /// Runs `f` in a write transaction, then delivers the events it queued.
-    fn edit<T>(
+    /// `flush` for callers with no JS caller to throw to (network, storage, timers): an
+    /// exception from a listener is printed.
+    pub fn flush_or_log(&self) {
+        if let Err(e) = self.flush() {
+            web_sys::console::error_2(&"ysync: a document listener threw".into(), &e);
+        }
+    }
+
+    /// Whether a `transact` callback is running.
+    pub(crate) fn in_transaction(&self) -> bool {
+        self.current.try_borrow().map_or(true, |c| c.is_some())
+    }
+
+    /// Runs `f` in the open `transact` transaction, or in a new one with `origin` whose events
+    /// are delivered when `f` returns.
+    pub(crate) fn edit_with<T>(
+        &self,
+        origin: Option<&str>,
+        f: impl FnOnce(&mut yrs::TransactionMut<'_>) -> ApiResult<T>,
+    ) -> ApiResult<T> {
+        {
+            let mut cur = self.current.try_borrow_mut().map_err(|_| ApiError::Busy)?;
+            if let Some(txn) = cur.as_mut() {
+                return f(txn);
+            }
+        }
+        let out = {
+            let mut txn = match origin {
+                Some(o) => self.doc.try_transact_mut_with(o),
+                None => self.doc.try_transact_mut(),
+            }
+            .map_err(|_| ApiError::Busy)?;
+            f(&mut txn)
+        };
+        let flushed = self.flush();
+        let v = out?;
+        flushed.map_err(ApiError::Listener)?;
+        Ok(v)
+    }
+
+    /// `edit_with` without an origin.
+    pub(crate) fn edit<T>(
         &self,
         f: impl FnOnce(&mut yrs::TransactionMut<'_>) -> ApiResult<T>,
     ) -> ApiResult<T> {
-        let out = {
-            let mut txn = self.write()?;
-            f(&mut txn)
-        };
-        self.flush();
-        out
+        self.edit_with(None, f)
     }
 
-    fn write(&self) -> ApiResult<yrs::TransactionMut<'_>> {
-        self.doc.try_transact_mut().map_err(|_| ApiError::Busy)
+    /// A transaction to read with: the open `transact` one, or a new read transaction.
+    pub(crate) fn read(&self) -> ApiResult<Reader<'_>> {
+        let cur = self.current.try_borrow_mut().map_err(|_| ApiError::Busy)?;
+        match RefMut::filter_map(cur, |c| c.as_mut()) {
+            Ok(txn) => Ok(Reader::Open(txn)),
+            Err(_) => self
+                .doc
+                .try_transact()
+                .map(Reader::Own)
+                .map_err(|_| ApiError::Busy),
+        }
     }
 
-    fn read(&self) -> ApiResult<yrs::Transaction<'_>> {
-        self.doc.try_transact().map_err(|_| ApiError::Busy)
+    /// A fresh id for observers and subscriptions.
+    pub(crate) fn next_id(&self) -> u64 {
+        let n = self.next_id.get();
+        self.next_id.set(n + 1);
+        n
+    }
+
+    /// Records a JS observer; `remove` unsubscribes it from yrs.
+    pub(crate) fn add_observer(
+        &self,
+        id: u64,
+        f: js_sys::Function,
+        target: usize,
+        deep: bool,
+        remove: Box<dyn Fn()>,
+    ) {
+        self.observers.borrow_mut().insert(
+            id,
+            JsObserver {
+                f,
+                target,
+                deep,
+                remove,
+            },
+        );
+    }
+
+    /// Removes the observer `id` (no-op if already removed).
+    pub(crate) fn remove_observer(&self, id: u64) {
+        let o = self.observers.borrow_mut().remove(&id);
+        if let Some(o) = o {
+            (o.remove)();
+        }
+    }
+
+    /// Removes the observers of `target` that call `f` (Yjs `unobserve(f)`).
+    pub(crate) fn remove_observer_fn(&self, target: usize, deep: bool, f: &js_sys::Function) {
+        let ids: Vec<u64> = self
+            .observers
+            .borrow()
+            .iter()
+            .filter(|(_, o)| o.target == target && o.deep == deep && &o.f == f)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in ids {
+            self.remove_observer(id);
+        }
+    }
+
+    /// Makes the change feed observe every root type with a known type (roots appear when a
+    /// replica gets them with `getText`, `getMap`...; Yjs cannot type them before either).
+    pub(crate) fn ensure_feed(&self) {
+        if !self.hub.wants("changes") {
+            return;
+        }
+        let Ok(txn) = self.read() else { return };
+        let mut roots = self.hub.feed_roots.borrow_mut();
+        for (name, out) in txn.root_refs() {
+            if roots.contains(name) {
+                continue;
+            }
+            if let Some(mut branch) = crate::js::observe::branch_of(&out) {
+                if matches!(out, yrs::Out::UndefinedRef(_)) {
+                    continue;
+                }
+                let name: Arc<str> = name.into();
+                roots.insert(name.clone());
+                let hub = Rc::downgrade(&self.hub);
+                branch.observe_deep(yrs::Origin::from("ysync-feed"), move |txn, events| {
+                    if let Some(hub) = hub.upgrade() {
+                        if hub.wants("changes") {
+                            let records = crate::js::observe::change_records(&name, txn, events);
+                            hub.add_changes(records);
+                        }
+                    }
+                });
+            }
+        }
+    }
+
+    /// Adopts a new root type: the change feed observes it.
+    pub(crate) fn root_added(&self) {
+        self.ensure_feed();
     }
 }
 
 impl Drop for DocShared {
     fn drop(&mut self) {
+        // An open transaction (impossible outside `transact`) commits before the document goes.
+        self.current.get_mut().take();
         let _ = self.doc.unobserve_update_v1(OBSERVER_KEY);
+        let _ = self.doc.unobserve_after_transaction(OBSERVER_KEY);
     }
+}
+
+/// Parses `new Doc({ clientID? })` options.
+fn doc_options(opts: Option<js_sys::Object>) -> ApiResult<Options> {
+    let mut o = Options {
+        offset_kind: OffsetKind::Utf16,
+        ..Options::default()
+    };
+    if let Some(opts) = opts {
+        let id = js_sys::Reflect::get(&opts, &"clientID".into()).unwrap_or_default();
+        if !id.is_undefined() {
+            let n = id.as_f64().unwrap_or(-1.0);
+            if !(n >= 0.0 && n <= validate::MAX_CLIENT_ID as f64 && n.fract() == 0.0) {
+                return Err(ApiError::InvalidArgument(
+                    "clientID must be an integer in [0, 2^53)".into(),
+                ));
+            }
+            o.client_id = yrs::ClientID::new(n as u64);
+        }
+    }
+    Ok(o)
 }
 
 /// A Yjs-compatible document.
@@ -172,24 +498,11 @@ pub struct Doc {
 impl Doc {
     /// `new Doc({ clientID? })`. Text positions count UTF-16 code units, as in Yjs.
     #[wasm_bindgen(constructor)]
-    pub fn new(opts: Option<js_sys::Object>) -> ApiResult<Doc> {
-        let mut o = Options {
-            offset_kind: OffsetKind::Utf16,
-            ..Options::default()
-        };
-        if let Some(opts) = opts {
-            let id = js_sys::Reflect::get(&opts, &"clientID".into()).unwrap_or_default();
-            if let Some(n) = id.as_f64() {
-                if !(n >= 0.0 && n <= validate::MAX_CLIENT_ID as f64 && n.fract() == 0.0) {
-                    return Err(ApiError::InvalidArgument(
-                        "clientID must be an integer in [0, 2^53)".into(),
-                    ));
-                }
-                o.client_id = yrs::ClientID::new(n as u64);
-            }
-        }
+    pub fn new(
+        #[wasm_bindgen(unchecked_param_type = "DocOptions")] opts: Option<js_sys::Object>,
+    ) -> ApiResult<Doc> {
         Ok(Doc {
-            shared: DocShared::new(yrs::Doc::with_options(o)),
+            shared: DocShared::new(yrs::Doc::with_options(doc_options(opts)?)),
         })
     }
 
@@ -201,55 +514,114 @@ impl Doc {
 
     /// The root text named `name`.
     #[wasm_bindgen(js_name = getText)]
-    pub fn get_text(&self, name: &str) -> ApiResult<Text> {
-        let _busy = self.shared.write()?;
-        drop(_busy);
-        Ok(Text {
-            shared: self.shared.clone(),
-            text: self.shared.doc.get_or_insert_text(name),
-        })
+    pub fn get_text(&self, name: &str) -> ApiResult<YText> {
+        let text = self.root(|txn| txn.get_or_insert_text(name))?;
+        Ok(YText::new(self.shared.clone(), text))
     }
 
     /// The root map named `name`.
     #[wasm_bindgen(js_name = getMap)]
     pub fn get_map(&self, name: &str) -> ApiResult<YMap> {
-        drop(self.shared.write()?);
-        Ok(YMap {
-            shared: self.shared.clone(),
-            map: self.shared.doc.get_or_insert_map(name),
-        })
+        let map = self.root(|txn| txn.get_or_insert_map(name))?;
+        Ok(YMap::new(self.shared.clone(), map))
     }
 
     /// The root array named `name`.
     #[wasm_bindgen(js_name = getArray)]
     pub fn get_array(&self, name: &str) -> ApiResult<YArray> {
-        drop(self.shared.write()?);
-        Ok(YArray {
-            shared: self.shared.clone(),
-            array: self.shared.doc.get_or_insert_array(name),
-        })
+        let array = self.root(|txn| txn.get_or_insert_array(name))?;
+        Ok(YArray::new(self.shared.clone(), array))
     }
 
-    /// `doc.on('update', (update: Uint8Array, origin) => …)`.
-    pub fn on(&self, event: &str, f: js_sys::Function) -> ApiResult<()> {
-        if event != "update" {
+    /// The root XML fragment named `name`.
+    #[wasm_bindgen(js_name = getXmlFragment)]
+    pub fn get_xml_fragment(&self, name: &str) -> ApiResult<XmlFragment> {
+        let xml = self.root(|txn| txn.get_or_insert_xml_fragment(name))?;
+        Ok(XmlFragment::new(self.shared.clone(), xml))
+    }
+
+    /// Runs `f` in one transaction: observers, `update` and `changes` listeners see all of its
+    /// edits as one, after `f` returns. `origin` (any value, compared by identity) is the
+    /// transaction's origin in events; transactions with an origin are `local`. Nested calls
+    /// join the outer transaction. Returns what `f` returns.
+    pub fn transact(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "(transaction: TransactionInfo) => unknown")]
+        f: &js_sys::Function,
+        #[wasm_bindgen(unchecked_param_type = "unknown")] origin: JsValue,
+    ) -> ApiResult<JsValue> {
+        let shared = &self.shared;
+        if shared.in_transaction() {
+            return f.call0(&JsValue::NULL).map_err(ApiError::Listener);
+        }
+        let key = (!origin.is_undefined() && !origin.is_null()).then(|| {
+            shared
+                .hub
+                .origins
+                .borrow_mut()
+                .acquire(&origin, LOCAL_PREFIX)
+        });
+        let opened = match &key {
+            Some(k) => shared.doc.try_transact_mut_with(k.as_str()),
+            None => shared.doc.try_transact_mut(),
+        };
+        let txn = match opened {
+            Ok(t) => t,
+            Err(_) => {
+                if let Some(k) = &key {
+                    shared.hub.origins.borrow_mut().release(k);
+                }
+                return Err(ApiError::Busy);
+            }
+        };
+        let info = shared.hub.txn_info(&txn);
+        // SAFETY: the transaction borrows `shared.doc`. It is stored in `shared.current`, taken
+        // back out and dropped (committed) below before this function returns, and `self`
+        // keeps `shared` alive meanwhile; `current` is also declared before `doc`, so even a
+        // leaked transaction would be dropped before the document.
+        let txn: yrs::TransactionMut<'static> = unsafe { std::mem::transmute(txn) };
+        *shared.current.borrow_mut() = Some(txn);
+        let result = f.call1(&JsValue::NULL, &info);
+        let txn = shared.current.borrow_mut().take();
+        drop(txn);
+        let dead = std::mem::take(&mut *shared.graveyard.borrow_mut());
+        drop(dead);
+        if let Some(k) = &key {
+            shared.hub.origins.borrow_mut().release(k);
+        }
+        let flushed = shared.flush();
+        let v = result.map_err(ApiError::Listener)?;
+        flushed.map_err(ApiError::Listener)?;
+        Ok(v)
+    }
+
+    /// `doc.on('update', (update, origin) => …)`: every transaction as a v1 update.
+    /// `doc.on('changes', (changes, transaction) => …)`: every transaction as a list of JSON
+    /// records of what changed (see `Change` in the typings).
+    pub fn on(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "'update' | 'changes'")] event: &str,
+        #[wasm_bindgen(unchecked_param_type = "Function")] f: js_sys::Function,
+    ) -> ApiResult<()> {
+        if event != "update" && event != "changes" {
             return Err(ApiError::InvalidArgument(format!(
-                "unknown event '{event}' (expected 'update')"
+                "unknown event '{event}' (expected 'update' or 'changes')"
             )));
         }
-        self.shared
-            .listeners
-            .borrow_mut()
-            .push((event.to_string(), f));
+        self.shared.hub.listeners.add(event, f);
+        if event == "changes" {
+            self.shared.ensure_feed();
+        }
         Ok(())
     }
 
     /// Removes a listener added with `on`.
-    pub fn off(&self, event: &str, f: &js_sys::Function) {
-        self.shared
-            .listeners
-            .borrow_mut()
-            .retain(|(n, g)| !(n == event && g == f));
+    pub fn off(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "'update' | 'changes'")] event: &str,
+        #[wasm_bindgen(unchecked_param_type = "Function")] f: &js_sys::Function,
+    ) {
+        self.shared.hub.listeners.remove(event, f);
     }
 
     /// The document's state vector (v1).
@@ -263,49 +635,42 @@ impl Doc {
     #[wasm_bindgen(js_name = encodeStateAsUpdate)]
     pub fn encode_state_as_update(&self, state_vector: Option<Vec<u8>>) -> ApiResult<Vec<u8>> {
         let sv = match state_vector {
-            Some(b) => {
-                validate::state_vector(&b)?;
-                yrs::StateVector::decode_v1(&b)
-                    .map_err(|e| crate::core::error::DecodeError::Yrs(e.to_string()))?
-            }
+            Some(b) => decode_state_vector(&b)?,
             None => yrs::StateVector::default(),
         };
         let txn = self.shared.read()?;
         Ok(txn.encode_state_as_update_v1(&sv))
     }
 
-    /// Applies a v1 update (checked before yrs sees it); `origin` is passed to listeners.
+    /// Applies a v1 update (checked before yrs sees it); `origin` is passed to listeners and
+    /// the transaction is not `local`.
     #[wasm_bindgen(js_name = applyUpdate)]
-    pub fn apply_update(&self, update: &[u8], origin: JsValue) -> ApiResult<()> {
+    pub fn apply_update(
+        &self,
+        update: &[u8],
+        #[wasm_bindgen(unchecked_param_type = "unknown")] origin: JsValue,
+    ) -> ApiResult<()> {
         validate::update_v1(update, &Limits::default())?;
-        let key = if origin.is_undefined() || origin.is_null() {
-            None
+        let shared = &self.shared;
+        // Not `local`: the origin key has the remote prefix even when `origin` is null.
+        let origin = if origin.is_undefined() {
+            JsValue::NULL
         } else {
-            let n = self.shared.next_origin.get();
-            self.shared.next_origin.set(n + 1);
-            let k = format!("ysync-js-origin-{n}");
-            self.shared.register_origin(&k, origin);
-            Some(k)
+            origin
         };
-        let result = {
-            let mut txn = match &key {
-                Some(k) => self
-                    .shared
-                    .doc
-                    .try_transact_mut_with(k.as_str())
-                    .map_err(|_| ApiError::Busy)?,
-                None => self.shared.write()?,
-            };
-            self.shared
+        let key = shared
+            .hub
+            .origins
+            .borrow_mut()
+            .acquire(&origin, APPLY_PREFIX);
+        let result = shared.edit_with(Some(&key), |txn| {
+            shared
                 .gate
                 .borrow_mut()
-                .apply(&mut txn, update, &Limits::default())
+                .apply(txn, update, &Limits::default())
                 .map_err(ApiError::from)
-        };
-        self.shared.flush();
-        if let Some(k) = key {
-            self.shared.unregister_origin(&k);
-        }
+        });
+        shared.hub.origins.borrow_mut().release(&key);
         result
     }
 
@@ -316,9 +681,13 @@ impl Doc {
         Ok(from_any(&self.shared.doc.to_json(&txn)))
     }
 
-    /// Stops event delivery.
+    /// Stops event delivery: removes every listener and observer.
     pub fn destroy(&self) {
-        self.shared.listeners.borrow_mut().clear();
+        self.shared.hub.listeners.clear();
+        let ids: Vec<u64> = self.shared.observers.borrow().keys().copied().collect();
+        for id in ids {
+            self.shared.remove_observer(id);
+        }
     }
 }
 
@@ -327,397 +696,94 @@ impl Doc {
     pub fn shared(&self) -> Rc<DocShared> {
         self.shared.clone()
     }
+
+    fn root<T>(&self, get: impl FnOnce(&mut yrs::TransactionMut<'_>) -> T) -> ApiResult<T> {
+        let t = self.shared.edit(|txn| Ok(get(txn)))?;
+        self.shared.root_added();
+        Ok(t)
+    }
 }
 
-/// A shared text (`Y.Text`).
-#[wasm_bindgen]
-pub struct Text {
-    shared: Rc<DocShared>,
-    text: TextRef,
+fn decode_state_vector(b: &[u8]) -> ApiResult<yrs::StateVector> {
+    validate::state_vector(b)?;
+    yrs::StateVector::decode_v1(b)
+        .map_err(|e| ApiError::from(crate::core::error::DecodeError::Yrs(e.to_string())))
 }
 
-#[wasm_bindgen]
-impl Text {
-    /// Inserts `content` at UTF-16 offset `index`.
-    pub fn insert(&self, index: u32, content: &str) -> ApiResult<()> {
-        self.shared.edit(|txn| {
-            let len = self.text.len(txn);
-            if index > len {
-                return Err(ApiError::InvalidArgument(format!(
-                    "index {index} is past the end ({len})"
-                )));
-            }
-            self.text.insert(txn, index, content);
-            Ok(())
-        })
-    }
+/// `applyUpdate(doc, update, origin?)`, as in Yjs.
+#[wasm_bindgen(js_name = applyUpdate)]
+pub fn apply_update(
+    doc: &Doc,
+    update: &[u8],
+    #[wasm_bindgen(unchecked_param_type = "unknown")] origin: JsValue,
+) -> ApiResult<()> {
+    doc.apply_update(update, origin)
+}
 
-    /// Deletes `length` UTF-16 code units at `index`.
-    pub fn delete(&self, index: u32, length: u32) -> ApiResult<()> {
-        self.shared.edit(|txn| {
-            let len = self.text.len(txn);
-            if index.checked_add(length).is_none_or(|end| end > len) {
-                return Err(ApiError::InvalidArgument(format!(
-                    "range {index}+{length} is past the end ({len})"
-                )));
-            }
-            self.text.remove_range(txn, index, length);
-            Ok(())
-        })
-    }
+/// `encodeStateAsUpdate(doc, stateVector?)`, as in Yjs.
+#[wasm_bindgen(js_name = encodeStateAsUpdate)]
+pub fn encode_state_as_update(doc: &Doc, state_vector: Option<Vec<u8>>) -> ApiResult<Vec<u8>> {
+    doc.encode_state_as_update(state_vector)
+}
 
-    /// The text.
-    #[wasm_bindgen(js_name = toString)]
-    pub fn to_string_js(&self) -> ApiResult<String> {
-        let txn = self.shared.read()?;
-        Ok(self.text.get_string(&txn))
-    }
+/// `encodeStateVector(doc)`, as in Yjs.
+#[wasm_bindgen(js_name = encodeStateVector)]
+pub fn encode_state_vector(doc: &Doc) -> ApiResult<Vec<u8>> {
+    doc.encode_state_vector()
+}
 
-    /// Length in UTF-16 code units.
-    #[wasm_bindgen(getter)]
-    pub fn length(&self) -> ApiResult<u32> {
-        let txn = self.shared.read()?;
-        Ok(self.text.len(&txn))
+/// `mergeUpdates(updates)`: one v1 update holding all of them (each checked first).
+#[wasm_bindgen(js_name = mergeUpdates)]
+pub fn merge_updates(
+    #[wasm_bindgen(unchecked_param_type = "Uint8Array[]")] updates: js_sys::Array,
+) -> ApiResult<Vec<u8>> {
+    let mut all = Vec::with_capacity(updates.length() as usize);
+    for u in updates.iter() {
+        let bytes = u
+            .dyn_into::<js_sys::Uint8Array>()
+            .map_err(|_| ApiError::InvalidArgument("mergeUpdates expects Uint8Array[]".into()))?
+            .to_vec();
+        validate::update_v1(&bytes, &Limits::default())?;
+        all.push(bytes);
     }
+    yrs::merge_updates_v1(all.iter().map(|b| b.as_slice()))
+        .map_err(|e| crate::core::error::DecodeError::Yrs(e.to_string()).into())
+}
 
-    /// The text (JSON form).
-    #[wasm_bindgen(js_name = toJSON)]
-    pub fn to_json(&self) -> ApiResult<String> {
-        self.to_string_js()
-    }
-
-    /// A position at UTF-16 offset `index` that stays with its character while others edit
-    /// (Yjs: `relativePositionToJSON(createRelativePositionFromTypeIndex(text, index, assoc))`).
-    /// `assoc < 0` sticks to the character before `index`, otherwise to the one after.
-    #[wasm_bindgen(js_name = relativePosition, unchecked_return_type = "RelativePositionJSON")]
-    pub fn relative_position(&self, index: u32, assoc: Option<i32>) -> ApiResult<JsValue> {
-        let txn = self.shared.read()?;
-        let len = self.text.len(&txn);
-        relative_position(&self.text, &txn, len, index, assoc)
-    }
-
-    /// The current UTF-16 offset of a relative position (ours or a Yjs peer's JSON), or
-    /// `null` if it belongs to another type or to content this document does not have yet.
-    #[wasm_bindgen(js_name = resolveRelativePosition)]
-    pub fn resolve_relative_position(
-        &self,
-        #[wasm_bindgen(unchecked_param_type = "RelativePositionJSON")] position: JsValue,
-    ) -> ApiResult<Option<u32>> {
-        let pos = parse_position(&position)?;
-        let txn = self.shared.read()?;
-        Ok(position::resolve(&self.text, &txn, &pos))
-    }
+/// `diffUpdate(update, stateVector)`: the part of `update` the holder of `stateVector` lacks.
+#[wasm_bindgen(js_name = diffUpdate)]
+pub fn diff_update(update: &[u8], state_vector: &[u8]) -> ApiResult<Vec<u8>> {
+    validate::update_v1(update, &Limits::default())?;
+    validate::state_vector(state_vector)?;
+    yrs::diff_updates_v1(update, state_vector)
+        .map_err(|e| crate::core::error::DecodeError::Yrs(e.to_string()).into())
 }
 
 #[wasm_bindgen(typescript_custom_section)]
-const RELATIVE_POSITION_TS: &str = r#"
-/** A relative position in Yjs's JSON form (`Y.relativePositionToJSON`). */
-export interface RelativePositionJSON {
-  /** Root type name. */
-  tname?: string;
-  /** The nested type it is in. */
-  type?: { client: number; clock: number };
-  /** The item it sticks to. */
-  item?: { client: number; clock: number };
-  /** 0: sticks to the item after the index; -1: to the item before. */
-  assoc?: number;
+const DOC_TS: &str = r#"
+/** Options of `new Doc()`. */
+export interface DocOptions {
+  /** This replica's client id (an integer below 2^53); random if omitted. */
+  clientID?: number;
 }
+
+/** What `transact` callbacks, observers and `changes` listeners learn about a transaction. */
+export interface TransactionInfo {
+  /** The origin given to `transact` / `applyUpdate`, a provider's origin, or null. */
+  origin: unknown;
+  /** False for updates applied from elsewhere (server, other tabs, storage, `applyUpdate`). */
+  local: boolean;
+}
+
+/** One record of the change feed (`doc.on('changes', …)`): plain JSON. */
+export type Change =
+  | { kind: 'text'; path: (string | number)[]; delta: TextDelta[] }
+  | { kind: 'array'; path: (string | number)[]; delta: ArrayDelta<JsonValue>[] }
+  | { kind: 'set'; path: (string | number)[]; value: JsonValue; oldValue?: JsonValue }
+  | { kind: 'delete'; path: (string | number)[]; oldValue: JsonValue };
+
+/** A JSON value as read from the document (binary as Uint8Array). */
+export type JsonValue =
+  | null | boolean | number | bigint | string | Uint8Array
+  | JsonValue[] | { [key: string]: JsonValue };
 "#;
-
-fn relative_position<S: yrs::IndexedSequence>(
-    seq: &S,
-    txn: &yrs::Transaction<'_>,
-    len: u32,
-    index: u32,
-    assoc: Option<i32>,
-) -> ApiResult<JsValue> {
-    let json = position::create(seq, txn, len, index, position::assoc(assoc.unwrap_or(0)))
-        .ok_or_else(|| {
-            ApiError::InvalidArgument(format!("index {index} is past the end ({len})"))
-        })?;
-    js_sys::JSON::parse(&json)
-        .map_err(|_| ApiError::InvalidArgument("relative position not representable".into()))
-}
-
-fn parse_position(value: &JsValue) -> ApiResult<yrs::StickyIndex> {
-    let json = js_sys::JSON::stringify(value)
-        .ok()
-        .and_then(|s| s.as_string())
-        .ok_or_else(|| ApiError::InvalidArgument("not a relative position".into()))?;
-    position::parse(&json).map_err(|e| ApiError::InvalidArgument(e.to_string()))
-}
-
-/// A shared map (`Y.Map`).
-#[wasm_bindgen]
-pub struct YMap {
-    shared: Rc<DocShared>,
-    map: MapRef,
-}
-
-#[wasm_bindgen]
-impl YMap {
-    /// Sets `key` to a JSON-like value.
-    pub fn set(&self, key: &str, value: JsValue) -> ApiResult<()> {
-        let v = to_any(&value)?;
-        self.shared.edit(|txn| {
-            self.map.insert(txn, key, v);
-            Ok(())
-        })
-    }
-
-    /// The value at `key`, or undefined.
-    pub fn get(&self, key: &str) -> ApiResult<JsValue> {
-        let txn = self.shared.read()?;
-        Ok(self
-            .map
-            .get(&txn, key)
-            .map_or(JsValue::UNDEFINED, |o| out_to_js(&self.shared, o, &txn)))
-    }
-
-    /// Sets `key` to a new empty nested map and returns it (Yjs: `map.set(key, new Y.Map())`).
-    #[wasm_bindgen(js_name = setMap)]
-    pub fn set_map(&self, key: &str) -> ApiResult<YMap> {
-        let map = self
-            .shared
-            .edit(|txn| Ok(self.map.insert(txn, key, yrs::MapPrelim::default())))?;
-        Ok(YMap {
-            shared: self.shared.clone(),
-            map,
-        })
-    }
-
-    /// Sets `key` to a new empty nested array and returns it.
-    #[wasm_bindgen(js_name = setArray)]
-    pub fn set_array(&self, key: &str) -> ApiResult<YArray> {
-        let array = self
-            .shared
-            .edit(|txn| Ok(self.map.insert(txn, key, yrs::ArrayPrelim::default())))?;
-        Ok(YArray {
-            shared: self.shared.clone(),
-            array,
-        })
-    }
-
-    /// Sets `key` to a new nested text holding `content` and returns it.
-    #[wasm_bindgen(js_name = setText)]
-    pub fn set_text(&self, key: &str, content: Option<String>) -> ApiResult<Text> {
-        let text = self.shared.edit(|txn| {
-            Ok(self
-                .map
-                .insert(txn, key, yrs::TextPrelim::new(content.unwrap_or_default())))
-        })?;
-        Ok(Text {
-            shared: self.shared.clone(),
-            text,
-        })
-    }
-
-    /// The keys.
-    pub fn keys(&self) -> ApiResult<Vec<String>> {
-        let txn = self.shared.read()?;
-        Ok(self.map.keys(&txn).map(String::from).collect())
-    }
-
-    /// Whether `key` is set.
-    pub fn has(&self, key: &str) -> ApiResult<bool> {
-        let txn = self.shared.read()?;
-        Ok(self.map.contains_key(&txn, key))
-    }
-
-    /// Removes `key`.
-    pub fn delete(&self, key: &str) -> ApiResult<()> {
-        self.shared.edit(|txn| {
-            self.map.remove(txn, key);
-            Ok(())
-        })
-    }
-
-    /// Number of keys.
-    #[wasm_bindgen(getter)]
-    pub fn size(&self) -> ApiResult<u32> {
-        let txn = self.shared.read()?;
-        Ok(self.map.len(&txn))
-    }
-
-    /// The map as a plain object.
-    #[wasm_bindgen(js_name = toJSON)]
-    pub fn to_json(&self) -> ApiResult<JsValue> {
-        let txn = self.shared.read()?;
-        Ok(from_any(&self.map.to_json(&txn)))
-    }
-}
-
-/// A shared array (`Y.Array`).
-#[wasm_bindgen]
-pub struct YArray {
-    shared: Rc<DocShared>,
-    array: ArrayRef,
-}
-
-impl YArray {
-    fn check_index(&self, txn: &yrs::TransactionMut<'_>, index: u32) -> ApiResult<()> {
-        let len = self.array.len(txn);
-        if index > len {
-            return Err(ApiError::InvalidArgument(format!(
-                "index {index} is past the end ({len})"
-            )));
-        }
-        Ok(())
-    }
-}
-
-/// A value read from the document: shared types as their wrappers (as Yjs returns `Y.Map`
-/// etc.), anything else as plain JS.
-fn out_to_js<T: yrs::ReadTxn>(shared: &Rc<DocShared>, o: yrs::Out, txn: &T) -> JsValue {
-    match o {
-        yrs::Out::YMap(map) => YMap {
-            shared: shared.clone(),
-            map,
-        }
-        .into(),
-        yrs::Out::YArray(array) => YArray {
-            shared: shared.clone(),
-            array,
-        }
-        .into(),
-        yrs::Out::YText(text) => Text {
-            shared: shared.clone(),
-            text,
-        }
-        .into(),
-        other => from_out(&other, txn),
-    }
-}
-
-fn values(items: &js_sys::Array) -> ApiResult<Vec<yrs::Any>> {
-    items.iter().map(|v| to_any(&v)).collect()
-}
-
-#[wasm_bindgen]
-impl YArray {
-    /// Inserts `items` at `index`.
-    pub fn insert(&self, index: u32, items: js_sys::Array) -> ApiResult<()> {
-        let vals = values(&items)?;
-        self.shared.edit(|txn| {
-            self.check_index(txn, index)?;
-            self.array.insert_range(txn, index, vals);
-            Ok(())
-        })
-    }
-
-    /// Appends `items`.
-    pub fn push(&self, items: js_sys::Array) -> ApiResult<()> {
-        let vals = values(&items)?;
-        self.shared.edit(|txn| {
-            let len = self.array.len(txn);
-            self.array.insert_range(txn, len, vals);
-            Ok(())
-        })
-    }
-
-    /// Deletes `length` items at `index`.
-    pub fn delete(&self, index: u32, length: u32) -> ApiResult<()> {
-        self.shared.edit(|txn| {
-            let len = self.array.len(txn);
-            if index.checked_add(length).is_none_or(|end| end > len) {
-                return Err(ApiError::InvalidArgument(format!(
-                    "range {index}+{length} is past the end ({len})"
-                )));
-            }
-            self.array.remove_range(txn, index, length);
-            Ok(())
-        })
-    }
-
-    /// The item at `index`, or undefined.
-    pub fn get(&self, index: u32) -> ApiResult<JsValue> {
-        let txn = self.shared.read()?;
-        Ok(self
-            .array
-            .get(&txn, index)
-            .map_or(JsValue::UNDEFINED, |o| out_to_js(&self.shared, o, &txn)))
-    }
-
-    /// Inserts a new empty nested map at `index` and returns it.
-    #[wasm_bindgen(js_name = insertMap)]
-    pub fn insert_map(&self, index: u32) -> ApiResult<YMap> {
-        let map = self.shared.edit(|txn| {
-            self.check_index(txn, index)?;
-            Ok(self.array.insert(txn, index, yrs::MapPrelim::default()))
-        })?;
-        Ok(YMap {
-            shared: self.shared.clone(),
-            map,
-        })
-    }
-
-    /// Inserts a new empty nested array at `index` and returns it.
-    #[wasm_bindgen(js_name = insertArray)]
-    pub fn insert_array(&self, index: u32) -> ApiResult<YArray> {
-        let array = self.shared.edit(|txn| {
-            self.check_index(txn, index)?;
-            Ok(self.array.insert(txn, index, yrs::ArrayPrelim::default()))
-        })?;
-        Ok(YArray {
-            shared: self.shared.clone(),
-            array,
-        })
-    }
-
-    /// Inserts a new nested text holding `content` at `index` and returns it.
-    #[wasm_bindgen(js_name = insertText)]
-    pub fn insert_text(&self, index: u32, content: Option<String>) -> ApiResult<Text> {
-        let text = self.shared.edit(|txn| {
-            self.check_index(txn, index)?;
-            Ok(self.array.insert(
-                txn,
-                index,
-                yrs::TextPrelim::new(content.unwrap_or_default()),
-            ))
-        })?;
-        Ok(Text {
-            shared: self.shared.clone(),
-            text,
-        })
-    }
-
-    /// Number of items.
-    #[wasm_bindgen(getter)]
-    pub fn length(&self) -> ApiResult<u32> {
-        let txn = self.shared.read()?;
-        Ok(self.array.len(&txn))
-    }
-
-    /// The items as a JS array.
-    #[wasm_bindgen(js_name = toArray)]
-    pub fn to_array(&self) -> ApiResult<JsValue> {
-        self.to_json()
-    }
-
-    /// The items as JSON.
-    #[wasm_bindgen(js_name = toJSON)]
-    pub fn to_json(&self) -> ApiResult<JsValue> {
-        let txn = self.shared.read()?;
-        Ok(from_any(&self.array.to_json(&txn)))
-    }
-
-    /// A position before item `index` that stays with it while others edit (see
-    /// `Text.relativePosition`).
-    #[wasm_bindgen(js_name = relativePosition, unchecked_return_type = "RelativePositionJSON")]
-    pub fn relative_position(&self, index: u32, assoc: Option<i32>) -> ApiResult<JsValue> {
-        let txn = self.shared.read()?;
-        let len = self.array.len(&txn);
-        relative_position(&self.array, &txn, len, index, assoc)
-    }
-
-    /// The current index of a relative position, or `null` (see `Text.resolveRelativePosition`).
-    #[wasm_bindgen(js_name = resolveRelativePosition)]
-    pub fn resolve_relative_position(
-        &self,
-        #[wasm_bindgen(unchecked_param_type = "RelativePositionJSON")] position: JsValue,
-    ) -> ApiResult<Option<u32>> {
-        let pos = parse_position(&position)?;
-        let txn = self.shared.read()?;
-        Ok(position::resolve(&self.array, &txn, &pos))
-    }
-}

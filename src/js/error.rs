@@ -45,6 +45,10 @@ pub enum ApiError {
     /// A sync problem reported by the core.
     #[error("{0}")]
     Sync(#[from] SyncError),
+    /// A JS callback (observer, listener, `transact` function) threw this value; it is
+    /// rethrown as is once every other callback ran.
+    #[error("a callback threw")]
+    Listener(JsValue),
     /// A browser API failed (the DOMException name, if any, is kept).
     #[error("{name}: {message}")]
     Browser {
@@ -65,6 +69,7 @@ impl ApiError {
             ApiError::Destroyed => "DESTROYED",
             ApiError::Sync(e) => e.code(),
             ApiError::Browser { .. } => "BROWSER_ERROR",
+            ApiError::Listener(_) => "CALLBACK_THREW",
         }
     }
 
@@ -91,6 +96,7 @@ impl From<ApiError> for JsValue {
             ApiError::InvalidUpdate(_) => make_error("UpdateError", e.code(), &msg, None),
             // The DOMException name (QuotaExceededError, BlockedError, ...) as `domName`.
             ApiError::Browser { name, .. } => make_error("YsyncError", e.code(), &msg, Some(name)),
+            ApiError::Listener(v) => v.clone(),
             _ => make_error("YsyncError", e.code(), &msg, None),
         }
     }

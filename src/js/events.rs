@@ -26,6 +26,16 @@ impl Listeners {
         }
     }
 
+    /// The listeners of `event` (a copy: calling them may add or remove listeners).
+    pub fn get(&self, event: &str) -> Vec<js_sys::Function> {
+        self.0.borrow().get(event).cloned().unwrap_or_default()
+    }
+
+    /// Whether `event` has listeners.
+    pub fn has(&self, event: &str) -> bool {
+        self.0.borrow().get(event).is_some_and(|v| !v.is_empty())
+    }
+
     /// Removes every listener.
     pub fn clear(&self) {
         self.0.borrow_mut().clear();

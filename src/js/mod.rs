@@ -4,6 +4,9 @@
 pub mod doc;
 pub mod error;
 pub mod events;
+pub mod observe;
 pub mod persistence;
 pub mod provider;
+pub mod types;
+pub mod undo;
 pub mod value;

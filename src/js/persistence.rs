@@ -256,7 +256,7 @@ async fn load(core: Rc<Core>) {
         }
     }
     let waiters = std::mem::take(&mut core.inner.borrow_mut().synced_waiters);
-    core.doc.flush();
+    core.doc.flush_or_log();
     for (resolve, _) in waiters {
         let _ = resolve.call0(&JsValue::NULL);
     }
@@ -398,7 +398,7 @@ fn flush(core: &Rc<Core>) {
                     inner.store.write_done(id, compacted, rows, bytes);
                     inner.last_write_ms = Some(ms);
                 }
-                core.doc.flush();
+                core.doc.flush_or_log();
                 for f in core.due_persisted() {
                     let _ = f.call0(&JsValue::NULL);
                 }

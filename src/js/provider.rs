@@ -248,7 +248,7 @@ impl Core {
 
     /// Delivers queued events and promise settlements. Called with no borrow held.
     fn flush(&self) {
-        self.doc.flush();
+        self.doc.flush_or_log();
         loop {
             let events = std::mem::take(&mut *self.events.borrow_mut());
             let resolutions = std::mem::take(&mut *self.resolutions.borrow_mut());
