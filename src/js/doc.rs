@@ -154,12 +154,14 @@ impl Hub {
     }
 }
 
-/// An observer registered from JS: how to find and remove it.
-struct JsObserver {
-    f: js_sys::Function,
-    target: usize,
-    deep: bool,
-    remove: Box<dyn Fn()>,
+/// The JS functions observing one type (`deep` or not), called in the order they were added
+/// (yrs keeps its own observers in no particular order, so there is one yrs observer per set).
+pub(crate) type ObserverFns = Rc<RefCell<Vec<(u64, js_sys::Function)>>>;
+
+/// One yrs observer and the JS functions it calls.
+struct ObserverSet {
+    fns: ObserverFns,
+    unsubscribe: Box<dyn Fn()>,
 }
 
 /// A read transaction, or the write transaction `transact` holds open.
@@ -189,7 +191,8 @@ pub struct DocShared {
     pub(crate) hub: Rc<Hub>,
     flushing: Cell<bool>,
     next_id: Cell<u64>,
-    observers: RefCell<HashMap<u64, JsObserver>>,
+    /// Observer sets by (branch address, deep).
+    observers: RefCell<HashMap<(usize, bool), ObserverSet>>,
     graveyard: RefCell<Vec<Box<dyn std::any::Any>>>,
     local_store: RefCell<Option<Weak<dyn LocalStore>>>,
     /// Blocks from `applyUpdate` and storage that wait for a gap to fill.
@@ -379,45 +382,47 @@ impl DocShared {
         n
     }
 
-    /// Records a JS observer; `remove` unsubscribes it from yrs.
+    /// Adds `f` to the observers of `target`; `subscribe` makes the yrs observer when the
+    /// set is new (it gets the set and returns how to unsubscribe).
     pub(crate) fn add_observer(
         &self,
-        id: u64,
+        target: (usize, bool),
         f: js_sys::Function,
-        target: usize,
-        deep: bool,
-        remove: Box<dyn Fn()>,
+        subscribe: impl FnOnce(ObserverFns) -> Box<dyn Fn()>,
+    ) -> u64 {
+        let id = self.next_id();
+        let mut sets = self.observers.borrow_mut();
+        let set = sets.entry(target).or_insert_with(|| {
+            let fns: ObserverFns = Rc::default();
+            ObserverSet {
+                unsubscribe: subscribe(fns.clone()),
+                fns,
+            }
+        });
+        set.fns.borrow_mut().push((id, f));
+        id
+    }
+
+    /// Removes observers: the one with `id`, or those of `target` calling `f`. The yrs
+    /// observer goes with the last function of its set.
+    pub(crate) fn remove_observers(
+        &self,
+        pick: impl Fn(u64, (usize, bool), &js_sys::Function) -> bool,
     ) {
-        self.observers.borrow_mut().insert(
-            id,
-            JsObserver {
-                f,
-                target,
-                deep,
-                remove,
-            },
-        );
-    }
-
-    /// Removes the observer `id` (no-op if already removed).
-    pub(crate) fn remove_observer(&self, id: u64) {
-        let o = self.observers.borrow_mut().remove(&id);
-        if let Some(o) = o {
-            (o.remove)();
-        }
-    }
-
-    /// Removes the observers of `target` that call `f` (Yjs `unobserve(f)`).
-    pub(crate) fn remove_observer_fn(&self, target: usize, deep: bool, f: &js_sys::Function) {
-        let ids: Vec<u64> = self
-            .observers
-            .borrow()
-            .iter()
-            .filter(|(_, o)| o.target == target && o.deep == deep && &o.f == f)
-            .map(|(id, _)| *id)
-            .collect();
-        for id in ids {
-            self.remove_observer(id);
+        let emptied: Vec<ObserverSet> = {
+            let mut sets = self.observers.borrow_mut();
+            for (t, set) in sets.iter() {
+                set.fns.borrow_mut().retain(|(id, f)| !pick(*id, *t, f));
+            }
+            let empty: Vec<(usize, bool)> = sets
+                .iter()
+                .filter(|(_, s)| s.fns.borrow().is_empty())
+                .map(|(t, _)| *t)
+                .collect();
+            empty.iter().filter_map(|t| sets.remove(t)).collect()
+        };
+        for set in emptied {
+            (set.unsubscribe)();
         }
     }
 
@@ -684,10 +689,7 @@ impl Doc {
     /// Stops event delivery: removes every listener and observer.
     pub fn destroy(&self) {
         self.shared.hub.listeners.clear();
-        let ids: Vec<u64> = self.shared.observers.borrow().keys().copied().collect();
-        for id in ids {
-            self.shared.remove_observer(id);
-        }
+        self.shared.remove_observers(|_, _, _| true);
     }
 }
 

@@ -226,48 +226,54 @@ pub(crate) fn change_records(
 /// returns the unsubscribe function.
 pub(crate) fn observe(
     shared: &Rc<DocShared>,
-    mut branch: BranchPtr,
+    branch: BranchPtr,
     f: js_sys::Function,
     deep: bool,
 ) -> js_sys::Function {
-    let id = shared.next_id();
-    let key = yrs::Origin::from(format!("ysync-obs-{id}").as_str());
+    let target = (branch_addr(branch), deep);
     let hub: Weak<Hub> = Rc::downgrade(&shared.hub);
-    let call = f.clone();
-    // The closure lives in the document, so it holds no wrapper (that would keep the document
-    // alive): the wrappers in the event are made for each event.
-    let emit = move |txn: &TransactionMut<'_>, events: &mut dyn Iterator<Item = &Event>| {
-        let Some(hub) = hub.upgrade() else { return };
-        let Some(shared) = hub.shared() else { return };
-        let info = hub.txn_info(txn);
-        let current = out_to_js(&shared, branch.into(), txn);
-        let list: js_sys::Array = events
-            .map(|e| event_js(&shared, txn, e, &current, &info))
-            .collect();
-        let args = js_sys::Array::new();
-        args.push(&if deep { list.into() } else { list.get(0) });
-        args.push(&info);
-        hub.push(Queued::Call(call.clone(), args));
-    };
-    if deep {
-        branch.observe_deep(key.clone(), move |txn, events| {
-            emit(txn, &mut events.iter())
-        });
-    } else {
-        branch.observe(key.clone(), move |txn, e| {
-            emit(txn, &mut std::iter::once(e))
-        });
-    }
-    let target = branch_addr(branch);
-    let remove = Box::new(move || {
+    let id = shared.add_observer(target, f, |fns| {
+        // The closure lives in the document, so it holds no wrapper (that would keep the
+        // document alive): the wrappers in the event are made for each event, once for all
+        // the functions of the set.
+        let emit = move |txn: &TransactionMut<'_>, events: &mut dyn Iterator<Item = &Event>| {
+            let Some(hub) = hub.upgrade() else { return };
+            let Some(shared) = hub.shared() else { return };
+            let fns = fns.borrow().clone();
+            if fns.is_empty() {
+                return;
+            }
+            let info = hub.txn_info(txn);
+            let current = out_to_js(&shared, branch.into(), txn);
+            let list: js_sys::Array = events
+                .map(|e| event_js(&shared, txn, e, &current, &info))
+                .collect();
+            let first: JsValue = if deep { list.into() } else { list.get(0) };
+            for (_, f) in fns {
+                let args = js_sys::Array::of2(&first, &info);
+                hub.push(Queued::Call(f, args));
+            }
+        };
+        let key = yrs::Origin::from("ysync-observers");
         let mut b = branch;
         if deep {
-            b.unobserve_deep(&key);
+            b.observe_deep(key.clone(), move |txn, events| {
+                emit(txn, &mut events.iter())
+            });
         } else {
-            b.unobserve(&key);
+            b.observe(key.clone(), move |txn, e| {
+                emit(txn, &mut std::iter::once(e))
+            });
         }
+        Box::new(move || {
+            let mut b = branch;
+            if deep {
+                b.unobserve_deep(&key);
+            } else {
+                b.unobserve(&key);
+            }
+        })
     });
-    shared.add_observer(id, f, target, deep, remove);
     unsubscriber(Subscription {
         shared: Rc::downgrade(shared),
         id,
@@ -298,7 +304,7 @@ impl Subscription {
     /// Removes the observer (idempotent).
     pub fn unsubscribe(&self) {
         if let Some(s) = self.shared.upgrade() {
-            s.remove_observer(self.id);
+            s.remove_observers(|id, _, _| id == self.id);
         }
     }
 }

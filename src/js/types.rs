@@ -118,8 +118,8 @@ macro_rules! observable {
                 &self,
                 #[wasm_bindgen(unchecked_param_type = "Function")] f: &js_sys::Function,
             ) {
-                let target = observe::branch_addr(self.branch());
-                self.shared.remove_observer_fn(target, false, f);
+                let target = (observe::branch_addr(self.branch()), false);
+                self.shared.remove_observers(|_, t, g| t == target && g == f);
             }
 
             /// Removes observers added with `observeDeep(f)`.
@@ -128,8 +128,8 @@ macro_rules! observable {
                 &self,
                 #[wasm_bindgen(unchecked_param_type = "Function")] f: &js_sys::Function,
             ) {
-                let target = observe::branch_addr(self.branch());
-                self.shared.remove_observer_fn(target, true, f);
+                let target = (observe::branch_addr(self.branch()), true);
+                self.shared.remove_observers(|_, t, g| t == target && g == f);
             }
 
             /// Hands this type to an `UndoManager` being built (internal).
