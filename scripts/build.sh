@@ -3,3 +3,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 wasm-pack build --target web --release --mode no-install --out-dir pkg --out-name ysync
+node npm/package.mjs

@@ -70,7 +70,7 @@ async fn two_clients_sync_through_the_server_and_get_acknowledged() {
     let d1 = Doc::new(None).unwrap();
     let opts = js_sys::Object::new();
     js_sys::Reflect::set(&opts, &"connect".into(), &JsValue::FALSE).unwrap();
-    let p1 = WebsocketProvider::new(server(), &room, &d1, opts.into()).unwrap();
+    let p1 = WebsocketProvider::new(server(), &room, &d1, Some(opts.unchecked_into())).unwrap();
     assert_eq!(p1.status(), "disconnected");
     let statuses = Rc::new(RefCell::new(Vec::<String>::new()));
     let s = statuses.clone();
@@ -92,14 +92,14 @@ async fn two_clients_sync_through_the_server_and_get_acknowledged() {
 
     d1.get_text("note")
         .unwrap()
-        .insert(0, "hello from ysync", JsValue::UNDEFINED)
+        .insert(0, "hello from ysync", None)
         .unwrap();
     assert!(p1.has_unsynced_changes());
     with_timeout(p1.when_acknowledged(), 5_000).await.unwrap();
     assert!(!p1.has_unsynced_changes());
 
     let d2 = Doc::new(None).unwrap();
-    let p2 = WebsocketProvider::new(server(), &room, &d2, JsValue::UNDEFINED).unwrap();
+    let p2 = WebsocketProvider::new(server(), &room, &d2, None).unwrap();
     with_timeout(p2.when_synced(), 5_000).await.unwrap();
     assert_eq!(text(&d2), "hello from ysync");
 
@@ -126,7 +126,7 @@ async fn two_clients_sync_through_the_server_and_get_acknowledged() {
 async fn update_events_fire_for_remote_changes_after_the_transaction() {
     let room = room("web-events");
     let d1 = Doc::new(None).unwrap();
-    let p1 = WebsocketProvider::new(server(), &room, &d1, JsValue::UNDEFINED).unwrap();
+    let p1 = WebsocketProvider::new(server(), &room, &d1, None).unwrap();
     let seen = Rc::new(RefCell::new(Vec::<String>::new()));
     let seen2 = seen.clone();
     let d1_text = d1.get_text("note").unwrap();
@@ -143,13 +143,13 @@ async fn update_events_fire_for_remote_changes_after_the_transaction() {
     )
     .unwrap();
     let d2 = Doc::new(None).unwrap();
-    let p2 = WebsocketProvider::new(server(), &room, &d2, JsValue::UNDEFINED).unwrap();
+    let p2 = WebsocketProvider::new(server(), &room, &d2, None).unwrap();
     // The async Rust API.
     p1.wait_synced().await.unwrap();
     p2.wait_synced().await.unwrap();
     d2.get_text("note")
         .unwrap()
-        .insert(0, "remote", JsValue::UNDEFINED)
+        .insert(0, "remote", None)
         .unwrap();
     p2.wait_acknowledged().await.unwrap();
     assert!(eventually(5_000, || seen.borrow().iter().any(|s| s == "remote")).await);
@@ -160,13 +160,10 @@ async fn update_events_fire_for_remote_changes_after_the_transaction() {
 #[wasm_bindgen_test]
 fn hostile_update_is_rejected_with_a_typed_error_in_wasm() {
     let d = Doc::new(None).unwrap();
-    d.get_text("t")
-        .unwrap()
-        .insert(0, "safe", JsValue::UNDEFINED)
-        .unwrap();
+    d.get_text("t").unwrap().insert(0, "safe", None).unwrap();
     // String content declaring 0xFFFFFFFF bytes: traps yrs 0.28 on wasm32 unless checked first.
     let bad = [1, 1, 1, 0, 4, 1, 1, b't', 0xff, 0xff, 0xff, 0xff, 0x0f, 0];
-    let err: JsValue = d.apply_update(&bad, JsValue::UNDEFINED).unwrap_err().into();
+    let err: JsValue = d.apply_update(&bad, None).unwrap_err().into();
     let code = js_sys::Reflect::get(&err, &"code".into()).unwrap();
     assert_eq!(code.as_string().as_deref(), Some("INVALID_UPDATE"));
     assert!(err.is_instance_of::<js_sys::Error>());
@@ -190,7 +187,7 @@ fn wrong_argument_type_is_a_type_error() {
 async fn destroy_stops_reconnecting() {
     // Nothing listens on port 9 on loopback: every attempt fails fast.
     let d = Doc::new(None).unwrap();
-    let p = WebsocketProvider::new("ws://127.0.0.1:9", "x", &d, JsValue::UNDEFINED).unwrap();
+    let p = WebsocketProvider::new("ws://127.0.0.1:9", "x", &d, None).unwrap();
     let closes = Rc::new(RefCell::new(0u32));
     let c = closes.clone();
     let on_close = Closure::<dyn FnMut(JsValue)>::new(move |_| *c.borrow_mut() += 1);

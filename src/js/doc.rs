@@ -17,6 +17,7 @@ use yrs::{OffsetKind, Options, ReadTxn, Transact, WriteTxn};
 use crate::core::validate::{self, Limits};
 use crate::js::error::{ApiError, ApiResult};
 use crate::js::events::Listeners;
+use crate::js::ts::{or_undefined, DocOptionsArg, Unknown};
 use crate::js::types::{XmlFragment, YArray, YMap, YText};
 use crate::js::value::from_any;
 
@@ -473,13 +474,13 @@ impl Drop for DocShared {
 }
 
 /// Parses `new Doc({ clientID? })` options.
-fn doc_options(opts: Option<js_sys::Object>) -> ApiResult<Options> {
+fn doc_options(opts: &JsValue) -> ApiResult<Options> {
     let mut o = Options {
         offset_kind: OffsetKind::Utf16,
         ..Options::default()
     };
-    if let Some(opts) = opts {
-        let id = js_sys::Reflect::get(&opts, &"clientID".into()).unwrap_or_default();
+    if opts.is_object() {
+        let id = js_sys::Reflect::get(opts, &"clientID".into()).unwrap_or_default();
         if !id.is_undefined() {
             let n = id.as_f64().unwrap_or(-1.0);
             if !(n >= 0.0 && n <= validate::MAX_CLIENT_ID as f64 && n.fract() == 0.0) {
@@ -503,11 +504,10 @@ pub struct Doc {
 impl Doc {
     /// `new Doc({ clientID? })`. Text positions count UTF-16 code units, as in Yjs.
     #[wasm_bindgen(constructor)]
-    pub fn new(
-        #[wasm_bindgen(unchecked_param_type = "DocOptions")] opts: Option<js_sys::Object>,
-    ) -> ApiResult<Doc> {
+    pub fn new(opts: Option<DocOptionsArg>) -> ApiResult<Doc> {
+        let opts = or_undefined(opts);
         Ok(Doc {
-            shared: DocShared::new(yrs::Doc::with_options(doc_options(opts)?)),
+            shared: DocShared::new(yrs::Doc::with_options(doc_options(&opts)?)),
         })
     }
 
@@ -549,12 +549,14 @@ impl Doc {
     /// edits as one, after `f` returns. `origin` (any value, compared by identity) is the
     /// transaction's origin in events; transactions with an origin are `local`. Nested calls
     /// join the outer transaction. Returns what `f` returns.
+    #[wasm_bindgen(unchecked_return_type = "unknown")]
     pub fn transact(
         &self,
         #[wasm_bindgen(unchecked_param_type = "(transaction: TransactionInfo) => unknown")]
         f: &js_sys::Function,
-        #[wasm_bindgen(unchecked_param_type = "unknown")] origin: JsValue,
+        origin: Option<Unknown>,
     ) -> ApiResult<JsValue> {
+        let origin = or_undefined(origin);
         let shared = &self.shared;
         if shared.in_transaction() {
             return f.call0(&JsValue::NULL).map_err(ApiError::Listener);
@@ -603,11 +605,9 @@ impl Doc {
     /// `doc.on('update', (update, origin) => …)`: every transaction as a v1 update.
     /// `doc.on('changes', (changes, transaction) => …)`: every transaction as a list of JSON
     /// records of what changed (see `Change` in the typings).
-    pub fn on(
-        &self,
-        #[wasm_bindgen(unchecked_param_type = "'update' | 'changes'")] event: &str,
-        #[wasm_bindgen(unchecked_param_type = "Function")] f: js_sys::Function,
-    ) -> ApiResult<()> {
+    /// (Typed by overloads in the `Doc` interface below.)
+    #[wasm_bindgen(skip_typescript)]
+    pub fn on(&self, event: &str, f: js_sys::Function) -> ApiResult<()> {
         if event != "update" && event != "changes" {
             return Err(ApiError::InvalidArgument(format!(
                 "unknown event '{event}' (expected 'update' or 'changes')"
@@ -621,11 +621,8 @@ impl Doc {
     }
 
     /// Removes a listener added with `on`.
-    pub fn off(
-        &self,
-        #[wasm_bindgen(unchecked_param_type = "'update' | 'changes'")] event: &str,
-        #[wasm_bindgen(unchecked_param_type = "Function")] f: &js_sys::Function,
-    ) {
+    #[wasm_bindgen(skip_typescript)]
+    pub fn off(&self, event: &str, f: &js_sys::Function) {
         self.shared.hub.listeners.remove(event, f);
     }
 
@@ -650,11 +647,8 @@ impl Doc {
     /// Applies a v1 update (checked before yrs sees it); `origin` is passed to listeners and
     /// the transaction is not `local`.
     #[wasm_bindgen(js_name = applyUpdate)]
-    pub fn apply_update(
-        &self,
-        update: &[u8],
-        #[wasm_bindgen(unchecked_param_type = "unknown")] origin: JsValue,
-    ) -> ApiResult<()> {
+    pub fn apply_update(&self, update: &[u8], origin: Option<Unknown>) -> ApiResult<()> {
+        let origin = or_undefined(origin);
         validate::update_v1(update, &Limits::default())?;
         let shared = &self.shared;
         // Not `local`: the origin key has the remote prefix even when `origin` is null.
@@ -680,7 +674,7 @@ impl Doc {
     }
 
     /// The root types read so far, as JSON.
-    #[wasm_bindgen(js_name = toJSON)]
+    #[wasm_bindgen(js_name = toJSON, unchecked_return_type = "{ [name: string]: JsonValue }")]
     pub fn to_json(&self) -> ApiResult<JsValue> {
         let txn = self.shared.read()?;
         Ok(from_any(&self.shared.doc.to_json(&txn)))
@@ -714,11 +708,7 @@ fn decode_state_vector(b: &[u8]) -> ApiResult<yrs::StateVector> {
 
 /// `applyUpdate(doc, update, origin?)`, as in Yjs.
 #[wasm_bindgen(js_name = applyUpdate)]
-pub fn apply_update(
-    doc: &Doc,
-    update: &[u8],
-    #[wasm_bindgen(unchecked_param_type = "unknown")] origin: JsValue,
-) -> ApiResult<()> {
+pub fn apply_update(doc: &Doc, update: &[u8], origin: Option<Unknown>) -> ApiResult<()> {
     doc.apply_update(update, origin)
 }
 
@@ -783,6 +773,25 @@ export type Change =
   | { kind: 'array'; path: (string | number)[]; delta: ArrayDelta<JsonValue>[] }
   | { kind: 'set'; path: (string | number)[]; value: JsonValue; oldValue?: JsonValue }
   | { kind: 'delete'; path: (string | number)[]; oldValue: JsonValue };
+
+/** `doc.on` / `doc.off`, one overload per event. */
+export interface Doc {
+  /** Every transaction as a v1 update, with its origin. */
+  on(event: 'update', f: (update: Uint8Array, origin: unknown) => void): void;
+  /** Every transaction as a list of JSON records of what changed. */
+  on(event: 'changes', f: (changes: Change[], transaction: TransactionInfo) => void): void;
+  off(event: 'update', f: (update: Uint8Array, origin: unknown) => void): void;
+  off(event: 'changes', f: (changes: Change[], transaction: TransactionInfo) => void): void;
+}
+
+/** Options of `new UndoManager()`. */
+export interface UndoManagerOptions {
+  /** Edits closer together than this (ms) are one undo step. Default 500. */
+  captureTimeout?: number;
+  /** Transaction origins whose edits are undoable (compared by identity). Default `[null]`:
+   * edits made without an origin. `null` cannot be mixed with other origins. */
+  trackedOrigins?: unknown[] | Set<unknown>;
+}
 
 /** A JSON value as read from the document (binary as Uint8Array). */
 export type JsonValue =

@@ -7,6 +7,7 @@ pub mod events;
 pub mod observe;
 pub mod persistence;
 pub mod provider;
+pub mod ts;
 pub mod types;
 pub mod undo;
 pub mod value;

@@ -469,7 +469,12 @@ async fn run(core: &Rc<Core>, cmd: &StoreCommand) -> Result<(bool, usize, usize)
 impl IndexeddbPersistence {
     /// `new IndexeddbPersistence(name, doc, { persist?, compactRows?, compactBytes? })`.
     #[wasm_bindgen(constructor)]
-    pub fn new(name: &str, doc: &Doc, options: JsValue) -> ApiResult<IndexeddbPersistence> {
+    pub fn new(
+        name: &str,
+        doc: &Doc,
+        options: Option<crate::js::ts::PersistenceOptionsArg>,
+    ) -> ApiResult<IndexeddbPersistence> {
+        let options = crate::js::ts::or_undefined(options);
         let get = |k: &str| {
             if options.is_object() {
                 js_sys::Reflect::get(&options, &k.into()).unwrap_or_default()
@@ -477,13 +482,28 @@ impl IndexeddbPersistence {
                 JsValue::UNDEFINED
             }
         };
+        // Every option is checked before anything is set up (an error leaves nothing behind).
+        let num = |k: &str| -> ApiResult<Option<f64>> {
+            let v = get(k);
+            if v.is_undefined() {
+                return Ok(None);
+            }
+            match v.as_f64() {
+                Some(n) if n >= 0.0 && n.is_finite() => Ok(Some(n)),
+                _ => Err(ApiError::InvalidArgument(format!(
+                    "option {k} must be a non-negative number"
+                ))),
+            }
+        };
         let mut cfg = StoreConfig::default();
-        if let Some(n) = get("compactRows").as_f64() {
+        if let Some(n) = num("compactRows")? {
             cfg.compact_rows = n.max(1.0) as usize;
         }
-        if let Some(n) = get("compactBytes").as_f64() {
+        if let Some(n) = num("compactBytes")? {
             cfg.compact_bytes = n.max(1.0) as usize;
         }
+        let every = num("statsInterval")?.unwrap_or(0.0);
+        let level = crate::js::provider::log_level(&get("logLevel"))?;
         let shared = doc.shared();
         // Loading restores state: providers do not take it for new local changes.
         let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -541,11 +561,10 @@ impl IndexeddbPersistence {
         if get("persist").as_bool() == Some(true) {
             let _ = idb::request_persist();
         }
-        if let Some(level) = crate::js::provider::log_level(&get("logLevel"))? {
+        if let Some(level) = level {
             crate::web::log::set_level(level);
         }
-        let every = get("statsInterval").as_f64().unwrap_or(0.0);
-        if every.is_finite() && every > 0.0 {
+        if every > 0.0 {
             let timer = Interval::for_owner(Rc::downgrade(&core), every as u64, |core| {
                 core.emit("stats", stats_js(core))
             });
@@ -576,14 +595,14 @@ impl IndexeddbPersistence {
     }
 
     /// Resolves once the stored state is loaded into the document.
-    #[wasm_bindgen(js_name = whenSynced)]
+    #[wasm_bindgen(js_name = whenSynced, unchecked_return_type = "Promise<void>")]
     pub fn when_synced(&self) -> js_sys::Promise {
         self.core.when_synced()
     }
 
     /// Resolves once every change made before the call is durable (its IndexedDB transaction
     /// completed).
-    #[wasm_bindgen(js_name = whenPersisted)]
+    #[wasm_bindgen(js_name = whenPersisted, unchecked_return_type = "Promise<void>")]
     pub fn when_persisted(&self) -> js_sys::Promise {
         self.core.drain();
         let core = self.core.clone();
@@ -611,20 +630,31 @@ impl IndexeddbPersistence {
     }
 
     /// Reads a custom value.
-    pub async fn get(&self, key: JsValue) -> Result<JsValue, JsValue> {
+    #[wasm_bindgen(unchecked_return_type = "unknown")]
+    pub async fn get(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "IDBValidKey")] key: JsValue,
+    ) -> Result<JsValue, JsValue> {
         let db = ensure_open(&self.core).await?;
         JsFuture::from(idb::custom(&db, "get", &key, &JsValue::UNDEFINED)).await
     }
 
     /// Stores a custom value.
-    pub async fn set(&self, key: JsValue, value: JsValue) -> Result<(), JsValue> {
+    pub async fn set(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "IDBValidKey")] key: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "unknown")] value: JsValue,
+    ) -> Result<(), JsValue> {
         let db = ensure_open(&self.core).await?;
         JsFuture::from(idb::custom(&db, "set", &key, &value)).await?;
         Ok(())
     }
 
     /// Deletes a custom value.
-    pub async fn del(&self, key: JsValue) -> Result<(), JsValue> {
+    pub async fn del(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "IDBValidKey")] key: JsValue,
+    ) -> Result<(), JsValue> {
         let db = ensure_open(&self.core).await?;
         JsFuture::from(idb::custom(&db, "del", &key, &JsValue::UNDEFINED)).await?;
         Ok(())

@@ -231,6 +231,8 @@ pub struct ProviderStats {
 #[wasm_bindgen]
 pub struct WebsocketProvider {
     core: Rc<Core>,
+    /// The one `Awareness` object `provider.awareness` returns.
+    awareness: JsValue,
 }
 
 fn obj(pairs: &[(&str, JsValue)]) -> JsValue {
@@ -771,9 +773,9 @@ impl WebsocketProvider {
         server_url: &str,
         room: &str,
         doc: &Doc,
-        options: JsValue,
+        options: Option<crate::js::ts::ProviderOptionsArg>,
     ) -> ApiResult<WebsocketProvider> {
-        let opts = Options::parse(&options)?;
+        let opts = Options::parse(&crate::js::ts::or_undefined(options))?;
         let shared = doc.shared();
         let mut cfg = Config {
             awareness: opts.awareness,
@@ -842,7 +844,8 @@ impl WebsocketProvider {
             connect(&core);
             open_channel(&core);
         }
-        Ok(WebsocketProvider { core })
+        let awareness = Awareness { core: core.clone() }.into();
+        Ok(WebsocketProvider { core, awareness })
     }
 
     /// Starts connecting (and reconnecting after failures), and joins the other tabs.
@@ -949,7 +952,7 @@ impl WebsocketProvider {
     }
 
     /// Resolves when synced with the server.
-    #[wasm_bindgen(js_name = whenSynced)]
+    #[wasm_bindgen(js_name = whenSynced, unchecked_return_type = "Promise<true>")]
     pub fn when_synced(&self) -> js_sys::Promise {
         let core = self.core.clone();
         js_sys::Promise::new(&mut |resolve, reject| {
@@ -965,7 +968,7 @@ impl WebsocketProvider {
     }
 
     /// Resolves once the server has applied every local change made before the call.
-    #[wasm_bindgen(js_name = whenAcknowledged)]
+    #[wasm_bindgen(js_name = whenAcknowledged, unchecked_return_type = "Promise<void>")]
     pub fn when_acknowledged(&self) -> js_sys::Promise {
         let core = self.core.clone();
         js_sys::Promise::new(&mut |resolve, reject| {
@@ -982,11 +985,9 @@ impl WebsocketProvider {
     }
 
     /// The awareness (presence) of this room, with y-protocols' `Awareness` methods.
-    #[wasm_bindgen(getter)]
-    pub fn awareness(&self) -> Awareness {
-        Awareness {
-            core: self.core.clone(),
-        }
+    #[wasm_bindgen(getter, unchecked_return_type = "Awareness")]
+    pub fn awareness(&self) -> JsValue {
+        self.awareness.clone()
     }
 
     /// `provider.on(event, cb)`: status, sync, synced, unsynced, connection-close,
@@ -1050,7 +1051,7 @@ impl Awareness {
     }
 
     /// This client's state, or null.
-    #[wasm_bindgen(js_name = getLocalState)]
+    #[wasm_bindgen(js_name = getLocalState, unchecked_return_type = "AwarenessState | null")]
     pub fn get_local_state(&self) -> JsValue {
         let json = self.core.inner.borrow().session.awareness().local_state();
         json.and_then(|j| js_sys::JSON::parse(&j).ok())
@@ -1059,7 +1060,10 @@ impl Awareness {
 
     /// Sets this client's state (any JSON value; null marks this client as gone).
     #[wasm_bindgen(js_name = setLocalState)]
-    pub fn set_local_state(&self, state: JsValue) -> ApiResult<()> {
+    pub fn set_local_state(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "AwarenessState | null")] state: JsValue,
+    ) -> ApiResult<()> {
         let json = if state.is_null() || state.is_undefined() {
             None
         } else {
@@ -1078,7 +1082,11 @@ impl Awareness {
 
     /// Sets one field of this client's state.
     #[wasm_bindgen(js_name = setLocalStateField)]
-    pub fn set_local_state_field(&self, field: &str, value: JsValue) -> ApiResult<()> {
+    pub fn set_local_state_field(
+        &self,
+        field: &str,
+        #[wasm_bindgen(unchecked_param_type = "JsonValue")] value: JsValue,
+    ) -> ApiResult<()> {
         let state = self.get_local_state();
         if state.is_null() {
             return Ok(());
@@ -1089,7 +1097,7 @@ impl Awareness {
     }
 
     /// Every known state, as `Map<clientID, state>`.
-    #[wasm_bindgen(js_name = getStates)]
+    #[wasm_bindgen(js_name = getStates, unchecked_return_type = "Map<number, AwarenessState>")]
     pub fn get_states(&self) -> js_sys::Map {
         let m = js_sys::Map::new();
         for (c, json) in self.core.inner.borrow().session.awareness().states() {
@@ -1136,6 +1144,59 @@ pub fn set_log_level(
 const STATS_TS: &str = r#"
 /** Debug log levels (`setLogLevel`, option `logLevel`). */
 export type LogLevel = 'off' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
+
+/** Options of `new WebsocketProvider(serverUrl, room, doc, options)` (y-websocket's names). */
+export interface WebsocketProviderOptions {
+  /** Connect right away (default true). */
+  connect?: boolean;
+  /** Query parameters. */
+  params?: { [name: string]: string | number };
+  /** WebSocket subprotocols offered. */
+  protocols?: string | string[];
+  /** Called before every connection attempt. */
+  token?: () => string | Promise<string>;
+  /** Query parameter carrying the token (default 'token'). */
+  tokenParam?: string;
+  /** Where the token goes: a query parameter (default) or one more offered subprotocol. */
+  tokenIn?: 'query' | 'protocol';
+  /** Presence on this connection (default true). */
+  awareness?: boolean;
+  /** Drop a peer's presence not renewed for this long, ms (default 30000). */
+  awarenessTimeout?: number;
+  /** Cap of the reconnect delay, ms (default 2500). */
+  maxBackoffTime?: number;
+  /** Also re-sync this often, ms (default 0: never). */
+  resyncInterval?: number;
+  /** Probe a quiet server this often, ms (default 15000). */
+  heartbeatInterval?: number;
+  /** Reconnect if a probe is not answered within this, ms (default 10000). */
+  heartbeatTimeout?: number;
+  /** No cross-tab sync over BroadcastChannel (default false). */
+  disableBc?: boolean;
+  /** Larger frames close the connection, bytes (default 64 MiB). */
+  maxMessageSize?: number;
+  /** Emit a `stats` event this often, ms (default 0: off). */
+  statsInterval?: number;
+  /** Turn the debug log on. */
+  logLevel?: LogLevel;
+}
+
+/** Options of `new IndexeddbPersistence(name, doc, options)`. */
+export interface IndexeddbPersistenceOptions {
+  /** Ask the browser for persistent storage (`navigator.storage.persist()`). */
+  persist?: boolean;
+  /** Compact the stored rows into one past this many rows (default 500). */
+  compactRows?: number;
+  /** ... or past this many stored bytes. */
+  compactBytes?: number;
+  /** Emit a `stats` event this often, ms (default 0: off). */
+  statsInterval?: number;
+  /** Turn the debug log on. */
+  logLevel?: LogLevel;
+}
+
+/** One client's presence state (JSON). */
+export type AwarenessState = { [field: string]: JsonValue };
 /** Messages and the bytes of the frames that carried them. */
 export interface Traffic { messages: number; bytes: number }
 /** Traffic in one direction; `byType` keys: syncStep1, syncStep2, update, awareness, queryAwareness, auth, custom, invalid. */

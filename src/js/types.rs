@@ -157,9 +157,9 @@ macro_rules! text_methods {
                 &self,
                 index: u32,
                 content: &str,
-                #[wasm_bindgen(unchecked_param_type = "TextAttributes")] attributes: JsValue,
+                attributes: Option<crate::js::ts::TextAttributesArg>,
             ) -> ApiResult<()> {
-                let a = attrs(&attributes)?;
+                let a = attrs(&crate::js::ts::or_undefined(attributes))?;
                 self.shared.edit(|txn| {
                     check_index(index, self.text.len(txn))?;
                     match a {
@@ -177,10 +177,10 @@ macro_rules! text_methods {
                 index: u32,
                 #[wasm_bindgen(unchecked_param_type = "{ [key: string]: JsonValue }")]
                 embed: JsValue,
-                #[wasm_bindgen(unchecked_param_type = "TextAttributes")] attributes: JsValue,
+                attributes: Option<crate::js::ts::TextAttributesArg>,
             ) -> ApiResult<()> {
                 let v = to_any(&embed)?;
-                let a = attrs(&attributes)?;
+                let a = attrs(&crate::js::ts::or_undefined(attributes))?;
                 self.shared.edit(|txn| {
                     check_index(index, self.text.len(txn))?;
                     match a {
@@ -209,9 +209,9 @@ macro_rules! text_methods {
                 &self,
                 index: u32,
                 length: u32,
-                #[wasm_bindgen(unchecked_param_type = "TextAttributes")] attributes: JsValue,
+                attributes: Option<crate::js::ts::TextAttributesArg>,
             ) -> ApiResult<()> {
-                let a = attrs(&attributes)?.unwrap_or_default();
+                let a = attrs(&crate::js::ts::or_undefined(attributes))?.unwrap_or_default();
                 self.shared.edit(|txn| {
                     check_range(index, length, self.text.len(txn))?;
                     self.text.format(txn, index, length, a);

@@ -63,10 +63,9 @@ impl UndoManager {
     #[wasm_bindgen(constructor)]
     pub fn new(
         #[wasm_bindgen(unchecked_param_type = "SharedType | SharedType[]")] scope: JsValue,
-        #[wasm_bindgen(unchecked_param_type = "UndoManagerOptions")] options: Option<
-            js_sys::Object,
-        >,
+        options: Option<crate::js::ts::UndoManagerOptionsArg>,
     ) -> ApiResult<UndoManager> {
+        let options = crate::js::ts::or_undefined(options);
         let items: Vec<JsValue> = if js_sys::Array::is_array(&scope) {
             js_sys::Array::from(&scope).iter().collect()
         } else {
@@ -88,10 +87,11 @@ impl UndoManager {
             ApiError::InvalidArgument("the scope must hold at least one shared type".into())
         })?;
         let get = |k: &str| {
-            options
-                .as_ref()
-                .and_then(|o| js_sys::Reflect::get(o, &k.into()).ok())
-                .unwrap_or_default()
+            if options.is_object() {
+                js_sys::Reflect::get(&options, &k.into()).unwrap_or_default()
+            } else {
+                JsValue::UNDEFINED
+            }
         };
         let timeout = get("captureTimeout");
         let capture_timeout_millis = if timeout.is_undefined() {

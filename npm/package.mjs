@@ -1,0 +1,38 @@
+// Turns wasm-pack's pkg/package.json into the published package's: ESM with an `exports` map,
+// types, no side effects, and the package README. Run by scripts/build.sh after wasm-pack.
+import { readFileSync, writeFileSync, copyFileSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+
+const root = fileURLToPath(new URL('..', import.meta.url))
+const file = root + 'pkg/package.json'
+const generated = JSON.parse(readFileSync(file, 'utf8'))
+const pkg = {
+  name: 'ysync',
+  version: generated.version,
+  description: generated.description,
+  license: generated.license,
+  repository: generated.repository,
+  type: 'module',
+  // One ES module for bundlers (Vite, webpack 5, Rollup: they follow its
+  // `new URL('ysync_bg.wasm', import.meta.url)`) and for plain <script type="module"> pages.
+  main: './ysync.js',
+  module: './ysync.js',
+  types: './ysync.d.ts',
+  exports: {
+    '.': { types: './ysync.d.ts', default: './ysync.js' },
+    './ysync_bg.wasm': './ysync_bg.wasm',
+    './package.json': './package.json'
+  },
+  files: ['ysync_bg.wasm', 'ysync_bg.wasm.d.ts', 'ysync.js', 'ysync.d.ts', 'snippets', 'README.md'],
+  // Importing the package only defines classes and functions; nothing runs until init().
+  sideEffects: false,
+  keywords: ['yjs', 'crdt', 'collaboration', 'websocket', 'indexeddb', 'wasm', 'offline']
+}
+writeFileSync(file, JSON.stringify(pkg, null, 2) + '\n')
+
+// wasm-bindgen declares `[Symbol.dispose]()` on every class, which only compiles with
+// TypeScript's esnext lib; without the declaration apps on es2022 compile too (the method is
+// still there at run time for `using`).
+const dts = root + 'pkg/ysync.d.ts'
+writeFileSync(dts, readFileSync(dts, 'utf8').replace(/^ *\[Symbol\.dispose\]\(\): void;\n/gm, ''))
+copyFileSync(root + 'npm/README.md', root + 'pkg/README.md')
