@@ -40,6 +40,10 @@ trap - EXIT
 
 step "npm package"
 scripts/build.sh
+node scripts/size.mjs
+
+step "Rust example (a Rust web app using the crate) builds"
+cargo build --quiet --target wasm32-unknown-unknown --example rust_app
 
 step "benchmark harness (quick mode: checks it runs, not its timings)"
 node bench/persistence.mjs --quick
