@@ -38,6 +38,9 @@ async function join (page, url, room, options = {}) {
     window.doc = new Doc()
     window.provider = new WebsocketProvider(url, room, window.doc, opts)
     window.events = []
+    // Who applied each update, as the `update` listener sees the origin.
+    window.origins = []
+    window.doc.on('update', (u, origin) => window.origins.push(origin === window.provider.origin ? 'provider' : origin === null ? 'local' : 'other'))
     for (const name of ['status', 'sync', 'permission-denied', 'error', 'connection-close']) {
       window.provider.on(name, (e) => window.events.push({ name, code: e?.code, status: e?.status, reason: e?.reason, value: typeof e === 'boolean' ? e : undefined }))
     }
@@ -94,6 +97,10 @@ test('two ysync clients and a Yjs peer converge on concurrent text, map and arra
     return same(sa, sb) && same(sa, peerState(js))
   }, 10_000, 'convergence')
   const s = await state(a.page)
+  // Updates from the server carry `provider.origin`; the page's own edits have none.
+  const origins = new Set(await a.page.evaluate(() => window.origins))
+  assert.deepEqual([...origins].sort(), ['local', 'provider'])
+  assert.ok(await a.page.evaluate(() => window.provider.awareness === window.provider.awareness), 'one awareness object')
   assert.equal(s.list.length, 40)
   assert.equal(s.m.a, 19)
   assert.match(s.note, /a19 .* y19$/)

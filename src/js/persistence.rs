@@ -65,6 +65,8 @@ struct Core {
 #[wasm_bindgen]
 pub struct IndexeddbPersistence {
     core: Rc<Core>,
+    /// The origin of the transactions that load stored state and other tabs' rows.
+    origin: JsValue,
 }
 
 fn snapshot(core: &Core) -> PersistenceStats {
@@ -571,7 +573,11 @@ impl IndexeddbPersistence {
             core.inner.borrow_mut().stats_timer = Some(timer);
         }
         wasm_bindgen_futures::spawn_local(load(core.clone()));
-        Ok(IndexeddbPersistence { core })
+        // Transactions that apply stored rows carry `persistence.origin` in events.
+        let origin: JsValue = js_sys::Object::freeze(&js_sys::Object::new()).into();
+        shared.register_origin(core.origin.as_bytes(), origin.clone());
+        shared.register_origin(core.merge_origin.as_bytes(), origin.clone());
+        Ok(IndexeddbPersistence { core, origin })
     }
 
     /// True once the stored state was loaded into the document.
@@ -592,6 +598,13 @@ impl IndexeddbPersistence {
     #[wasm_bindgen(getter)]
     pub fn name(&self) -> String {
         self.core.name.clone()
+    }
+
+    /// The origin of the transactions that apply stored state (and other tabs' rows), as
+    /// events see it: `transaction.origin === persistence.origin`.
+    #[wasm_bindgen(getter, unchecked_return_type = "object")]
+    pub fn origin(&self) -> JsValue {
+        self.origin.clone()
     }
 
     /// Resolves once the stored state is loaded into the document.
@@ -690,6 +703,10 @@ impl IndexeddbPersistence {
     }
 
     fn stop(&self) {
+        self.core.doc.unregister_origin(self.core.origin.as_bytes());
+        self.core
+            .doc
+            .unregister_origin(self.core.merge_origin.as_bytes());
         let _ = self
             .core
             .doc

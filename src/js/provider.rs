@@ -233,6 +233,9 @@ pub struct WebsocketProvider {
     core: Rc<Core>,
     /// The one `Awareness` object `provider.awareness` returns.
     awareness: JsValue,
+    /// What events see as the origin of the updates this provider applies.
+    origin: JsValue,
+    origin_keys: [String; 2],
 }
 
 fn obj(pairs: &[(&str, JsValue)]) -> JsValue {
@@ -787,6 +790,8 @@ impl WebsocketProvider {
         };
         cfg.limits.max_frame = opts.max_message_size;
         let observer_key = format!("{}-pump", cfg.origin);
+        // Updates from the server and from other tabs (the session's `-bc` origin).
+        let origin_keys = [cfg.origin.clone(), format!("{}-bc", cfg.origin)];
         let session =
             Session::new(shared.doc.clone(), cfg, now_ms()).map_err(|_| ApiError::Busy)?;
         let core = Rc::new(Core {
@@ -845,7 +850,24 @@ impl WebsocketProvider {
             open_channel(&core);
         }
         let awareness = Awareness { core: core.clone() }.into();
-        Ok(WebsocketProvider { core, awareness })
+        let origin: JsValue = js_sys::Object::freeze(&js_sys::Object::new()).into();
+        for k in &origin_keys {
+            shared.register_origin(k.as_bytes(), origin.clone());
+        }
+        Ok(WebsocketProvider {
+            core,
+            awareness,
+            origin,
+            origin_keys,
+        })
+    }
+
+    /// The origin of the updates this provider applies (from the server and other tabs), as
+    /// events see it: `transaction.origin === provider.origin` (Yjs passes the provider
+    /// itself; a wasm object cannot hand out its own JS wrapper).
+    #[wasm_bindgen(getter, unchecked_return_type = "object")]
+    pub fn origin(&self) -> JsValue {
+        self.origin.clone()
     }
 
     /// Starts connecting (and reconnecting after failures), and joins the other tabs.
@@ -880,6 +902,9 @@ impl WebsocketProvider {
             let mut inner = self.core.inner.borrow_mut();
             if inner.destroyed {
                 return;
+            }
+            for k in &self.origin_keys {
+                self.core.doc.unregister_origin(k.as_bytes());
             }
             // Tell peers (server and tabs) we left before the socket goes.
             leave(&mut inner);
