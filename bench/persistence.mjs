@@ -2,12 +2,11 @@
 // the same run in headless Chromium. Prints a Markdown table.
 //   node bench/persistence.mjs            full sizes (10,000 edits, 10 MB doc, 10,000 rows)
 //   node bench/persistence.mjs --quick    tiny sizes, for CI (checks the harness runs)
-import { spawn } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { chromium } from '../e2e/node_modules/playwright-core/index.mjs'
-import { startStatic, repoRoot, chromiumArgs, freePort, until } from '../e2e/lib.mjs'
+import { startStatic, repoRoot } from '../e2e/lib.mjs'
+import { launchPage } from './browser.mjs'
 import { writePeersPage } from '../e2e/browser-peers.mjs'
 
 const quick = process.argv.includes('--quick')
@@ -20,23 +19,7 @@ const pagePath = writePeersPage()
 const web = await startStatic(repoRoot)
 const profile = mkdtempSync(join(tmpdir(), 'ysync-bench-'))
 
-async function launch () {
-  const port = await freePort()
-  const proc = spawn('/usr/bin/chromium', [...chromiumArgs, `--user-data-dir=${profile}`, `--remote-debugging-port=${port}`, 'about:blank'], { stdio: 'ignore', detached: true })
-  const browser = await until(() => chromium.connectOverCDP(`http://127.0.0.1:${port}`).catch(() => null), 15_000, 'chromium')
-  const page = await browser.contexts()[0].newPage()
-  await page.goto(web.url + pagePath)
-  await page.waitForFunction(() => window.ysyncReady === true, null, { timeout: 20_000 })
-  return {
-    page,
-    async close () {
-      const gone = new Promise((r) => proc.on('exit', r))
-      await browser.close().catch(() => {})
-      try { process.kill(-proc.pid, 'SIGKILL') } catch {} // the whole process group
-      await gone
-    }
-  }
-}
+const launch = () => launchPage(web.url + pagePath, profile)
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
 const results = []

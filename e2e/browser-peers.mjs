@@ -6,7 +6,8 @@ import { fileURLToPath } from 'node:url'
 const here = fileURLToPath(new URL('.', import.meta.url))
 const pick = (v) => typeof v === 'string' ? v : pick(v.browser ?? v.module ?? v.import ?? v.default)
 
-export function writePeersPage () {
+/** Writes the page; `pkg` is the ysync module it loads (the benchmarks use a bench build). */
+export function writePeersPage ({ pkg = '/pkg/ysync.js', file = 'peers.html' } = {}) {
   const lib0 = JSON.parse(readFileSync(here + 'node_modules/lib0/package.json', 'utf8'))
   const imports = {
     yjs: '/e2e/node_modules/yjs/dist/yjs.mjs',
@@ -17,11 +18,11 @@ export function writePeersPage () {
     try { imports['lib0' + k.slice(1)] = '/e2e/node_modules/lib0/' + pick(v).replace(/^\.\//, '') } catch {}
   }
   mkdirSync(here + 'artifacts', { recursive: true })
-  writeFileSync(here + 'artifacts/peers.html', `<!doctype html>
+  writeFileSync(here + 'artifacts/' + file, `<!doctype html>
 <meta charset="utf-8">
 <script type="importmap">${JSON.stringify({ imports })}</script>
 <script type="module">
-import init, * as ysync from '/pkg/ysync.js'
+import init, * as ysync from '${pkg}'
 import * as Y from 'yjs'
 import { IndexeddbPersistence } from 'y-indexeddb'
 await init()
@@ -41,5 +42,5 @@ window.rawRows = (name) => new Promise((resolve, reject) => {
 window.ysyncReady = true
 </script>
 `)
-  return '/e2e/artifacts/peers.html'
+  return '/e2e/artifacts/' + file
 }

@@ -1,6 +1,8 @@
 //! The wasm-bindgen surface of the npm package. This layer only converts types and errors;
 //! behaviour lives in `core`, I/O in `web`.
 
+#[cfg(feature = "bench")]
+pub mod bench;
 pub mod doc;
 pub mod error;
 pub mod events;
