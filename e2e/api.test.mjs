@@ -221,7 +221,10 @@ test('transact: one update and one event per transaction, origin by identity, ne
     text.insert(0, 'ab')
     // Reads inside see the open transaction's edits.
     assert.equal(text.toString(), 'ab')
-    doc.transact(() => text.insert(2, 'c'), 'ignored: joins the outer transaction')
+    doc.transact((inner) => {
+      assert.equal(inner.origin, origin, 'a nested call sees the outer transaction')
+      text.insert(2, 'c')
+    }, 'ignored: joins the outer transaction')
     assert.equal(events.length, 0, 'observers wait for the end of the transaction')
     return 42
   }, origin)

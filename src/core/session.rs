@@ -240,10 +240,11 @@ impl Session {
         now: u64,
     ) -> Result<Self, DocBusy> {
         let local: LocalQueue = Arc::default();
+        let bc_origin = format!("{}-bc", cfg.origin);
         {
             let local = local.clone();
             let own = cfg.origin.clone();
-            let bc = format!("{}-bc", cfg.origin);
+            let bc = bc_origin.clone();
             let restored = cfg.restored_origin_prefix.clone();
             doc.observe_update_v1(cfg.origin.as_str(), move |txn, e| {
                 let origin = txn.origin().map(|o| o.as_ref());
@@ -267,7 +268,7 @@ impl Session {
             now,
             last_unsynced: (0, 0),
             bc_open: false,
-            bc_origin: format!("{}-bc", cfg.origin),
+            bc_origin,
             stats: Recorder::default(),
             gate: Gate::default(),
             cfg,
@@ -282,6 +283,12 @@ impl Session {
     /// The settings.
     pub fn config(&self) -> &Config {
         &self.cfg
+    }
+
+    /// The yrs origins of the transactions this session applies: updates from the server and
+    /// updates from other tabs.
+    pub fn applied_origins(&self) -> [&str; 2] {
+        [&self.cfg.origin, &self.bc_origin]
     }
 
     /// The awareness (presence) states.

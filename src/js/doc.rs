@@ -439,10 +439,10 @@ impl DocShared {
             if roots.contains(name) {
                 continue;
             }
+            if matches!(out, yrs::Out::UndefinedRef(_)) {
+                continue;
+            }
             if let Some(mut branch) = crate::js::observe::branch_of(&out) {
-                if matches!(out, yrs::Out::UndefinedRef(_)) {
-                    continue;
-                }
                 let name: Arc<str> = name.into();
                 roots.insert(name.clone());
                 let hub = Rc::downgrade(&self.hub);
@@ -456,11 +456,6 @@ impl DocShared {
                 });
             }
         }
-    }
-
-    /// Adopts a new root type: the change feed observes it.
-    pub(crate) fn root_added(&self) {
-        self.ensure_feed();
     }
 }
 
@@ -558,8 +553,15 @@ impl Doc {
     ) -> ApiResult<JsValue> {
         let origin = or_undefined(origin);
         let shared = &self.shared;
-        if shared.in_transaction() {
-            return f.call0(&JsValue::NULL).map_err(ApiError::Listener);
+        // Nested: `f` joins the open transaction and gets its `{ origin, local }`.
+        let open = shared
+            .current
+            .try_borrow()
+            .map_err(|_| ApiError::Busy)?
+            .as_ref()
+            .map(|txn| shared.hub.txn_info(txn));
+        if let Some(info) = open {
+            return f.call1(&JsValue::NULL, &info).map_err(ApiError::Listener);
         }
         let key = (!origin.is_undefined() && !origin.is_null()).then(|| {
             shared
@@ -695,7 +697,8 @@ impl Doc {
 
     fn root<T>(&self, get: impl FnOnce(&mut yrs::TransactionMut<'_>) -> T) -> ApiResult<T> {
         let t = self.shared.edit(|txn| Ok(get(txn)))?;
-        self.shared.root_added();
+        // A new root type: the change feed observes it.
+        self.shared.ensure_feed();
         Ok(t)
     }
 }

@@ -235,7 +235,6 @@ pub struct WebsocketProvider {
     awareness: JsValue,
     /// What events see as the origin of the updates this provider applies.
     origin: JsValue,
-    origin_keys: [String; 2],
 }
 
 fn obj(pairs: &[(&str, JsValue)]) -> JsValue {
@@ -790,8 +789,6 @@ impl WebsocketProvider {
         };
         cfg.limits.max_frame = opts.max_message_size;
         let observer_key = format!("{}-pump", cfg.origin);
-        // Updates from the server and from other tabs (the session's `-bc` origin).
-        let origin_keys = [cfg.origin.clone(), format!("{}-bc", cfg.origin)];
         let session =
             Session::new(shared.doc.clone(), cfg, now_ms()).map_err(|_| ApiError::Busy)?;
         let core = Rc::new(Core {
@@ -851,14 +848,13 @@ impl WebsocketProvider {
         }
         let awareness = Awareness { core: core.clone() }.into();
         let origin: JsValue = js_sys::Object::freeze(&js_sys::Object::new()).into();
-        for k in &origin_keys {
+        for k in core.inner.borrow().session.applied_origins() {
             shared.register_origin(k.as_bytes(), origin.clone());
         }
         Ok(WebsocketProvider {
             core,
             awareness,
             origin,
-            origin_keys,
         })
     }
 
@@ -903,7 +899,7 @@ impl WebsocketProvider {
             if inner.destroyed {
                 return;
             }
-            for k in &self.origin_keys {
+            for k in inner.session.applied_origins() {
                 self.core.doc.unregister_origin(k.as_bytes());
             }
             // Tell peers (server and tabs) we left before the socket goes.
