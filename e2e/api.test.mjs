@@ -314,6 +314,30 @@ test('typed errors: TypeError for bad arguments, UpdateError for bad bytes, each
   assert.throws(() => ys.diffUpdate(new Uint8Array([1, 2, 3]), new Uint8Array([0])), (e) => e.name === 'UpdateError')
   assert.throws(() => new ys.Doc({ clientID: -1 }), TypeError)
   assert.throws(() => new ys.UndoManager({}), TypeError)
+  // Arguments of the wrong primitive type are TypeErrors, not coerced ('0' >>> 0, String(5)).
+  const arr = doc.getArray('a')
+  const xml = doc.getXmlFragment('x')
+  for (const bad of ['0', 0.5, -1, NaN, null, {}]) {
+    assert.throws(() => text.insert(bad, 'x'), (e) => e instanceof TypeError && e.code === 'INVALID_ARGUMENT', `index ${String(bad)}`)
+    assert.throws(() => text.delete(0, bad), TypeError)
+    assert.throws(() => arr.insert(bad, [1]), TypeError)
+    assert.throws(() => arr.get(bad), TypeError)
+    assert.throws(() => xml.insertElement(bad, 'p'), TypeError)
+  }
+  for (const bad of [5, null, {}, ['k']]) {
+    assert.throws(() => doc.getMap('m').set(bad, 1), (e) => e instanceof TypeError && /key must be a string/.test(e.message), `key ${String(bad)}`)
+    assert.throws(() => doc.getMap('m').get(bad), TypeError)
+  }
+  assert.throws(() => text.insert(0, 5), TypeError)
+  assert.throws(() => doc.getText(5), TypeError)
+  assert.equal(doc.getMap('m').size, 0)
+  assert.equal(arr.length, 0)
+  // Optional arguments may be omitted: Yjs's defaults.
+  arr.push([1, 2])
+  arr.delete(0)
+  assert.deepEqual(arr.toArray(), [2])
+  doc.getText().insert(0, 'default root')
+  assert.equal(doc.getText('').toString(), 'default root')
   // Nothing was applied by the failures.
   assert.equal(text.toString(), '')
 })
@@ -346,6 +370,52 @@ test('module functions match Yjs: applyUpdate, encodeStateAsUpdate, encodeStateV
   assert.deepEqual([...ys.encodeStateAsUpdate(doc, sv1)].length > 0, true)
   Y.applyUpdate(y1, ys.encodeStateAsUpdate(doc, sv1))
   assert.deepEqual(y1.getArray('a').toJSON(), [1, 2, 3])
+})
+
+test('v2 updates: encodeStateAsUpdateV2 and applyUpdateV2 interoperate with Yjs; bad v2 bytes are refused', () => {
+  const doc = new ys.Doc({ clientID: 41 })
+  doc.getText('t').insert(0, 'hello world', { bold: true })
+  doc.getText('t').delete(2, 3)
+  doc.getMap('m').setMap('inner').set('k', [1, 'two', { three: 3 }])
+  doc.getArray('a').push([1, 2, 3])
+  // Yjs reads ysync's v2 (whole and diffed against a state vector) as the same document.
+  const y = new Y.Doc()
+  Y.applyUpdateV2(y, ys.encodeStateAsUpdateV2(doc))
+  y.getText('t'); y.getMap('m'); y.getArray('a') // Yjs's toJSON lists the roots it was asked for
+  assert.deepEqual(norm(y.toJSON()), norm(doc.toJSON()))
+  const sv = Y.encodeStateVector(y)
+  doc.getArray('a').push([4])
+  Y.applyUpdateV2(y, doc.encodeStateAsUpdateV2(sv))
+  assert.deepEqual(y.getArray('a').toJSON(), [1, 2, 3, 4])
+  // ysync reads Yjs's v2, with the origin passed to listeners.
+  y.getText('t').format(0, 2, { italic: true })
+  y.getMap('m').set('n', 5)
+  const back = new ys.Doc({ clientID: 42 })
+  const origins = []
+  back.on('update', (u, origin) => origins.push(origin))
+  const origin = { from: 'v2' }
+  ys.applyUpdateV2(back, Y.encodeStateAsUpdateV2(y), origin)
+  back.getText('t'); back.getMap('m'); back.getArray('a')
+  assert.deepEqual(norm(back.toJSON()), norm(y.toJSON()))
+  assert.deepEqual(back.getText('t').toDelta(), y.getText('t').toDelta())
+  assert.deepEqual(origins, [origin])
+  // Truncated or corrupted v2 bytes: a typed error and nothing applied (a corrupted byte can
+  // still decode, then it is simply another document), and the instance keeps working.
+  const good = Y.encodeStateAsUpdateV2(y)
+  const hostile = new Uint8Array([0, 0xff, 0xff, 0xff, 0xff, 0x0f, 1, 2])
+  for (const bad of [good.slice(0, good.length >> 1), hostile, Uint8Array.from(good, (b, i) => i === 3 ? 0xff : b)]) {
+    const d = new ys.Doc({ clientID: 43 })
+    try {
+      d.applyUpdateV2(bad)
+    } catch (e) {
+      assert.ok(e.name === 'UpdateError' && e.code === 'INVALID_UPDATE', `typed error, got ${e.name} ${e.code}`)
+      assert.equal(d.getText('t').toString(), '', 'nothing applied')
+    }
+  }
+  assert.throws(() => new ys.Doc().applyUpdateV2(hostile), (e) => e.name === 'UpdateError')
+  const fresh = new ys.Doc({ clientID: 44 })
+  fresh.applyUpdateV2(good)
+  assert.equal(fresh.getText('t').toString(), y.getText('t').toString())
 })
 
 test('text formats, embeds, toDelta and applyDelta round-trip with Yjs', () => {

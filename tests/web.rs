@@ -61,7 +61,10 @@ async fn with_timeout(p: js_sys::Promise, ms: i32) -> Result<JsValue, &'static s
 }
 
 fn text(doc: &Doc) -> String {
-    doc.get_text("note").unwrap().to_string_js().unwrap()
+    doc.get_text(Some("note".into()))
+        .unwrap()
+        .to_string_js()
+        .unwrap()
 }
 
 #[wasm_bindgen_test]
@@ -90,9 +93,9 @@ async fn two_clients_sync_through_the_server_and_get_acknowledged() {
     assert!(p1.synced());
     assert_eq!(p1.status(), "connected");
 
-    d1.get_text("note")
+    d1.get_text(Some("note".into()))
         .unwrap()
-        .insert(0, "hello from ysync", None)
+        .insert(0.into(), "hello from ysync".into(), None)
         .unwrap();
     assert!(p1.has_unsynced_changes());
     with_timeout(p1.when_acknowledged(), 5_000).await.unwrap();
@@ -103,19 +106,23 @@ async fn two_clients_sync_through_the_server_and_get_acknowledged() {
     with_timeout(p2.when_synced(), 5_000).await.unwrap();
     assert_eq!(text(&d2), "hello from ysync");
 
-    let m = d2.get_map("m").unwrap();
-    m.set("k", JsValue::from_str("v")).unwrap();
-    d2.get_array("list")
+    let m = d2.get_map(Some("m".into())).unwrap();
+    m.set("k".into(), JsValue::from_str("v")).unwrap();
+    d2.get_array(Some("list".into()))
         .unwrap()
         .push(js_sys::Array::of2(&1.5.into(), &"two".into()))
         .unwrap();
-    let d1m = d1.get_map("m").unwrap();
+    let d1m = d1.get_map(Some("m".into())).unwrap();
     assert!(
-        eventually(5_000, || d1m.get("k").unwrap().as_string().as_deref()
+        eventually(5_000, || d1m
+            .get("k".into())
+            .unwrap()
+            .as_string()
+            .as_deref()
             == Some("v"))
         .await
     );
-    let list = d1.get_array("list").unwrap();
+    let list = d1.get_array(Some("list".into())).unwrap();
     assert!(eventually(5_000, || list.length().unwrap() == 2).await);
     assert_eq!(*statuses.borrow(), vec!["connecting", "connected"]);
     p1.destroy();
@@ -129,7 +136,7 @@ async fn update_events_fire_for_remote_changes_after_the_transaction() {
     let p1 = WebsocketProvider::new(server(), &room, &d1, None).unwrap();
     let seen = Rc::new(RefCell::new(Vec::<String>::new()));
     let seen2 = seen.clone();
-    let d1_text = d1.get_text("note").unwrap();
+    let d1_text = d1.get_text(Some("note".into())).unwrap();
     // Reading the document inside the callback works: no transaction is open any more.
     let on_update = Closure::<dyn FnMut(JsValue, JsValue)>::new(move |_u: JsValue, _o: JsValue| {
         seen2.borrow_mut().push(d1_text.to_string_js().unwrap());
@@ -147,9 +154,9 @@ async fn update_events_fire_for_remote_changes_after_the_transaction() {
     // The async Rust API.
     p1.wait_synced().await.unwrap();
     p2.wait_synced().await.unwrap();
-    d2.get_text("note")
+    d2.get_text(Some("note".into()))
         .unwrap()
-        .insert(0, "remote", None)
+        .insert(0.into(), "remote".into(), None)
         .unwrap();
     p2.wait_acknowledged().await.unwrap();
     assert!(eventually(5_000, || seen.borrow().iter().any(|s| s == "remote")).await);
@@ -160,7 +167,10 @@ async fn update_events_fire_for_remote_changes_after_the_transaction() {
 #[wasm_bindgen_test]
 fn hostile_update_is_rejected_with_a_typed_error_in_wasm() {
     let d = Doc::new(None).unwrap();
-    d.get_text("t").unwrap().insert(0, "safe", None).unwrap();
+    d.get_text(Some("t".into()))
+        .unwrap()
+        .insert(0.into(), "safe".into(), None)
+        .unwrap();
     // String content declaring 0xFFFFFFFF bytes: traps yrs 0.28 on wasm32 unless checked first.
     let bad = [1, 1, 1, 0, 4, 1, 1, b't', 0xff, 0xff, 0xff, 0xff, 0x0f, 0];
     let err: JsValue = d.apply_update(&bad, None).unwrap_err().into();
@@ -171,16 +181,43 @@ fn hostile_update_is_rejected_with_a_typed_error_in_wasm() {
     assert!(d
         .encode_state_as_update(Some(vec![0x80, 0x80, 0x80, 0x10]))
         .is_err());
-    assert_eq!(d.get_text("t").unwrap().to_string_js().unwrap(), "safe");
+    assert_eq!(
+        d.get_text(Some("t".into()))
+            .unwrap()
+            .to_string_js()
+            .unwrap(),
+        "safe"
+    );
 }
 
 #[wasm_bindgen_test]
 fn wrong_argument_type_is_a_type_error() {
     let d = Doc::new(None).unwrap();
-    let m = d.get_map("m").unwrap();
+    let m = d.get_map(Some("m".into())).unwrap();
     let f = js_sys::Function::new_no_args("return 1");
-    let err: JsValue = m.set("k", f.into()).unwrap_err().into();
+    let err: JsValue = m.set("k".into(), f.into()).unwrap_err().into();
     assert!(err.is_instance_of::<js_sys::TypeError>());
+    // Indices and keys of the wrong type are refused, not coerced by the glue.
+    let t = d.get_text(None).unwrap();
+    for index in [
+        JsValue::from_str("0"),
+        JsValue::from_f64(0.5),
+        JsValue::from_f64(-1.0),
+        JsValue::from_f64(f64::NAN),
+    ] {
+        let err: JsValue = t
+            .insert(index.unchecked_into(), "x".into(), None)
+            .unwrap_err()
+            .into();
+        assert!(err.is_instance_of::<js_sys::TypeError>());
+    }
+    let err: JsValue = m
+        .set(JsValue::from_f64(5.0).unchecked_into(), JsValue::TRUE)
+        .unwrap_err()
+        .into();
+    assert!(err.is_instance_of::<js_sys::TypeError>());
+    assert_eq!(t.to_string_js().unwrap(), "");
+    assert_eq!(m.size().unwrap(), 0);
 }
 
 #[wasm_bindgen_test]

@@ -3,6 +3,7 @@
 import init, {
   Doc, Text, YMap, YArray, XmlFragment, UndoManager, WebsocketProvider, IndexeddbPersistence,
   applyUpdate, encodeStateAsUpdate, encodeStateVector, mergeUpdates, diffUpdate,
+  applyUpdateV2, encodeStateAsUpdateV2,
   type Change, type JsonValue, type TransactionInfo, type YEvent, type TextDelta, type InitOutput
 } from 'ysync'
 
@@ -47,6 +48,9 @@ export async function main (): Promise<string> {
   const persistence = new IndexeddbPersistence('room', doc, { compactRows: 100 })
   const merged: Uint8Array = mergeUpdates([encodeStateAsUpdate(doc), encodeStateAsUpdate(other)])
   const diff: Uint8Array = diffUpdate(merged, encodeStateVector(other))
+  const v2: Uint8Array = encodeStateAsUpdateV2(doc, encodeStateVector(other))
+  applyUpdateV2(other, v2, 'v2')
+  other.applyUpdateV2(doc.encodeStateAsUpdateV2())
   stop()
   provider.destroy()
   await persistence.destroy()

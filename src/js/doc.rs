@@ -12,12 +12,13 @@ use std::sync::Arc;
 use wasm_bindgen::prelude::*;
 use yrs::types::ToJson;
 use yrs::updates::decoder::Decode;
+use yrs::updates::encoder::Encode;
 use yrs::{OffsetKind, Options, ReadTxn, Transact, WriteTxn};
 
 use crate::core::validate::{self, Limits};
 use crate::js::error::{ApiError, ApiResult};
 use crate::js::events::Listeners;
-use crate::js::ts::{or_undefined, DocOptionsArg, Unknown};
+use crate::js::ts::{opt_string, or_undefined, DocOptionsArg, StringArg, Unknown};
 use crate::js::types::{XmlFragment, YArray, YMap, YText};
 use crate::js::value::from_any;
 
@@ -512,31 +513,35 @@ impl Doc {
         self.shared.doc.client_id().get() as f64
     }
 
-    /// The root text named `name`.
+    /// The root text named `name` (default `''`, as in Yjs).
     #[wasm_bindgen(js_name = getText)]
-    pub fn get_text(&self, name: &str) -> ApiResult<YText> {
-        let text = self.root(|txn| txn.get_or_insert_text(name))?;
+    pub fn get_text(&self, name: Option<StringArg>) -> ApiResult<YText> {
+        let name = opt_string(name, "name")?.unwrap_or_default();
+        let text = self.root(|txn| txn.get_or_insert_text(name.as_str()))?;
         Ok(YText::new(self.shared.clone(), text))
     }
 
-    /// The root map named `name`.
+    /// The root map named `name` (default `''`).
     #[wasm_bindgen(js_name = getMap)]
-    pub fn get_map(&self, name: &str) -> ApiResult<YMap> {
-        let map = self.root(|txn| txn.get_or_insert_map(name))?;
+    pub fn get_map(&self, name: Option<StringArg>) -> ApiResult<YMap> {
+        let name = opt_string(name, "name")?.unwrap_or_default();
+        let map = self.root(|txn| txn.get_or_insert_map(name.as_str()))?;
         Ok(YMap::new(self.shared.clone(), map))
     }
 
-    /// The root array named `name`.
+    /// The root array named `name` (default `''`).
     #[wasm_bindgen(js_name = getArray)]
-    pub fn get_array(&self, name: &str) -> ApiResult<YArray> {
-        let array = self.root(|txn| txn.get_or_insert_array(name))?;
+    pub fn get_array(&self, name: Option<StringArg>) -> ApiResult<YArray> {
+        let name = opt_string(name, "name")?.unwrap_or_default();
+        let array = self.root(|txn| txn.get_or_insert_array(name.as_str()))?;
         Ok(YArray::new(self.shared.clone(), array))
     }
 
-    /// The root XML fragment named `name`.
+    /// The root XML fragment named `name` (default `''`).
     #[wasm_bindgen(js_name = getXmlFragment)]
-    pub fn get_xml_fragment(&self, name: &str) -> ApiResult<XmlFragment> {
-        let xml = self.root(|txn| txn.get_or_insert_xml_fragment(name))?;
+    pub fn get_xml_fragment(&self, name: Option<StringArg>) -> ApiResult<XmlFragment> {
+        let name = opt_string(name, "name")?.unwrap_or_default();
+        let xml = self.root(|txn| txn.get_or_insert_xml_fragment(name.as_str()))?;
         Ok(XmlFragment::new(self.shared.clone(), xml))
     }
 
@@ -646,12 +651,43 @@ impl Doc {
         Ok(txn.encode_state_as_update_v1(&sv))
     }
 
+    /// Everything the holder of `stateVector` lacks (everything if omitted), as a v2 update
+    /// (Yjs's `encodeStateAsUpdateV2`: smaller, for storage and transfer).
+    #[wasm_bindgen(js_name = encodeStateAsUpdateV2)]
+    pub fn encode_state_as_update_v2(&self, state_vector: Option<Vec<u8>>) -> ApiResult<Vec<u8>> {
+        let sv = match state_vector {
+            Some(b) => decode_state_vector(&b)?,
+            None => yrs::StateVector::default(),
+        };
+        let txn = self.shared.read()?;
+        Ok(txn.encode_state_as_update_v2(&sv))
+    }
+
     /// Applies a v1 update (checked before yrs sees it); `origin` is passed to listeners and
     /// the transaction is not `local`.
     #[wasm_bindgen(js_name = applyUpdate)]
     pub fn apply_update(&self, update: &[u8], origin: Option<Unknown>) -> ApiResult<()> {
-        let origin = or_undefined(origin);
         validate::update_v1(update, &Limits::default())?;
+        self.apply_checked_v1(update, or_undefined(origin))
+    }
+
+    /// Applies a v2 update (Yjs's `applyUpdateV2`): checked by the v2 rules, decoded, then
+    /// applied as its v1 form through the same checks and clock-order gate as `applyUpdate`.
+    #[wasm_bindgen(js_name = applyUpdateV2)]
+    pub fn apply_update_v2(&self, update: &[u8], origin: Option<Unknown>) -> ApiResult<()> {
+        let limits = Limits::default();
+        validate::update_v2(update, &limits)?;
+        let v1 = yrs::Update::decode_v2(update)
+            .map_err(|e| ApiError::from(crate::core::error::DecodeError::Yrs(e.to_string())))?
+            .encode_v1();
+        validate::update_v1(&v1, &limits)?;
+        self.apply_checked_v1(&v1, or_undefined(origin))
+    }
+}
+
+impl Doc {
+    /// Applies a v1 update that passed `validate::update_v1`, as a remote transaction.
+    fn apply_checked_v1(&self, update: &[u8], origin: JsValue) -> ApiResult<()> {
         let shared = &self.shared;
         // Not `local`: the origin key has the remote prefix even when `origin` is null.
         let origin = if origin.is_undefined() {
@@ -674,7 +710,10 @@ impl Doc {
         shared.hub.origins.borrow_mut().release(&key);
         result
     }
+}
 
+#[wasm_bindgen]
+impl Doc {
     /// The root types read so far, as JSON.
     #[wasm_bindgen(js_name = toJSON, unchecked_return_type = "{ [name: string]: JsonValue }")]
     pub fn to_json(&self) -> ApiResult<JsValue> {
@@ -719,6 +758,18 @@ pub fn apply_update(doc: &Doc, update: &[u8], origin: Option<Unknown>) -> ApiRes
 #[wasm_bindgen(js_name = encodeStateAsUpdate)]
 pub fn encode_state_as_update(doc: &Doc, state_vector: Option<Vec<u8>>) -> ApiResult<Vec<u8>> {
     doc.encode_state_as_update(state_vector)
+}
+
+/// `applyUpdateV2(doc, update, origin?)`, as in Yjs.
+#[wasm_bindgen(js_name = applyUpdateV2)]
+pub fn apply_update_v2(doc: &Doc, update: &[u8], origin: Option<Unknown>) -> ApiResult<()> {
+    doc.apply_update_v2(update, origin)
+}
+
+/// `encodeStateAsUpdateV2(doc, stateVector?)`, as in Yjs.
+#[wasm_bindgen(js_name = encodeStateAsUpdateV2)]
+pub fn encode_state_as_update_v2(doc: &Doc, state_vector: Option<Vec<u8>>) -> ApiResult<Vec<u8>> {
+    doc.encode_state_as_update_v2(state_vector)
 }
 
 /// `encodeStateVector(doc)`, as in Yjs.

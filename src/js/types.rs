@@ -18,6 +18,7 @@ use crate::core::position;
 use crate::js::doc::DocShared;
 use crate::js::error::{ApiError, ApiResult};
 use crate::js::observe::{self, attrs_js};
+use crate::js::ts::{opt_string, opt_uint, string, uint, NumberArg, StringArg};
 use crate::js::value::{from_any, from_out, to_any};
 
 /// A value read from the document: shared types as their wrappers (as Yjs returns `Y.Map`
@@ -155,10 +156,13 @@ macro_rules! text_methods {
             /// Inserts `content` at UTF-16 offset `index`, formatted with `attributes` if given.
             pub fn insert(
                 &self,
-                index: u32,
-                content: &str,
+                index: crate::js::ts::NumberArg,
+                content: crate::js::ts::StringArg,
                 attributes: Option<crate::js::ts::TextAttributesArg>,
             ) -> ApiResult<()> {
+                let index = uint(&index, "index")?;
+                let content = string(&content, "content")?;
+                let content = content.as_str();
                 let a = attrs(&crate::js::ts::or_undefined(attributes))?;
                 self.shared.edit(|txn| {
                     check_index(index, self.text.len(txn))?;
@@ -174,11 +178,12 @@ macro_rules! text_methods {
             #[wasm_bindgen(js_name = insertEmbed)]
             pub fn insert_embed(
                 &self,
-                index: u32,
+                index: crate::js::ts::NumberArg,
                 #[wasm_bindgen(unchecked_param_type = "{ [key: string]: JsonValue }")]
                 embed: JsValue,
                 attributes: Option<crate::js::ts::TextAttributesArg>,
             ) -> ApiResult<()> {
+                let index = uint(&index, "index")?;
                 let v = to_any(&embed)?;
                 let a = attrs(&crate::js::ts::or_undefined(attributes))?;
                 self.shared.edit(|txn| {
@@ -196,7 +201,12 @@ macro_rules! text_methods {
             }
 
             /// Deletes `length` UTF-16 code units at `index`.
-            pub fn delete(&self, index: u32, length: u32) -> ApiResult<()> {
+            pub fn delete(
+                &self,
+                index: crate::js::ts::NumberArg,
+                length: crate::js::ts::NumberArg,
+            ) -> ApiResult<()> {
+                let (index, length) = (uint(&index, "index")?, uint(&length, "length")?);
                 self.shared.edit(|txn| {
                     check_range(index, length, self.text.len(txn))?;
                     self.text.remove_range(txn, index, length);
@@ -207,10 +217,11 @@ macro_rules! text_methods {
             /// Sets `attributes` on `length` units at `index` (a `null` value removes one).
             pub fn format(
                 &self,
-                index: u32,
-                length: u32,
+                index: crate::js::ts::NumberArg,
+                length: crate::js::ts::NumberArg,
                 attributes: Option<crate::js::ts::TextAttributesArg>,
             ) -> ApiResult<()> {
+                let (index, length) = (uint(&index, "index")?, uint(&length, "length")?);
                 let a = attrs(&crate::js::ts::or_undefined(attributes))?.unwrap_or_default();
                 self.shared.edit(|txn| {
                     check_range(index, length, self.text.len(txn))?;
@@ -314,12 +325,7 @@ macro_rules! text_methods {
 fn parse_delta(delta: &js_sys::Array) -> ApiResult<Vec<Delta<In>>> {
     let bad = |m: &str| ApiError::InvalidArgument(format!("invalid delta op: {m}"));
     let get = |o: &JsValue, k: &str| js_sys::Reflect::get(o, &k.into()).unwrap_or_default();
-    let count = |v: JsValue, what: &str| -> ApiResult<u32> {
-        v.as_f64()
-            .filter(|n| *n >= 0.0 && *n <= f64::from(u32::MAX) && n.fract() == 0.0)
-            .map(|n| n as u32)
-            .ok_or_else(|| bad(&format!("{what} must be a non-negative integer")))
-    };
+    let count = |v: JsValue, what: &str| uint(&v, &format!("invalid delta op: {what}"));
     let mut ops = Vec::with_capacity(delta.length() as usize);
     for op in delta.iter() {
         if !op.is_object() {
@@ -369,7 +375,8 @@ impl YText {
     /// (Yjs: `relativePositionToJSON(createRelativePositionFromTypeIndex(text, index, assoc))`).
     /// `assoc < 0` sticks to the character before `index`, otherwise to the one after.
     #[wasm_bindgen(js_name = relativePosition, unchecked_return_type = "RelativePositionJSON")]
-    pub fn relative_position(&self, index: u32, assoc: Option<i32>) -> ApiResult<JsValue> {
+    pub fn relative_position(&self, index: NumberArg, assoc: Option<i32>) -> ApiResult<JsValue> {
+        let index = uint(&index, "index")?;
         let txn = self.shared.read()?;
         let len = self.text.len(&txn);
         relative_position(&self.text, &txn, len, index, assoc)
@@ -486,9 +493,10 @@ impl YMap {
     /// Sets `key` to a JSON-like value.
     pub fn set(
         &self,
-        key: &str,
+        key: StringArg,
         #[wasm_bindgen(unchecked_param_type = "JsonValue")] value: JsValue,
     ) -> ApiResult<()> {
+        let key = string(&key, "key")?;
         let v = to_any(&value)?;
         self.shared.edit(|txn| {
             self.map.insert(txn, key, v);
@@ -498,17 +506,19 @@ impl YMap {
 
     /// The value at `key` (nested types as their wrappers), or undefined.
     #[wasm_bindgen(unchecked_return_type = "YValue | undefined")]
-    pub fn get(&self, key: &str) -> ApiResult<JsValue> {
+    pub fn get(&self, key: StringArg) -> ApiResult<JsValue> {
+        let key = string(&key, "key")?;
         let txn = self.shared.read()?;
         Ok(self
             .map
-            .get(&txn, key)
+            .get(&txn, &key)
             .map_or(JsValue::UNDEFINED, |o| out_to_js(&self.shared, o, &txn)))
     }
 
     /// Sets `key` to a new empty nested map and returns it (Yjs: `map.set(key, new Y.Map())`).
     #[wasm_bindgen(js_name = setMap)]
-    pub fn set_map(&self, key: &str) -> ApiResult<YMap> {
+    pub fn set_map(&self, key: StringArg) -> ApiResult<YMap> {
+        let key = string(&key, "key")?;
         let map = self
             .shared
             .edit(|txn| Ok(self.map.insert(txn, key, yrs::MapPrelim::default())))?;
@@ -517,7 +527,8 @@ impl YMap {
 
     /// Sets `key` to a new empty nested array and returns it.
     #[wasm_bindgen(js_name = setArray)]
-    pub fn set_array(&self, key: &str) -> ApiResult<YArray> {
+    pub fn set_array(&self, key: StringArg) -> ApiResult<YArray> {
+        let key = string(&key, "key")?;
         let array = self
             .shared
             .edit(|txn| Ok(self.map.insert(txn, key, yrs::ArrayPrelim::default())))?;
@@ -526,7 +537,9 @@ impl YMap {
 
     /// Sets `key` to a new nested text holding `content` and returns it.
     #[wasm_bindgen(js_name = setText)]
-    pub fn set_text(&self, key: &str, content: Option<String>) -> ApiResult<YText> {
+    pub fn set_text(&self, key: StringArg, content: Option<StringArg>) -> ApiResult<YText> {
+        let key = string(&key, "key")?;
+        let content = opt_string(content, "content")?;
         let text = self.shared.edit(|txn| {
             Ok(self
                 .map
@@ -586,15 +599,17 @@ impl YMap {
     }
 
     /// Whether `key` is set.
-    pub fn has(&self, key: &str) -> ApiResult<bool> {
+    pub fn has(&self, key: StringArg) -> ApiResult<bool> {
+        let key = string(&key, "key")?;
         let txn = self.shared.read()?;
-        Ok(self.map.contains_key(&txn, key))
+        Ok(self.map.contains_key(&txn, &key))
     }
 
     /// Removes `key`.
-    pub fn delete(&self, key: &str) -> ApiResult<()> {
+    pub fn delete(&self, key: StringArg) -> ApiResult<()> {
+        let key = string(&key, "key")?;
         self.shared.edit(|txn| {
-            self.map.remove(txn, key);
+            self.map.remove(txn, &key);
             Ok(())
         })
     }
@@ -667,9 +682,10 @@ impl YArray {
     /// Inserts `items` at `index`.
     pub fn insert(
         &self,
-        index: u32,
+        index: NumberArg,
         #[wasm_bindgen(unchecked_param_type = "JsonValue[]")] items: js_sys::Array,
     ) -> ApiResult<()> {
+        let index = uint(&index, "index")?;
         let vals = values(&items)?;
         self.insert_at(index, |txn| {
             self.array.insert_range(txn, index, vals);
@@ -694,12 +710,16 @@ impl YArray {
         &self,
         #[wasm_bindgen(unchecked_param_type = "JsonValue[]")] items: js_sys::Array,
     ) -> ApiResult<()> {
-        self.insert(0, items)
+        let vals = values(&items)?;
+        self.insert_at(0, |txn| {
+            self.array.insert_range(txn, 0, vals);
+        })
     }
 
     /// Deletes `length` items (default 1) at `index`.
-    pub fn delete(&self, index: u32, length: Option<u32>) -> ApiResult<()> {
-        let length = length.unwrap_or(1);
+    pub fn delete(&self, index: NumberArg, length: Option<NumberArg>) -> ApiResult<()> {
+        let index = uint(&index, "index")?;
+        let length = opt_uint(length, "length", 1)?;
         self.shared.edit(|txn| {
             check_range(index, length, self.array.len(txn))?;
             self.array.remove_range(txn, index, length);
@@ -709,7 +729,8 @@ impl YArray {
 
     /// The item at `index` (nested types as their wrappers), or undefined.
     #[wasm_bindgen(unchecked_return_type = "YValue | undefined")]
-    pub fn get(&self, index: u32) -> ApiResult<JsValue> {
+    pub fn get(&self, index: NumberArg) -> ApiResult<JsValue> {
+        let index = uint(&index, "index")?;
         let txn = self.shared.read()?;
         Ok(self
             .array
@@ -753,7 +774,8 @@ impl YArray {
 
     /// Inserts a new empty nested map at `index` and returns it.
     #[wasm_bindgen(js_name = insertMap)]
-    pub fn insert_map(&self, index: u32) -> ApiResult<YMap> {
+    pub fn insert_map(&self, index: NumberArg) -> ApiResult<YMap> {
+        let index = uint(&index, "index")?;
         let map = self.insert_at(index, |txn| {
             self.array.insert(txn, index, yrs::MapPrelim::default())
         })?;
@@ -762,7 +784,8 @@ impl YArray {
 
     /// Inserts a new empty nested array at `index` and returns it.
     #[wasm_bindgen(js_name = insertArray)]
-    pub fn insert_array(&self, index: u32) -> ApiResult<YArray> {
+    pub fn insert_array(&self, index: NumberArg) -> ApiResult<YArray> {
+        let index = uint(&index, "index")?;
         let array = self.insert_at(index, |txn| {
             self.array.insert(txn, index, yrs::ArrayPrelim::default())
         })?;
@@ -771,7 +794,9 @@ impl YArray {
 
     /// Inserts a new nested text holding `content` at `index` and returns it.
     #[wasm_bindgen(js_name = insertText)]
-    pub fn insert_text(&self, index: u32, content: Option<String>) -> ApiResult<YText> {
+    pub fn insert_text(&self, index: NumberArg, content: Option<StringArg>) -> ApiResult<YText> {
+        let index = uint(&index, "index")?;
+        let content = opt_string(content, "content")?;
         let text = self.insert_at(index, |txn| {
             self.array.insert(
                 txn,
@@ -805,7 +830,8 @@ impl YArray {
     /// A position before item `index` that stays with it while others edit (see
     /// `Text.relativePosition`).
     #[wasm_bindgen(js_name = relativePosition, unchecked_return_type = "RelativePositionJSON")]
-    pub fn relative_position(&self, index: u32, assoc: Option<i32>) -> ApiResult<JsValue> {
+    pub fn relative_position(&self, index: NumberArg, assoc: Option<i32>) -> ApiResult<JsValue> {
+        let index = uint(&index, "index")?;
         let txn = self.shared.read()?;
         let len = self.array.len(&txn);
         relative_position(&self.array, &txn, len, index, assoc)
@@ -830,12 +856,18 @@ macro_rules! xml_children {
         impl $ty {
             /// Inserts a new element named `nodeName` at `index` and returns it.
             #[wasm_bindgen(js_name = insertElement)]
-            pub fn insert_element(&self, index: u32, node_name: &str) -> ApiResult<XmlElement> {
+            pub fn insert_element(
+                &self,
+                index: crate::js::ts::NumberArg,
+                node_name: crate::js::ts::StringArg,
+            ) -> ApiResult<XmlElement> {
+                let index = uint(&index, "index")?;
+                let node_name = string(&node_name, "nodeName")?;
                 let xml = self.shared.edit(|txn| {
                     check_index(index, self.xml.len(txn))?;
                     Ok(self
                         .xml
-                        .insert(txn, index, XmlElementPrelim::empty(node_name)))
+                        .insert(txn, index, XmlElementPrelim::empty(node_name.as_str())))
                 })?;
                 Ok(XmlElement {
                     shared: self.shared.clone(),
@@ -845,7 +877,13 @@ macro_rules! xml_children {
 
             /// Inserts a new text node holding `content` at `index` and returns it.
             #[wasm_bindgen(js_name = insertText)]
-            pub fn insert_text(&self, index: u32, content: Option<String>) -> ApiResult<XmlText> {
+            pub fn insert_text(
+                &self,
+                index: crate::js::ts::NumberArg,
+                content: Option<crate::js::ts::StringArg>,
+            ) -> ApiResult<XmlText> {
+                let index = uint(&index, "index")?;
+                let content = opt_string(content, "content")?;
                 let text = self.shared.edit(|txn| {
                     check_index(index, self.xml.len(txn))?;
                     Ok(self
@@ -859,8 +897,13 @@ macro_rules! xml_children {
             }
 
             /// Deletes `length` child nodes (default 1) at `index`.
-            pub fn delete(&self, index: u32, length: Option<u32>) -> ApiResult<()> {
-                let length = length.unwrap_or(1);
+            pub fn delete(
+                &self,
+                index: crate::js::ts::NumberArg,
+                length: Option<crate::js::ts::NumberArg>,
+            ) -> ApiResult<()> {
+                let index = uint(&index, "index")?;
+                let length = opt_uint(length, "length", 1)?;
                 self.shared.edit(|txn| {
                     check_range(index, length, self.xml.len(txn))?;
                     self.xml.remove_range(txn, index, length);
@@ -870,7 +913,8 @@ macro_rules! xml_children {
 
             /// The child node at `index`, or undefined.
             #[wasm_bindgen(unchecked_return_type = "XmlElement | XmlText | undefined")]
-            pub fn get(&self, index: u32) -> ApiResult<JsValue> {
+            pub fn get(&self, index: crate::js::ts::NumberArg) -> ApiResult<JsValue> {
+                let index = uint(&index, "index")?;
                 let txn = self.shared.read()?;
                 Ok(self
                     .xml
@@ -948,7 +992,8 @@ impl XmlElement {
 
     /// Sets an attribute.
     #[wasm_bindgen(js_name = setAttribute)]
-    pub fn set_attribute(&self, name: &str, value: &str) -> ApiResult<()> {
+    pub fn set_attribute(&self, name: StringArg, value: StringArg) -> ApiResult<()> {
+        let (name, value) = (string(&name, "name")?, string(&value, "value")?);
         self.shared.edit(|txn| {
             self.xml.insert_attribute(txn, name, value);
             Ok(())
@@ -957,17 +1002,19 @@ impl XmlElement {
 
     /// An attribute's value, or undefined.
     #[wasm_bindgen(js_name = getAttribute)]
-    pub fn get_attribute(&self, name: &str) -> ApiResult<Option<String>> {
+    pub fn get_attribute(&self, name: StringArg) -> ApiResult<Option<String>> {
+        let name = string(&name, "name")?;
         let txn = self.shared.read()?;
         Ok(self
             .xml
-            .get_attribute(&txn, name)
+            .get_attribute(&txn, &name)
             .map(|o| o.to_string(&txn)))
     }
 
     /// Removes an attribute.
     #[wasm_bindgen(js_name = removeAttribute)]
-    pub fn remove_attribute(&self, name: &str) -> ApiResult<()> {
+    pub fn remove_attribute(&self, name: StringArg) -> ApiResult<()> {
+        let name = string(&name, "name")?;
         self.shared.edit(|txn| {
             self.xml.remove_attribute(txn, &name);
             Ok(())
