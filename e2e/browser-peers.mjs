@@ -1,4 +1,4 @@
-// Builds a page that loads both ysync and the real Yjs stack (yjs + y-indexeddb) as browser ES
+// Builds a page that loads both ysync and the real Yjs stack (yjs + y-indexeddb + y-websocket) as browser ES
 // modules, through an import map made from lib0's package exports (browser conditions).
 import { readFileSync, mkdirSync, writeFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
@@ -11,8 +11,10 @@ export function writePeersPage ({ pkg = '/pkg/ysync.js', file = 'peers.html' } =
   const lib0 = JSON.parse(readFileSync(here + 'node_modules/lib0/package.json', 'utf8'))
   const imports = {
     yjs: '/e2e/node_modules/yjs/dist/yjs.mjs',
-    'y-indexeddb': '/e2e/node_modules/y-indexeddb/src/y-indexeddb.js'
+    'y-indexeddb': '/e2e/node_modules/y-indexeddb/src/y-indexeddb.js',
+    'y-websocket': '/e2e/node_modules/y-websocket/src/y-websocket.js'
   }
+  for (const m of ['sync', 'awareness', 'auth']) imports['y-protocols/' + m] = `/e2e/node_modules/y-protocols/${m}.js`
   for (const [k, v] of Object.entries(lib0.exports)) {
     if (k === '.' || k.includes('*') || k.endsWith('.json')) continue
     try { imports['lib0' + k.slice(1)] = '/e2e/node_modules/lib0/' + pick(v).replace(/^\.\//, '') } catch {}
@@ -25,10 +27,12 @@ export function writePeersPage ({ pkg = '/pkg/ysync.js', file = 'peers.html' } =
 import init, * as ysync from '${pkg}'
 import * as Y from 'yjs'
 import { IndexeddbPersistence } from 'y-indexeddb'
-await init()
+import { WebsocketProvider } from 'y-websocket'
+window.wasm = await init()
 window.ysync = ysync
 window.Y = Y
 window.YIndexeddbPersistence = IndexeddbPersistence
+window.YWebsocketProvider = WebsocketProvider
 window.rawRows = (name) => new Promise((resolve, reject) => {
   const r = indexedDB.open(name)
   r.onsuccess = () => {

@@ -46,8 +46,7 @@ step "Rust example (a Rust web app using the crate) builds"
 cargo build --quiet --target wasm32-unknown-unknown --example rust_app
 
 step "benchmark harness (quick mode: checks it runs, not its timings)"
-timeout 600 node bench/persistence.mjs --quick
-timeout 600 node bench/b4.mjs --quick
+timeout 600 node bench/run.mjs --quick
 
 step "end-to-end tests (Playwright, real server, node Yjs peers)"
 node --test --test-timeout=120000 --test-concurrency=1 e2e/

@@ -1,0 +1,100 @@
+// Plumbing shared by the benchmark scenarios: builds that must be fresh, the trace, a page with
+// both ysync and the JS Yjs stack loaded, new browser processes, and statistics.
+import { execFileSync, spawn } from 'node:child_process'
+import { existsSync, mkdirSync, readFileSync, readdirSync, statSync } from 'node:fs'
+import { gunzipSync } from 'node:zlib'
+import { join } from 'node:path'
+import { chromium } from '../e2e/node_modules/playwright-core/index.mjs'
+import { chromiumArgs, freePort, repoRoot, until } from '../e2e/lib.mjs'
+
+export { repoRoot }
+
+/** Where generated inputs (cached documents) and results go. */
+export const outDir = join(repoRoot, 'target/bench')
+mkdirSync(outDir, { recursive: true })
+
+const newest = (dir) => Math.max(...readdirSync(dir, { recursive: true }).map((f) => statSync(join(dir, String(f))).mtimeMs))
+const sourcesTime = () => Math.max(newest(join(repoRoot, 'src')), statSync(join(repoRoot, 'Cargo.toml')).mtimeMs)
+
+/**
+ * Builds what a scenario loads if it is missing or older than the sources: `pkg` (the published
+ * package, scripts/build.sh) or `bench` (the same crate with the `bench` feature, for B4's
+ * Rust-in-wasm path, into target/bench-pkg; the published package has no bench code).
+ */
+export function ensureBuilt (kind) {
+  const dir = kind === 'pkg' ? 'pkg' : 'target/bench-pkg'
+  const wasm = join(repoRoot, dir, 'ysync_bg.wasm')
+  if (existsSync(wasm) && statSync(wasm).mtimeMs >= sourcesTime()) return
+  if (kind === 'pkg') {
+    execFileSync(join(repoRoot, 'scripts/build.sh'), { cwd: repoRoot, stdio: ['ignore', 'ignore', 'inherit'] })
+  } else {
+    execFileSync('wasm-pack', ['build', '--target', 'web', '--release', '--mode', 'no-install', '--out-dir', dir, '--out-name', 'ysync', '--', '--features', 'bench'], { cwd: repoRoot, stdio: ['ignore', 'ignore', 'inherit'] })
+  }
+}
+
+/** The automerge-paper trace (bench/data): `[pos, deleted, inserted]` per edit, and its end. */
+export function loadTrace (limit) {
+  const trace = JSON.parse(gunzipSync(readFileSync(join(repoRoot, 'bench/data/automerge-paper.json.gz'))))
+  let patches = trace.txns.map((t) => t.patches[0])
+  let endContent = trace.endContent
+  if (limit && limit < patches.length) {
+    patches = patches.slice(0, limit)
+    let s = trace.startContent
+    for (const [pos, del, ins] of patches) s = s.slice(0, pos) + ins + s.slice(pos + del)
+    endContent = s
+  }
+  return { patches, endContent }
+}
+
+/**
+ * A new Chromium process on its own profile (so cold loads are cold) with one page on `url`,
+ * waiting for the page's `window.ysyncReady`. `cdp` is a DevTools session on the page (heap
+ * measurements, garbage collection).
+ */
+export async function launchPage (url, profile) {
+  const port = await freePort()
+  const proc = spawn('/usr/bin/chromium', [...chromiumArgs, '--js-flags=--expose-gc', `--user-data-dir=${profile}`, `--remote-debugging-port=${port}`, 'about:blank'], { stdio: 'ignore', detached: true })
+  const browser = await until(() => chromium.connectOverCDP(`http://127.0.0.1:${port}`).catch(() => null), 15_000, 'chromium')
+  const page = await browser.contexts()[0].newPage()
+  const errors = []
+  page.on('pageerror', (e) => errors.push(String(e)))
+  await page.goto(url)
+  await page.waitForFunction(() => window.ysyncReady === true, null, { timeout: 20_000 })
+  const cdp = await page.context().newCDPSession(page)
+  return {
+    page,
+    cdp,
+    errors,
+    /** Another page in the same browser process. */
+    async newPage (pageUrl) {
+      const p = await browser.contexts()[0].newPage()
+      await p.goto(pageUrl)
+      await p.waitForFunction(() => window.ysyncReady === true, null, { timeout: 20_000 })
+      return p
+    },
+    async close () {
+      const gone = new Promise((resolve) => proc.on('exit', resolve))
+      await browser.close().catch(() => {})
+      try { process.kill(-proc.pid, 'SIGKILL') } catch {} // the whole process group
+      await gone
+    }
+  }
+}
+
+export const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
+
+/** The nearest-rank percentile `p` (0-100) of `xs`. */
+export function percentile (xs, p) {
+  const s = [...xs].sort((a, b) => a - b)
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]
+}
+
+/**
+ * One row of the results table. `unit` is 'ms' or 'bytes'; lower is better for both. `goal`,
+ * when the issue sets one, is `{ text, met }`.
+ */
+export function row (group, scenario, ysync, yjs, unit = 'ms', goal) {
+  if (!(Number.isFinite(ysync) && ysync >= 0)) throw new Error(`${scenario}: no ysync measurement (${ysync})`)
+  if (yjs !== null && !(Number.isFinite(yjs) && yjs >= 0)) throw new Error(`${scenario}: no Yjs measurement (${yjs})`)
+  return { group, scenario, ysync, yjs, unit, goal }
+}
