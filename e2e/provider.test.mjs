@@ -381,3 +381,48 @@ test('a long-hidden page that becomes visible reconnects at once', async () => {
   await a.page.evaluate(() => window.provider.whenSynced())
   assert.ok(Date.now() - t0 < 2000, 'reconnected at once')
 })
+
+test('a provider and a persistence the app keeps no reference to keep working after garbage collection, until destroy()', async () => {
+  const server = await startYServer()
+  cleanups.push(() => server.stop())
+  const room = newRoom('unreferenced')
+  const peer = yjsPeer(server.url, room)
+  cleanups.push(() => peer.destroy())
+  await peer.synced
+  const { page, context } = await openPage()
+  const cdp = await context.newCDPSession(page)
+  // As Yjs apps often write it: `new WebsocketProvider(...)` and `new IndexeddbPersistence(...)`
+  // with the results thrown away; only the document is kept.
+  await page.evaluate(({ url, room }) => {
+    const { Doc, WebsocketProvider, IndexeddbPersistence } = window.ysync
+    window.doc = new Doc()
+    new WebsocketProvider(url, room, window.doc, {}) // eslint-disable-line no-new
+    new IndexeddbPersistence(room, window.doc) // eslint-disable-line no-new
+    window.doc.getText('note').insert(0, 'before')
+  }, { url: server.url, room })
+  await until(() => peer.doc.getText('note').toString() === 'before', 10_000, 'the first edit')
+  await page.evaluate(() => window.doc.getText('note').delete(0, 6))
+  for (let i = 0; i < 3; i++) {
+    await cdp.send('HeapProfiler.collectGarbage')
+    await sleep(200) // finalizers run in a later task
+  }
+  await page.evaluate(() => window.doc.getText('note').insert(0, 'after gc'))
+  await until(() => peer.doc.getText('note').toString() === 'after gc', 10_000, 'the edit to reach the server after GC')
+  peer.doc.getText('note').insert(8, '!')
+  await until(() => page.evaluate(() => window.doc.getText('note').toString() === 'after gc!'), 10_000, 'a remote edit to arrive after GC')
+  // The persistence kept writing: a fresh document in a new page of the same context loads it.
+  await sleep(500)
+  const second = await context.newPage()
+  await second.goto(`${web.url}/e2e/pages/interop.html`)
+  await second.waitForFunction(() => window.ysyncReady === true)
+  const stored = await second.evaluate(async (room) => {
+    const doc = new window.ysync.Doc()
+    const p = new window.ysync.IndexeddbPersistence(room, doc)
+    await p.whenSynced()
+    const s = doc.getText('note').toString()
+    await p.destroy()
+    return s
+  }, room)
+  assert.equal(stored, 'after gc!')
+  await context.close()
+})

@@ -17,6 +17,7 @@ use crate::core::validate::Limits;
 use crate::js::doc::{Doc, DocShared, LocalStore};
 use crate::js::error::{ApiError, ApiResult};
 use crate::js::events::Listeners;
+use crate::js::keepalive;
 use crate::js::value::to_js_json;
 use crate::web::clock::now_f64;
 use crate::web::idb;
@@ -65,6 +66,9 @@ struct Core {
 #[wasm_bindgen]
 pub struct IndexeddbPersistence {
     core: Rc<Core>,
+    /// Made by JS: keeps storing until `destroy()` even if the wrapper is collected
+    /// (see `keepalive`).
+    kept: bool,
     /// The origin of the transactions that load stored state and other tabs' rows.
     origin: JsValue,
 }
@@ -469,8 +473,25 @@ async fn run(core: &Rc<Core>, cmd: &StoreCommand) -> Result<(bool, usize, usize)
 
 #[wasm_bindgen]
 impl IndexeddbPersistence {
-    /// `new IndexeddbPersistence(name, doc, { persist?, compactRows?, compactBytes? })`.
+    /// `new IndexeddbPersistence(name, doc, { persist?, compactRows?, compactBytes? })`: stores
+    /// every change until `destroy()`, whether or not the app keeps a reference to it (as
+    /// y-indexeddb's).
     #[wasm_bindgen(constructor)]
+    pub fn create(
+        name: &str,
+        doc: &Doc,
+        options: Option<crate::js::ts::PersistenceOptionsArg>,
+    ) -> ApiResult<IndexeddbPersistence> {
+        let mut p = Self::new(name, doc, options)?;
+        keepalive::keep(&p.core);
+        p.kept = true;
+        Ok(p)
+    }
+}
+
+impl IndexeddbPersistence {
+    /// The persistence for a Rust app: as `new IndexeddbPersistence(…)` in JS, but when this
+    /// value is dropped it writes what is pending, then stops.
     pub fn new(
         name: &str,
         doc: &Doc,
@@ -577,9 +598,16 @@ impl IndexeddbPersistence {
         let origin: JsValue = js_sys::Object::freeze(&js_sys::Object::new()).into();
         shared.register_origin(core.origin.as_bytes(), origin.clone());
         shared.register_origin(core.merge_origin.as_bytes(), origin.clone());
-        Ok(IndexeddbPersistence { core, origin })
+        Ok(IndexeddbPersistence {
+            core,
+            kept: false,
+            origin,
+        })
     }
+}
 
+#[wasm_bindgen]
+impl IndexeddbPersistence {
     /// True once the stored state was loaded into the document.
     #[wasm_bindgen(getter)]
     pub fn synced(&self) -> bool {
@@ -712,17 +740,40 @@ impl IndexeddbPersistence {
             .doc
             .doc
             .unobserve_update_v1(self.core.origin.as_str());
-        let mut inner = self.core.inner.borrow_mut();
-        inner.destroyed = true;
-        inner.retry = None;
-        inner.flush_timer = None;
-        inner.stats_timer = None;
-        if let Some(db) = inner.db.take() {
-            if let Ok(close) = js_sys::Reflect::get(&db, &"close".into()) {
-                if let Ok(f) = close.dyn_into::<js_sys::Function>() {
-                    let _ = f.call0(&db);
+        {
+            let mut inner = self.core.inner.borrow_mut();
+            inner.destroyed = true;
+            inner.retry = None;
+            inner.flush_timer = None;
+            inner.stats_timer = None;
+            if let Some(db) = inner.db.take() {
+                if let Ok(close) = js_sys::Reflect::get(&db, &"close".into()) {
+                    if let Ok(f) = close.dyn_into::<js_sys::Function>() {
+                        let _ = f.call0(&db);
+                    }
                 }
             }
         }
+        keepalive::release(&self.core);
+    }
+}
+
+impl Drop for IndexeddbPersistence {
+    fn drop(&mut self) {
+        // A Rust value: write what is pending, then stop (as `destroy()`). One made by JS keeps
+        // storing after its wrapper is gone, until `destroy()`.
+        if self.kept || self.core.inner.borrow().destroyed {
+            return;
+        }
+        let last = IndexeddbPersistence {
+            core: self.core.clone(),
+            kept: true,
+            origin: self.origin.clone(),
+        };
+        wasm_bindgen_futures::spawn_local(async move {
+            if last.destroy().await.is_err() {
+                log::warn!(target: "ysync::persistence", "pending writes failed when dropped");
+            }
+        });
     }
 }

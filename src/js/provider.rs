@@ -17,6 +17,7 @@ use crate::core::stats::SyncStats;
 use crate::js::doc::{Doc, DocShared};
 use crate::js::error::{ApiError, ApiResult};
 use crate::js::events::Listeners;
+use crate::js::keepalive;
 use crate::js::value::to_js_json;
 use crate::web::broadcast::Channel;
 use crate::web::clock::{now_ms, seed};
@@ -231,6 +232,8 @@ pub struct ProviderStats {
 #[wasm_bindgen]
 pub struct WebsocketProvider {
     core: Rc<Core>,
+    /// Made by JS: runs until `destroy()` even if the wrapper is collected (see `keepalive`).
+    kept: bool,
     /// The one `Awareness` object `provider.awareness` returns.
     awareness: JsValue,
     /// What events see as the origin of the updates this provider applies.
@@ -769,8 +772,25 @@ fn watch_window(core: &Rc<Core>) {
 
 #[wasm_bindgen]
 impl WebsocketProvider {
-    /// `new WebsocketProvider(serverUrl, room, doc, options)`.
+    /// `new WebsocketProvider(serverUrl, room, doc, options)`: runs until `destroy()`, whether
+    /// or not the app keeps a reference to it (as y-websocket's).
     #[wasm_bindgen(constructor)]
+    pub fn create(
+        server_url: &str,
+        room: &str,
+        doc: &Doc,
+        options: Option<crate::js::ts::ProviderOptionsArg>,
+    ) -> ApiResult<WebsocketProvider> {
+        let mut p = Self::new(server_url, room, doc, options)?;
+        keepalive::keep(&p.core);
+        p.kept = true;
+        Ok(p)
+    }
+}
+
+impl WebsocketProvider {
+    /// The provider for a Rust app: as `new WebsocketProvider(…)` in JS, but it is destroyed
+    /// when this value is dropped.
     pub fn new(
         server_url: &str,
         room: &str,
@@ -853,11 +873,15 @@ impl WebsocketProvider {
         }
         Ok(WebsocketProvider {
             core,
+            kept: false,
             awareness,
             origin,
         })
     }
+}
 
+#[wasm_bindgen]
+impl WebsocketProvider {
     /// The origin of the updates this provider applies (from the server and other tabs), as
     /// events see it: `transaction.origin === provider.origin` (Yjs passes the provider
     /// itself; a wasm object cannot hand out its own JS wrapper).
@@ -937,6 +961,7 @@ impl WebsocketProvider {
         for r in rejected {
             let _ = r.call1(&JsValue::NULL, &err);
         }
+        keepalive::release(&self.core);
     }
 
     /// `'connecting' | 'connected' | 'disconnected'`.
@@ -1053,7 +1078,10 @@ impl WebsocketProvider {
 
 impl Drop for WebsocketProvider {
     fn drop(&mut self) {
-        self.destroy();
+        // A provider made by JS outlives its wrapper (collected or freed): `destroy()` ends it.
+        if !self.kept {
+            self.destroy();
+        }
     }
 }
 
