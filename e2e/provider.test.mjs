@@ -426,3 +426,31 @@ test('a provider and a persistence the app keeps no reference to keep working af
   assert.equal(stored, 'after gc!')
   await context.close()
 })
+
+test('ackInterval: a burst of edits shares acknowledgement probes; the last ones are acknowledged when the window ends', async () => {
+  const server = await startYServer()
+  cleanups.push(() => server.stop())
+  const { page, context } = await openPage()
+  await join(page, server.url, newRoom('ack-interval'), { ackInterval: 2000 })
+  await page.waitForFunction(() => window.provider.synced)
+  const r = await page.evaluate(async () => {
+    const probes = () => window.provider.stats().sent.byType.syncStep1.messages
+    const p0 = probes()
+    const text = window.doc.getText('note')
+    text.insert(0, 'a') // after a quiet spell: probed at once
+    await window.provider.whenAcknowledged()
+    const p1 = probes()
+    for (let i = 0; i < 10; i++) { text.insert(1 + i, 'x'); await new Promise((resolve) => setTimeout(resolve, 20)) }
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    const waiting = window.provider.unsyncedChanges
+    const t0 = performance.now()
+    await window.provider.whenAcknowledged()
+    return { first: p1 - p0, burst: probes() - p1, waiting, waitedMs: performance.now() - t0 }
+  })
+  assert.equal(r.first, 1, 'the first edit is probed at once')
+  assert.ok(r.waiting > 0, 'edits of the burst wait for the window')
+  assert.equal(r.burst, 1, 'one probe for the whole burst')
+  assert.ok(r.waitedMs > 500 && r.waitedMs < 3000, `acknowledged when the window ended (${r.waitedMs} ms)`)
+
+  await context.close()
+})

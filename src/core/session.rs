@@ -133,6 +133,10 @@ pub struct Config {
     /// Also send a probe (sync step 1) this often while connected (ms, 0 = only when idle),
     /// like y-websocket's `resyncInterval`.
     pub resync_interval_ms: u64,
+    /// At most one acknowledgement probe this often (ms) while local changes keep coming: the
+    /// first change after a quiet spell is probed at once, a burst (typing) shares one probe
+    /// per window instead of doubling the frames and the server's work per keystroke.
+    pub ack_interval_ms: u64,
     /// Transactions whose origin starts with this restore stored state (local storage
     /// loading): they are not new local changes. What of them the server lacks is found by
     /// [`Session::seed_unconfirmed`].
@@ -154,6 +158,7 @@ impl Default for Config {
             max_resend: 3,
             awareness_timeout_ms: crate::core::awareness::OUTDATED_MS,
             resync_interval_ms: 0,
+            ack_interval_ms: 50,
             restored_origin_prefix: RESTORED_ORIGIN_PREFIX.to_string(),
             origin: format!(
                 "ysync-session-{}",
@@ -554,12 +559,16 @@ impl Session {
             probes,
             last_rx,
             last_probe,
+            probe_wanted,
             ..
         } = &self.conn
         {
             match probes.front() {
                 Some(p) => at(p.sent_at.max(*last_rx) + self.cfg.probe_timeout_ms),
                 None => {
+                    if *probe_wanted {
+                        at(*last_probe + self.cfg.ack_interval_ms);
+                    }
                     at(*last_rx + self.cfg.idle_probe_ms);
                     if self.cfg.resync_interval_ms > 0 {
                         at(*last_probe + self.cfg.resync_interval_ms);
@@ -670,10 +679,11 @@ impl Session {
         if let Conn::Up {
             probes,
             probe_wanted: true,
+            last_probe,
             ..
         } = &self.conn
         {
-            if probes.is_empty() {
+            if probes.is_empty() && self.now >= *last_probe + self.cfg.ack_interval_ms {
                 self.send_probe();
             }
         }

@@ -106,6 +106,72 @@ fn acknowledgement_only_after_the_server_applied() {
     );
 }
 
+/// Sync step 1 frames (probes) a client sent.
+fn probes_sent(sim: &Sim, i: usize) -> usize {
+    sim.clients[i]
+        .sent_frames
+        .iter()
+        .filter(|f| f.starts_with(&[0, 0]))
+        .count()
+}
+
+#[test]
+fn a_burst_of_changes_shares_probes_and_everything_is_still_acknowledged() {
+    let mut sim = Sim::new(31);
+    let a = sim.add_client(1, cfg());
+    sim.clients[a].latency = 5;
+    sim.connect(a);
+    sim.run_for(200);
+    // A change after a quiet spell is probed at once, in the same poll as the update.
+    let before = probes_sent(&sim, a);
+    type_text(&sim.clients[a].doc, 0, "a");
+    sim.pump(a);
+    assert_eq!(probes_sent(&sim, a), before + 1);
+    sim.run_for(200);
+    assert_eq!(sim.clients[a].session.unconfirmed(), (0, 0));
+    // Typing: 100 changes, one every 2 ms. A probe per change would be 100 more frames for
+    // the server to answer; at most one per `ack_interval_ms` (50) window goes out.
+    let before = probes_sent(&sim, a);
+    let mark = sim.clients[a].session.ack_mark();
+    for i in 0..100 {
+        type_text(&sim.clients[a].doc, i + 1, "x");
+        sim.run_for(2);
+    }
+    let during = probes_sent(&sim, a) - before;
+    assert!(
+        (2..=200 / 50 + 1).contains(&during),
+        "{during} probes for 100 changes"
+    );
+    let sent_after_last = sim.clients[a].session.unconfirmed().0;
+    assert!(
+        sent_after_last > 0,
+        "the last changes wait for the next window"
+    );
+    sim.run_for(100);
+    // The trailing changes got their probe when the window ended: all acknowledged.
+    assert!(sim.clients[a].session.confirmed(mark));
+    assert_eq!(sim.clients[a].session.unconfirmed(), (0, 0));
+    assert_eq!(server_text(&sim).len(), 101);
+    // Without the window, each change is probed as soon as the previous probe is answered.
+    let mut sim = Sim::new(32);
+    let b = sim.add_client(
+        2,
+        Config {
+            ack_interval_ms: 0,
+            ..cfg()
+        },
+    );
+    sim.clients[b].latency = 0;
+    sim.connect(b);
+    sim.run_for(200);
+    let before = probes_sent(&sim, b);
+    for i in 0..20 {
+        type_text(&sim.clients[b].doc, i, "x");
+        sim.run_for(2);
+    }
+    assert_eq!(probes_sent(&sim, b) - before, 20);
+}
+
 #[test]
 fn a_lost_update_is_detected_and_sent_again() {
     let mut sim = Sim::new(4);

@@ -40,6 +40,7 @@ struct Options {
     awareness_timeout: u64,
     max_backoff: u64,
     resync_interval: u64,
+    ack_interval: u64,
     heartbeat_interval: u64,
     heartbeat_timeout: u64,
     disable_bc: bool,
@@ -127,6 +128,7 @@ impl Options {
             awareness_timeout: num("awarenessTimeout", 30_000.0)? as u64,
             max_backoff: num("maxBackoffTime", 2_500.0)? as u64,
             resync_interval: num("resyncInterval", 0.0)? as u64,
+            ack_interval: num("ackInterval", 50.0)? as u64,
             heartbeat_interval: num("heartbeatInterval", 15_000.0)? as u64,
             heartbeat_timeout: num("heartbeatTimeout", 10_000.0)? as u64,
             disable_bc: flag("disableBc", false),
@@ -537,14 +539,13 @@ fn pump(core: &Rc<Core>) {
         }
         core.resolutions.borrow_mut().extend(resolved);
         if let Some(at) = inner.session.poll_timeout() {
-            let delay = at.saturating_sub(now_ms());
             let t = inner.timer.get_or_insert_with(|| {
                 Timer::for_owner(Rc::downgrade(core), |core| {
                     core.inner.borrow_mut().session.handle_timeout(now_ms());
                     pump(core);
                 })
             });
-            t.schedule(delay);
+            t.schedule_by(at, now_ms());
         }
     }
     core.flush();
@@ -803,6 +804,7 @@ impl WebsocketProvider {
             awareness: opts.awareness,
             awareness_timeout_ms: opts.awareness_timeout,
             resync_interval_ms: opts.resync_interval,
+            ack_interval_ms: opts.ack_interval,
             idle_probe_ms: opts.heartbeat_interval.max(1),
             probe_timeout_ms: opts.heartbeat_timeout.max(1),
             ..Config::default()
@@ -1216,6 +1218,9 @@ export interface WebsocketProviderOptions {
   maxBackoffTime?: number;
   /** Also re-sync this often, ms (default 0: never). */
   resyncInterval?: number;
+  /** While edits keep coming, ask the server for an acknowledgement at most this often (ms);
+   * the first edit after a quiet spell is asked about at once. 0: after every edit. Default 50. */
+  ackInterval?: number;
   /** Probe a quiet server this often, ms (default 15000). */
   heartbeatInterval?: number;
   /** Reconnect if a probe is not answered within this, ms (default 10000). */

@@ -27,6 +27,8 @@ pub struct Timer {
     cb: Closure<dyn FnMut()>,
     /// The id of the pending timeout; cleared by the callback itself when it fires.
     pending: Rc<RefCell<Option<JsValue>>>,
+    /// When the pending timeout fires (ms, the caller's clock), for [`Timer::schedule_by`].
+    due: u64,
 }
 
 impl Timer {
@@ -40,6 +42,7 @@ impl Timer {
                 f()
             }),
             pending,
+            due: 0,
         }
     }
 
@@ -57,6 +60,19 @@ impl Timer {
     pub fn schedule(&mut self, ms: u64) {
         self.cancel();
         *self.pending.borrow_mut() = Some(set_timeout(self.cb.as_ref().unchecked_ref(), ms as f64));
+        self.due = u64::MAX; // not on a known clock: the next `schedule_by` reschedules
+    }
+
+    /// Fires no later than `at` (ms on the clock that gave `now`): a pending timeout that fires
+    /// by then is kept. For callers whose deadline moves on every event (a provider's, with
+    /// each frame), this saves a clearTimeout + setTimeout pair per event; firing early is
+    /// harmless to them, as they check what is due and schedule again.
+    pub fn schedule_by(&mut self, at: u64, now: u64) {
+        if self.pending.borrow().is_some() && self.due <= at {
+            return;
+        }
+        self.schedule(at.saturating_sub(now));
+        self.due = at.max(now);
     }
 
     /// Clears the pending schedule, if any.
@@ -96,5 +112,45 @@ impl Interval {
 impl Drop for Interval {
     fn drop(&mut self) {
         clear_interval(&self.id);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::Cell;
+    use wasm_bindgen_test::wasm_bindgen_test;
+
+    async fn sleep(ms: u32) {
+        let p = js_sys::Promise::new(&mut |resolve, _| {
+            set_timeout(&resolve, f64::from(ms));
+        });
+        let _ = wasm_bindgen_futures::JsFuture::from(p).await;
+    }
+
+    #[wasm_bindgen_test]
+    async fn schedule_by_keeps_an_earlier_timeout_and_moves_a_later_one() {
+        let fired = Rc::new(Cell::new(0u32));
+        let f = fired.clone();
+        let mut t = Timer::new(move || f.set(f.get() + 1));
+        // A later deadline leaves the pending, earlier timeout alone.
+        t.schedule_by(20, 0);
+        t.schedule_by(10_000, 0);
+        sleep(80).await;
+        assert_eq!(fired.get(), 1);
+        // An earlier deadline replaces a pending later one.
+        t.schedule_by(10_000, 0);
+        t.schedule_by(20, 0);
+        sleep(80).await;
+        assert_eq!(fired.get(), 2);
+        // After `schedule`, whose deadline is not known, `schedule_by` always reschedules.
+        t.schedule(10_000);
+        t.schedule_by(20, 0);
+        sleep(80).await;
+        assert_eq!(fired.get(), 3);
+        t.schedule_by(20, 0);
+        t.cancel();
+        sleep(80).await;
+        assert_eq!(fired.get(), 3, "cancelled");
     }
 }
