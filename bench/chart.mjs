@@ -4,7 +4,9 @@ const esc = (s) => String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replac
 
 export function chart ({ results, machine, date, quick }) {
   const rows = results.filter((r) => r.yjs)
-  const labelW = 560
+  const label = (r) => r.group + ': ' + r.scenario
+  // About 6.5 px a character at 12 px sans-serif.
+  const labelW = 40 + Math.ceil(Math.max(...rows.map((r) => label(r).length)) * 6.5)
   const plotW = 420
   const rowH = 22
   const top = 56
@@ -28,10 +30,16 @@ export function chart ({ results, machine, date, quick }) {
     const x0 = x(1)
     const x1 = x(ratio)
     const colour = ratio <= 1 ? '#2e7d32' : '#c62828'
-    out.push(`<text x="${labelW - 8}" y="${y + 15}" text-anchor="end">${esc(r.group + ': ' + r.scenario)}</text>`)
+    out.push(`<text x="${labelW - 8}" y="${y + 15}" text-anchor="end">${esc(label(r))}</text>`)
     out.push(`<rect x="${Math.min(x0, x1)}" y="${y + 4}" width="${Math.max(1, Math.abs(x1 - x0))}" height="${rowH - 8}" fill="${colour}"/>`)
     out.push(`<text x="${Math.max(x0, x1) + 4}" y="${y + 15}" fill="${colour}">${ratio >= 10 ? ratio.toFixed(0) : ratio.toFixed(2)}x</text>`)
   })
   out.push('</svg>')
   return out.join('\n') + '\n'
+}
+
+// node bench/chart.mjs RESULTS.json OUT.svg: the chart of a saved run (target/bench/results.json).
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const { readFileSync, writeFileSync } = await import('node:fs')
+  writeFileSync(process.argv[3], chart(JSON.parse(readFileSync(process.argv[2], 'utf8'))))
 }

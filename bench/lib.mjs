@@ -17,14 +17,20 @@ const newest = (dir) => Math.max(...readdirSync(dir, { recursive: true }).map((f
 const sourcesTime = () => Math.max(newest(join(repoRoot, 'src')), statSync(join(repoRoot, 'Cargo.toml')).mtimeMs)
 
 /**
- * Builds what a scenario loads if it is missing or older than the sources: `pkg` (the published
- * package, scripts/build.sh) or `bench` (the same crate with the `bench` feature, for B4's
- * Rust-in-wasm path, into target/bench-pkg; the published package has no bench code).
+ * Builds what a scenario loads if it is missing, older than the sources, or once per run with
+ * `--rebuild`: `pkg` (the published package, scripts/build.sh) or `bench` (the same crate with
+ * the `bench` feature, for B4's Rust-in-wasm path, into target/bench-pkg; the published
+ * package has no bench code).
  */
+const built = new Set()
 export function ensureBuilt (kind) {
   const dir = kind === 'pkg' ? 'pkg' : 'target/bench-pkg'
   const wasm = join(repoRoot, dir, 'ysync_bg.wasm')
-  if (existsSync(wasm) && statSync(wasm).mtimeMs >= sourcesTime()) return
+  // --rebuild: build once in this run whatever the timestamps say (e.g. to compare release
+  // profiles: CARGO_PROFILE_RELEASE_OPT_LEVEL=z node bench/run.mjs --rebuild).
+  const rebuild = process.argv.includes('--rebuild') && !built.has(kind)
+  built.add(kind)
+  if (!rebuild && existsSync(wasm) && statSync(wasm).mtimeMs >= sourcesTime()) return
   if (kind === 'pkg') {
     execFileSync(join(repoRoot, 'scripts/build.sh'), { cwd: repoRoot, stdio: ['ignore', 'ignore', 'inherit'] })
   } else {

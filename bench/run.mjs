@@ -6,6 +6,7 @@
 //   node bench/run.mjs --quick          small sizes, 1 run: checks the harness works (CI)
 //   node bench/run.mjs --only b4,codec  some scenarios: b4 codec persistence network memory bundle
 //   node bench/run.mjs --chart FILE     also write the chart to FILE (docs/benchmarks-ratios.svg)
+//   node bench/run.mjs --rebuild        build the package first even if it looks fresh
 // Timings are printed, never asserted; a scenario fails only if a result is wrong (a replay
 // that does not end with the trace's text, a client that missed an edit...).
 import { cpus, totalmem } from 'node:os'

@@ -207,7 +207,7 @@ export async function runSeed (env, seed, ops) {
   }
 }
 
-// Soak mode: node e2e/differential.mjs --seeds 200 --ops 1000
+// Soak mode, on seeds 1, 2, 3, … (CI runs others): node e2e/differential.mjs --seeds 1000 --ops 1000
 if (import.meta.url === `file://${process.argv[1]}`) {
   const arg = (name, dflt) => { const i = process.argv.indexOf(name); return i > 0 ? Number(process.argv[i + 1]) : dflt }
   const seeds = arg('--seeds', 20)

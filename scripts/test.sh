@@ -52,4 +52,4 @@ step "end-to-end tests (Playwright, real server, node Yjs peers)"
 node --test --test-timeout=120000 --test-concurrency=1 e2e/
 
 step "differential convergence against Yjs (5 replicas, faults, restarts, reloads)"
-node --test --test-timeout=1800000 e2e/differential-ci.mjs
+node --test --test-timeout=3600000 e2e/differential-ci.mjs
