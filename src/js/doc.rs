@@ -643,10 +643,7 @@ impl Doc {
     /// Everything the holder of `stateVector` lacks (everything if omitted), as a v1 update.
     #[wasm_bindgen(js_name = encodeStateAsUpdate)]
     pub fn encode_state_as_update(&self, state_vector: Option<Vec<u8>>) -> ApiResult<Vec<u8>> {
-        let sv = match state_vector {
-            Some(b) => decode_state_vector(&b)?,
-            None => yrs::StateVector::default(),
-        };
+        let sv = optional_state_vector(state_vector)?;
         let txn = self.shared.read()?;
         Ok(txn.encode_state_as_update_v1(&sv))
     }
@@ -655,10 +652,7 @@ impl Doc {
     /// (Yjs's `encodeStateAsUpdateV2`: smaller, for storage and transfer).
     #[wasm_bindgen(js_name = encodeStateAsUpdateV2)]
     pub fn encode_state_as_update_v2(&self, state_vector: Option<Vec<u8>>) -> ApiResult<Vec<u8>> {
-        let sv = match state_vector {
-            Some(b) => decode_state_vector(&b)?,
-            None => yrs::StateVector::default(),
-        };
+        let sv = optional_state_vector(state_vector)?;
         let txn = self.shared.read()?;
         Ok(txn.encode_state_as_update_v2(&sv))
     }
@@ -740,6 +734,14 @@ impl Doc {
         self.shared.ensure_feed();
         Ok(t)
     }
+}
+
+/// A checked state vector argument; omitted means empty (everything).
+fn optional_state_vector(b: Option<Vec<u8>>) -> ApiResult<yrs::StateVector> {
+    b.map_or_else(
+        || Ok(yrs::StateVector::default()),
+        |b| decode_state_vector(&b),
+    )
 }
 
 fn decode_state_vector(b: &[u8]) -> ApiResult<yrs::StateVector> {
