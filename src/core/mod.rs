@@ -20,3 +20,37 @@ mod golden_tests;
 mod sim;
 #[cfg(test)]
 mod sim_tests;
+
+/// Whether a committed transaction changed the document: the test yrs makes before it encodes
+/// an update for `observe_update_v1` subscribers. The SDK's observers subscribe to
+/// `observe_transaction_cleanup` instead and encode (`txn.encode_update_v1()`) only the
+/// transactions they need: an update observer makes yrs encode every transaction, a whole
+/// 10 MB document loaded from storage included, even when nothing wants those bytes.
+pub fn changed(txn: &yrs::TransactionMut) -> bool {
+    !txn.delete_set().is_empty() || txn.after_state() != txn.before_state()
+}
+
+#[cfg(test)]
+mod tests {
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+    use yrs::{Text, Transact};
+
+    #[test]
+    fn changed_is_true_for_insertions_and_deletions_only() {
+        let doc = yrs::Doc::with_client_id(1);
+        let text = doc.get_or_insert_text("t");
+        let seen = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+        let s = seen.clone();
+        let _sub = doc
+            .observe_transaction_cleanup("t", move |txn, _| {
+                s.borrow_mut().push(super::changed(txn))
+            })
+            .unwrap();
+        seen.borrow_mut().clear(); // subscribing may commit an empty transaction of its own
+        drop(doc.transact_mut()); // nothing
+        text.insert(&mut doc.transact_mut(), 0, "abc");
+        text.remove_range(&mut doc.transact_mut(), 0, 1); // a deletion alone
+        assert_eq!(*seen.borrow(), vec![false, true, true]);
+    }
+}

@@ -251,13 +251,15 @@ impl Session {
             let own = cfg.origin.clone();
             let bc = bc_origin.clone();
             let restored = cfg.restored_origin_prefix.clone();
-            doc.observe_update_v1(cfg.origin.as_str(), move |txn, e| {
+            // Only local changes (and other tabs') are encoded: not what this session applied
+            // from the server, nor what storage restored (see `crate::core::changed`).
+            doc.observe_transaction_cleanup(cfg.origin.as_str(), move |txn, _| {
                 let origin = txn.origin().map(|o| o.as_ref());
                 let is_restore = !restored.is_empty()
                     && origin.is_some_and(|o| o.starts_with(restored.as_bytes()));
-                if origin != Some(own.as_bytes()) && !is_restore {
+                if origin != Some(own.as_bytes()) && !is_restore && crate::core::changed(txn) {
                     let from_bc = origin == Some(bc.as_bytes());
-                    lock(&local).push((e.update.clone(), from_bc));
+                    lock(&local).push((txn.encode_update_v1(), from_bc));
                 }
             })
             .map_err(|_| DocBusy)?;
@@ -907,6 +909,8 @@ impl Drop for Session {
     fn drop(&mut self) {
         // Fails only inside an open transaction; the observer then stays but feeds a queue
         // nobody reads.
-        let _ = self.doc.unobserve_update_v1(self.cfg.origin.as_str());
+        let _ = self
+            .doc
+            .unobserve_transaction_cleanup(self.cfg.origin.as_str());
     }
 }

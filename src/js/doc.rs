@@ -206,10 +206,11 @@ impl DocShared {
         let hub: Rc<Hub> = Rc::default();
         let h = Rc::downgrade(&hub);
         // A new document has no open transaction, so subscribing cannot fail.
-        let _ = doc.observe_update_v1(OBSERVER_KEY, move |txn, e| {
+        // Encoded only when an `update` listener wants it (see `crate::core::changed`).
+        let _ = doc.observe_transaction_cleanup(OBSERVER_KEY, move |txn, _| {
             if let Some(hub) = h.upgrade() {
-                if hub.wants("update") {
-                    hub.push(Queued::Update(e.update.clone(), hub.origin(txn)));
+                if hub.wants("update") && crate::core::changed(txn) {
+                    hub.push(Queued::Update(txn.encode_update_v1(), hub.origin(txn)));
                 }
             }
         });
@@ -464,7 +465,7 @@ impl Drop for DocShared {
     fn drop(&mut self) {
         // An open transaction (impossible outside `transact`) commits before the document goes.
         self.current.get_mut().take();
-        let _ = self.doc.unobserve_update_v1(OBSERVER_KEY);
+        let _ = self.doc.unobserve_transaction_cleanup(OBSERVER_KEY);
         let _ = self.doc.unobserve_after_transaction(OBSERVER_KEY);
     }
 }

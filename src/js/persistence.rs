@@ -573,10 +573,14 @@ impl IndexeddbPersistence {
         let own = origin.clone();
         shared
             .doc
-            .observe_update_v1(origin.as_str(), move |txn, e| {
+            // What this persistence loaded itself is not encoded again (`crate::core::changed`).
+            .observe_transaction_cleanup(origin.as_str(), move |txn, _| {
                 let o = txn.origin().map(|o| o.as_ref());
-                if o != Some(own.as_bytes()) && o != Some(merge_origin.as_bytes()) {
-                    queue.borrow_mut().push(e.update.clone());
+                if o != Some(own.as_bytes())
+                    && o != Some(merge_origin.as_bytes())
+                    && crate::core::changed(txn)
+                {
+                    queue.borrow_mut().push(txn.encode_update_v1());
                     schedule_flush(&weak);
                 }
             })
@@ -739,7 +743,7 @@ impl IndexeddbPersistence {
             .core
             .doc
             .doc
-            .unobserve_update_v1(self.core.origin.as_str());
+            .unobserve_transaction_cleanup(self.core.origin.as_str());
         {
             let mut inner = self.core.inner.borrow_mut();
             inner.destroyed = true;

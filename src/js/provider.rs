@@ -851,7 +851,11 @@ impl WebsocketProvider {
         let weak = Rc::downgrade(&core);
         shared
             .doc
-            .observe_update_v1(core.observer_key.as_str(), move |_, _| schedule_pump(&weak))
+            .observe_transaction_cleanup(core.observer_key.as_str(), move |txn, _| {
+                if crate::core::changed(txn) {
+                    schedule_pump(&weak)
+                }
+            })
             .map_err(|_| ApiError::Busy)?;
         watch_window(&core);
         if let Some(level) = opts.log_level {
@@ -956,7 +960,7 @@ impl WebsocketProvider {
             .core
             .doc
             .doc
-            .unobserve_update_v1(self.core.observer_key.as_str());
+            .unobserve_transaction_cleanup(self.core.observer_key.as_str());
         self.core.listeners.clear();
         self.core.events.borrow_mut().clear();
         let err: JsValue = ApiError::Destroyed.into();
