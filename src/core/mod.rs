@@ -42,11 +42,10 @@ mod tests {
         let text = doc.get_or_insert_text("t");
         let seen = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
         let s = seen.clone();
-        let _sub = doc
-            .observe_transaction_cleanup("t", move |txn, _| {
-                s.borrow_mut().push(super::changed(txn))
-            })
-            .unwrap();
+        doc.observe_transaction_cleanup("t", move |txn, _| {
+            s.borrow_mut().push(super::changed(txn))
+        })
+        .unwrap();
         seen.borrow_mut().clear(); // subscribing may commit an empty transaction of its own
         drop(doc.transact_mut()); // nothing
         text.insert(&mut doc.transact_mut(), 0, "abc");
