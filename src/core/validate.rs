@@ -322,7 +322,6 @@ fn block<'a, S: Source<'a>>(s: &mut S, limits: &Limits) -> Result<u64, DecodeErr
     content(s, info & 0x0f, limits)
 }
 
-/// Checks an item's content; returns its length in clock units.
 /// The length of `s` in UTF-16 code units, counted on its bytes: one unit per character (each
 /// byte that is not a continuation byte) and one more per 4-byte character. The same as
 /// `s.encode_utf16().count()`, which decodes every character and made this check a third of
@@ -334,6 +333,7 @@ fn utf16_len(s: &str) -> usize {
         .sum()
 }
 
+/// Checks an item's content; returns its length in clock units.
 fn content<'a, S: Source<'a>>(s: &mut S, kind: u8, limits: &Limits) -> Result<u64, DecodeError> {
     match kind {
         // Deleted

@@ -40,14 +40,13 @@ pub fn release<T: 'static>(core: &Rc<T>) {
     drop(gone);
 }
 
-/// How many cores are kept (for tests).
-pub fn count() -> usize {
-    LIVE.with(|l| l.borrow().len())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn count() -> usize {
+        LIVE.with(|l| l.borrow().len())
+    }
     #[cfg(target_arch = "wasm32")]
     use wasm_bindgen_test::wasm_bindgen_test as test;
 

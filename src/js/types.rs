@@ -710,10 +710,7 @@ impl YArray {
         &self,
         #[wasm_bindgen(unchecked_param_type = "JsonValue[]")] items: js_sys::Array,
     ) -> ApiResult<()> {
-        let vals = values(&items)?;
-        self.insert_at(0, |txn| {
-            self.array.insert_range(txn, 0, vals);
-        })
+        self.insert(0.into(), items)
     }
 
     /// Deletes `length` items (default 1) at `index`.
