@@ -2,16 +2,12 @@
 // one transaction per edit with an update listener, three ways in one browser page: ysync's JS
 // API, the same trace inside wasm through yrs's Rust API (no JS in the loop; the `bench`
 // build), and Yjs 13.6 (ES module build). Each must end with the trace's final text.
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { ensureBuilt, launchPage, loadTrace, median, row } from './lib.mjs'
 
 export async function run ({ quick, runs, web, peersPage }) {
   ensureBuilt('bench')
   const { patches, endContent } = loadTrace(quick ? 5000 : 0)
-  const profile = mkdtempSync(join(tmpdir(), 'ysync-b4-'))
-  const b = await launchPage(web.url + peersPage('/target/bench-pkg/ysync.js', 'bench-peers.html'), profile)
+  const b = await launchPage(web.url + peersPage('/target/bench-pkg/ysync.js', 'bench-peers.html'))
   await b.page.evaluate(({ patches }) => { window.trace = patches }, { patches })
 
   /** The trace through a JS API: ysync's or Yjs's (the same calls on both). */
@@ -48,7 +44,6 @@ export async function run ({ quick, runs, web, peersPage }) {
     }
   } finally {
     await b.close()
-    rmSync(profile, { recursive: true, force: true })
   }
   for (const [k, rs] of Object.entries(res)) {
     for (const r of rs) {

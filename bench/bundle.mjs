@@ -4,8 +4,6 @@
 // time from a new page's `import()` of the bundle until it can be used (ysync: `await init()`,
 // which fetches, compiles and instantiates the wasm), responses served uncacheable.
 import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { gzipSync, brotliCompressSync, constants } from 'node:zlib'
 import { build } from '../e2e/node_modules/esbuild/lib/main.js'
@@ -55,9 +53,8 @@ window.ysyncReady = true
 </script>
 `)
   const start = { ysync: [], yjs: [] }
-  const profile = mkdtempSync(join(tmpdir(), 'ysync-start-'))
   const page = (lib) => `${web.url}/target/bench/bundle/start.html?lib=${lib}`
-  const b = await launchPage(page('ysync'), profile)
+  const b = await launchPage(page('ysync'))
   try {
     for (let r = 0; r < Math.max(5, runs); r++) {
       for (const lib of r % 2 ? ['yjs', 'ysync'] : ['ysync', 'yjs']) {
@@ -68,7 +65,6 @@ window.ysyncReady = true
     }
   } finally {
     await b.close()
-    rmSync(profile, { recursive: true, force: true })
   }
   const g = 'Bundle (esbuild --minify)'
   return [

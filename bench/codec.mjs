@@ -2,9 +2,6 @@
 // libraries load the same Yjs-made update first; encode times each library's own encoder on
 // its loaded document; parse loads the bytes Yjs wrote (what an app has stored or is served)
 // into a new document, the cold path of opening a document. Sizes are each library's output.
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { b4Doc } from './corpus.mjs'
 import { ensureBuilt, launchPage, median, row } from './lib.mjs'
 
@@ -14,8 +11,7 @@ export async function run ({ quick, runs, web, peersPage }) {
   const rows = []
   for (const [label, doc] of docs) {
     // A new browser per document: B4 x 100 leaves hundreds of MB of wasm memory behind.
-    const profile = mkdtempSync(join(tmpdir(), 'ysync-codec-'))
-    const b = await launchPage(web.url + peersPage(), profile)
+    const b = await launchPage(web.url + peersPage())
     let r
     try {
       r = await b.page.evaluate(async ({ path, runs }) => {
@@ -64,7 +60,6 @@ export async function run ({ quick, runs, web, peersPage }) {
       }, { path: doc.path, runs })
     } finally {
       await b.close()
-      rmSync(profile, { recursive: true, force: true })
     }
     const m = (k, lib) => median(r[k][lib])
     rows.push(

@@ -1,7 +1,8 @@
 // Plumbing shared by the benchmark scenarios: builds that must be fresh, the trace, a page with
 // both ysync and the JS Yjs stack loaded, new browser processes, and statistics.
 import { execFileSync, spawn } from 'node:child_process'
-import { existsSync, mkdirSync, readFileSync, readdirSync, statSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { gunzipSync } from 'node:zlib'
 import { join } from 'node:path'
 import { chromium } from '../e2e/node_modules/playwright-core/index.mjs'
@@ -53,11 +54,14 @@ export function loadTrace (limit) {
 }
 
 /**
- * A new Chromium process on its own profile (so cold loads are cold) with one page on `url`,
- * waiting for the page's `window.ysyncReady`. `cdp` is a DevTools session on the page (heap
- * measurements, garbage collection).
+ * A new Chromium process with one page on `url`, waiting for the page's `window.ysyncReady`.
+ * Its profile is `profile` (kept, for cold loads of what an earlier process stored) or, by
+ * default, a new temporary one removed on `close()`. `cdp` is a DevTools session on the page
+ * (heap measurements, garbage collection).
  */
 export async function launchPage (url, profile) {
+  const temporary = profile === undefined
+  if (temporary) profile = mkdtempSync(join(tmpdir(), 'ysync-bench-'))
   const port = await freePort()
   const proc = spawn('/usr/bin/chromium', [...chromiumArgs, '--js-flags=--expose-gc', `--user-data-dir=${profile}`, `--remote-debugging-port=${port}`, 'about:blank'], { stdio: 'ignore', detached: true })
   const browser = await until(() => chromium.connectOverCDP(`http://127.0.0.1:${port}`).catch(() => null), 15_000, 'chromium')
@@ -83,6 +87,7 @@ export async function launchPage (url, profile) {
       await browser.close().catch(() => {})
       try { process.kill(-proc.pid, 'SIGKILL') } catch {} // the whole process group
       await gone
+      if (temporary) rmSync(profile, { recursive: true, force: true })
     }
   }
 }

@@ -2,9 +2,6 @@
 // alive, in a new browser process per library; after a forced garbage collection, the growth
 // of the JS heap (DevTools Runtime.getHeapUsage) plus, for ysync, of the wasm linear memory,
 // divided by K.
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { b4Doc } from './corpus.mjs'
 import { ensureBuilt, launchPage, median, row } from './lib.mjs'
 
@@ -15,8 +12,7 @@ export async function run ({ quick, runs, web, peersPage }) {
   const res = { ysync: [], yjs: [] }
   for (let r = 0; r < runs; r++) {
     for (const lib of r % 2 ? ['yjs', 'ysync'] : ['ysync', 'yjs']) {
-      const profile = mkdtempSync(join(tmpdir(), 'ysync-mem-'))
-      const b = await launchPage(web.url + peersPage(), profile)
+      const b = await launchPage(web.url + peersPage())
       try {
         await b.page.evaluate(async (path) => { window.update = new Uint8Array(await (await fetch(path)).arrayBuffer()) }, doc.path)
         const measure = async () => {
@@ -46,7 +42,6 @@ export async function run ({ quick, runs, web, peersPage }) {
         res[lib].push({ heap: (after.heap - before.heap) / K, wasm: (after.wasm - before.wasm) / K })
       } finally {
         await b.close()
-        rmSync(profile, { recursive: true, force: true })
       }
     }
   }

@@ -6,9 +6,6 @@
 //   latency      an edit on one client until another client's update event, one at a time
 //   fan-out      one writer, many readers: an edit until the last reader has it; and the time
 //                for all readers to connect and sync
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { startYServer, yjsPeer, until } from '../e2e/lib.mjs'
 import { b4Doc, bigDoc, Y } from './corpus.mjs'
 import { ensureBuilt, launchPage, median, percentile, row } from './lib.mjs'
@@ -31,8 +28,7 @@ window.benchClient = async (lib, url, room) => {
 export async function run ({ quick, runs, web, peersPage }) {
   ensureBuilt('pkg')
   const server = await startYServer()
-  const profile = mkdtempSync(join(tmpdir(), 'ysync-net-'))
-  const b = await launchPage(web.url + peersPage(), profile)
+  const b = await launchPage(web.url + peersPage())
   const seeds = []
   const out = []
   try {
@@ -138,7 +134,6 @@ export async function run ({ quick, runs, web, peersPage }) {
     for (const s of seeds) s.destroy()
     await b.close()
     await server.stop()
-    rmSync(profile, { recursive: true, force: true })
   }
   return out
 }
