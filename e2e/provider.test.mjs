@@ -162,8 +162,13 @@ test('tabs of one browser stay in sync over BroadcastChannel while the server is
     window.provider.awareness.setLocalState({ user: { name: 'Tab A' } })
   })
   await until(() => b.page.evaluate(() => window.doc.getText('note').toString() === 'tab A, server down'), 5000, 'tab B to see tab A')
-  const names = await until(() => b.page.evaluate(() => [...window.provider.awareness.getStates().values()].map((s) => s.user?.name).filter(Boolean)).then((n) => n.length > 0 && n), 5000, 'presence across tabs')
+  const presence = () => b.page.evaluate(() => [...window.provider.awareness.getStates().values()].map((s) => s.user?.name).filter(Boolean))
+  const names = await until(() => presence().then((n) => n.length > 0 && n), 5000, 'presence across tabs')
   assert.deepEqual(names, ['Tab A'])
+  // Tab B keeps trying the server; its failed attempts must not wipe the presence tab A gave it.
+  const attempts = await b.page.evaluate(() => window.provider.stats().connects)
+  await until(() => b.page.evaluate((n) => window.provider.stats().connects >= n + 2, attempts), 15000, 'two more attempts')
+  assert.deepEqual(await presence(), ['Tab A'])
 })
 
 test('permission denied: one attempt, an event with the reason, and the token never in the console', async () => {

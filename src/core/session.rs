@@ -466,22 +466,35 @@ impl Session {
     /// The socket closed (or failed to open), with its close code if it has one.
     pub fn closed(&mut self, now: u64, code: Option<u16>) {
         self.tick(now);
-        let was_synced = self.synced();
-        match self.conn {
-            Conn::Denied => {}
-            Conn::Down => return,
-            _ => {
-                self.stats.down(now);
-                self.stats
-                    .closed(code.map_or_else(|| "closed".to_string(), |c| c.to_string()));
-                self.conn = Conn::Down;
-            }
+        // Down or Denied: the session already left the connection (a protocol error or a
+        // refusal) and said so; this is the adapter confirming the socket is gone.
+        if matches!(self.conn, Conn::Connecting | Conn::Up { .. }) {
+            let why = code.map_or_else(|| "closed".to_string(), |c| c.to_string());
+            self.go_down(Conn::Down, why);
         }
+    }
+
+    /// Leaves the connection (to `next`: Down or Denied) and tells the app: not synced, the
+    /// server's awareness states gone, disconnected.
+    fn go_down(&mut self, next: Conn, why: String) {
+        let was_synced = self.synced();
+        let was_up = matches!(self.conn, Conn::Up { .. });
+        self.stats.down(self.now);
+        self.stats.closed(why);
+        self.conn = next;
         if was_synced {
             self.emit(Event::Synced(false));
         }
-        let change = self.awareness.remove_remote();
-        self.emit_awareness(change, false);
+        // Only a connection that was up brought states from the server. A failed attempt must
+        // not wipe the states other tabs gave us while the server is down.
+        if was_up {
+            let change = self.awareness.remove_remote();
+            self.emit_awareness(change, false);
+            // The other tabs' states went too: ask them again (they are still here).
+            if self.cfg.awareness && self.bc_open {
+                self.broadcast(&Message::AwarenessQuery);
+            }
+        }
         self.emit(Event::Status(Status::Disconnected));
     }
 
@@ -539,9 +552,7 @@ impl Session {
             if let Some(p) = probes.front() {
                 if now >= p.sent_at.max(*last_rx) + timeout {
                     self.emit(Event::Error(SyncError::Timeout(timeout)));
-                    self.stats.down(now);
-                    self.stats.closed("timeout");
-                    self.conn = Conn::Down;
+                    self.go_down(Conn::Down, "timeout".into());
                     self.out.push_back(Output::Close(CloseReason::Timeout));
                 }
             } else if now >= *last_rx + idle || (resync > 0 && now >= *last_probe + resync) {
@@ -641,9 +652,7 @@ impl Session {
 
     fn fail(&mut self, e: SyncError) {
         self.emit(Event::Error(e.clone()));
-        self.stats.down(self.now);
-        self.stats.closed("protocol");
-        self.conn = Conn::Down;
+        self.go_down(Conn::Down, "protocol".into());
         self.out.push_back(Output::Close(CloseReason::Protocol(e)));
     }
 
@@ -816,10 +825,8 @@ impl Session {
                 }
             }
             Message::Auth(Some(reason)) => {
-                self.stats.down(self.now);
-                self.stats.closed("permissionDenied");
-                self.conn = Conn::Denied;
                 self.emit(Event::PermissionDenied(reason));
+                self.go_down(Conn::Denied, "permissionDenied".into());
                 self.out
                     .push_back(Output::Close(CloseReason::PermissionDenied));
             }

@@ -255,6 +255,14 @@ impl Sim {
         self.pump(i);
     }
 
+    /// Client `i` tries to connect while the server is unreachable: the attempt fails.
+    pub fn failed_attempt(&mut self, i: usize) {
+        let now = self.now;
+        self.clients[i].session.connecting(now);
+        self.clients[i].session.closed(now, None);
+        self.pump(i);
+    }
+
     /// Closes client `i`'s connection (both ends notice at once).
     pub fn disconnect(&mut self, i: usize) {
         self.clients[i].online = false;

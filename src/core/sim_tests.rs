@@ -605,6 +605,85 @@ fn tabs_stay_in_sync_over_the_broadcast_channel_while_the_server_is_down() {
 }
 
 #[test]
+fn presence_from_other_tabs_survives_failed_reconnects_and_a_dropped_connection() {
+    let mut sim = Sim::new(22);
+    let a = sim.add_client(1, cfg());
+    let b = sim.add_client(2, cfg());
+    sim.connect(a);
+    sim.connect(b);
+    sim.open_bc(a);
+    sim.open_bc(b);
+    sim.run_for(100);
+    sim.clients[a]
+        .session
+        .set_local_awareness(sim.now, Some(r#"{"tab":"a"}"#));
+    sim.run_for(100);
+    let a_state = |sim: &Sim| sim.clients[b].session.awareness().state(1);
+    assert_eq!(a_state(&sim).as_deref(), Some(r#"{"tab":"a"}"#));
+    // b's connection drops: the server's states go, but tab a is asked again at once.
+    sim.restart_server(false);
+    sim.run_for(10);
+    assert_eq!(sim.clients[b].session.status(), Status::Disconnected);
+    assert_eq!(a_state(&sim).as_deref(), Some(r#"{"tab":"a"}"#));
+    // The server stays down: failed attempts leave the tabs' states alone.
+    sim.clients[a]
+        .session
+        .set_local_awareness(sim.now, Some(r#"{"tab":"a2"}"#));
+    for _ in 0..3 {
+        sim.failed_attempt(b);
+        sim.run_for(1_000);
+    }
+    assert_eq!(a_state(&sim).as_deref(), Some(r#"{"tab":"a2"}"#));
+}
+
+#[test]
+fn a_connection_the_session_drops_itself_is_reported_like_a_close() {
+    // Dropped for a malformed frame: synced false, disconnected, each once, and no more events
+    // when the adapter confirms the socket closed.
+    let mut sim = Sim::new(23);
+    let a = sim.add_client(1, cfg());
+    sim.connect(a);
+    sim.run_for(100);
+    assert!(sim.clients[a].session.synced());
+    sim.clients[a].events.clear();
+    let now = sim.now;
+    sim.clients[a].session.handle_frame(now, &[0, 2, 200, 1, 1]);
+    sim.pump(a);
+    let ev = &sim.clients[a].events;
+    assert!(matches!(ev[0], Event::Error(SyncError::MalformedFrame(_))));
+    assert_eq!(
+        ev.iter().filter(|e| **e == Event::Synced(false)).count(),
+        1,
+        "{ev:?}"
+    );
+    assert_eq!(
+        ev.iter()
+            .filter(|e| **e == Event::Status(Status::Disconnected))
+            .count(),
+        1,
+        "{ev:?}"
+    );
+    assert_eq!(sim.clients[a].session.status(), Status::Disconnected);
+    // A silent server: the same after the probe times out.
+    let mut sim = Sim::new(24);
+    sim.server.mode.mute = true;
+    let a = sim.add_client(1, cfg());
+    sim.connect(a);
+    sim.run_for(11_000);
+    let ev = &sim.clients[a].events;
+    assert!(ev
+        .iter()
+        .any(|e| matches!(e, Event::Error(SyncError::Timeout(_)))));
+    assert_eq!(
+        ev.iter()
+            .filter(|e| **e == Event::Status(Status::Disconnected))
+            .count(),
+        1,
+        "{ev:?}"
+    );
+}
+
+#[test]
 fn a_change_from_another_tab_reaches_the_server_but_is_not_echoed_to_the_tabs() {
     let mut sim = Sim::new(21);
     let a = sim.add_client(1, cfg());
