@@ -2,6 +2,7 @@
 // types, no side effects, and the package README. Run by scripts/build.sh after wasm-pack.
 import { readFileSync, writeFileSync, copyFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
+import { withoutCustom } from './wasm.mjs'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
 const file = root + 'pkg/package.json'
@@ -36,3 +37,8 @@ writeFileSync(file, JSON.stringify(pkg, null, 2) + '\n')
 const dts = root + 'pkg/ysync.d.ts'
 writeFileSync(dts, readFileSync(dts, 'utf8').replace(/^ *\[Symbol\.dispose\]\(\): void;\n/gm, ''))
 copyFileSync(root + 'npm/README.md', root + 'pkg/README.md')
+
+// Cargo's `strip` removes rustc's symbol names, but wasm-bindgen writes a `name` section for its
+// own shims (8 KB) and a `producers` section; the browser needs neither (issue #5).
+const wasm = root + 'pkg/ysync_bg.wasm'
+writeFileSync(wasm, withoutCustom(readFileSync(wasm), ['name', 'producers']))

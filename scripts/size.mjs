@@ -2,30 +2,24 @@
 // and brotli (quality 11), plus the wasm's largest sections. Run after scripts/build.sh:
 //   node scripts/size.mjs            a table
 //   node scripts/size.mjs --json     the same as JSON
+//   node scripts/size.mjs --floor    also builds size/floor (the document surface with yrs alone,
+//                                    same profile; about a minute) and prints it as the floor
+import { execFileSync } from 'node:child_process'
 import { readFileSync, readdirSync, statSync } from 'node:fs'
 import { gzipSync, brotliCompressSync, constants } from 'node:zlib'
 import { fileURLToPath } from 'node:url'
 import { join } from 'node:path'
+import { sections as wasmSections, withoutCustom } from '../npm/wasm.mjs'
 
-const pkg = fileURLToPath(new URL('../pkg/', import.meta.url))
+const root = fileURLToPath(new URL('../', import.meta.url))
+const pkg = join(root, 'pkg')
 const gz = (b) => gzipSync(b, { level: 9 }).length
 const br = (b) => brotliCompressSync(b, { params: { [constants.BROTLI_PARAM_QUALITY]: 11 } }).length
 
 /** Section sizes of a wasm module (custom sections by name). */
 function sections (b) {
-  const names = ['custom', 'type', 'import', 'function', 'table', 'memory', 'global', 'export', 'start', 'element', 'code', 'data', 'data count']
-  let p = 8
   const out = {}
-  const leb = () => { let r = 0; let s = 0; let x; do { x = b[p++]; r |= (x & 0x7f) << s; s += 7 } while (x & 0x80); return r >>> 0 }
-  while (p < b.length) {
-    const id = b[p++]
-    const len = leb()
-    const start = p
-    let name = names[id] ?? 'id' + id
-    if (id === 0) { const n = leb(); name = 'custom:' + b.subarray(p, p + n).toString() }
-    out[name] = (out[name] ?? 0) + len
-    p = start + len
-  }
+  for (const { name, size } of wasmSections(b)) out[name] = (out[name] ?? 0) + size
   return out
 }
 
@@ -34,8 +28,20 @@ const glue = ['ysync.js', ...readdirSync(join(pkg, 'snippets'), { recursive: tru
   .filter((f) => f.endsWith('.js') && statSync(join(pkg, f)).isFile())]
 const wasm = readFileSync(join(pkg, 'ysync_bg.wasm'))
 const js = Buffer.concat(glue.map((f) => readFileSync(join(pkg, f))))
-const rows = [['wasm (ysync_bg.wasm)', wasm], [`JS glue (${glue.length} files)`, js], ['total', Buffer.concat([wasm, js])]]
-  .map(([what, b]) => ({ what, raw: b.length, gzip: gz(b), brotli: br(b) }))
+const parts = [['wasm (ysync_bg.wasm)', wasm], [`JS glue (${glue.length} files)`, js], ['total', Buffer.concat([wasm, js])]]
+
+/** Builds size/floor with ysync's release profile and returns its wasm + glue, bindgen'd as pkg/ is. */
+function floor () {
+  const target = join(root, 'target/size-floor')
+  const run = (cmd, args) => execFileSync(cmd, args, { cwd: root, stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, CARGO_TARGET_DIR: target } })
+  run('cargo', ['build', '--quiet', '--release', '--target', 'wasm32-unknown-unknown', '--manifest-path', 'size/floor/Cargo.toml'])
+  const out = join(target, 'pkg')
+  run('wasm-bindgen', ['--target', 'web', '--out-dir', out, join(target, 'wasm32-unknown-unknown/release/ysync_size_floor.wasm')])
+  // Without wasm-bindgen's name and producers sections, as npm/package.mjs ships pkg/.
+  return Buffer.concat([withoutCustom(readFileSync(join(out, 'ysync_size_floor_bg.wasm')), ['name', 'producers']), readFileSync(join(out, 'ysync_size_floor.js'))])
+}
+if (process.argv.includes('--floor')) parts.push(['floor: the document surface with yrs alone (size/floor), wasm + glue', floor()])
+const rows = parts.map(([what, b]) => ({ what, raw: b.length, gzip: gz(b), brotli: br(b) }))
 
 if (process.argv.includes('--json')) {
   console.log(JSON.stringify({ rows, sections: sections(wasm) }, null, 2))
@@ -43,5 +49,9 @@ if (process.argv.includes('--json')) {
   const kb = (n) => (n / 1024).toFixed(1) + ' KB'
   console.log('| | raw | gzip -9 | brotli 11 |\n|---|---:|---:|---:|')
   for (const r of rows) console.log(`| ${r.what} | ${kb(r.raw)} | ${kb(r.gzip)} | ${kb(r.brotli)} |`)
+  if (rows.length > 3) {
+    const [total, fl] = [rows[2], rows[3]]
+    console.log(`\nysync's own part (total minus the floor): ${kb(total.gzip - fl.gzip)} gzip, ${kb(total.brotli - fl.brotli)} brotli.`)
+  }
   console.log('\nwasm sections: ' + Object.entries(sections(wasm)).sort((a, b) => b[1] - a[1]).slice(0, 6).map(([k, v]) => `${k} ${kb(v)}`).join(', '))
 }

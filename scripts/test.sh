@@ -13,6 +13,7 @@ step() { printf '\n== %s\n' "$*"; }
 
 step "format and lints"
 cargo fmt --check
+cargo fmt --check --manifest-path size/floor/Cargo.toml
 cargo clippy --all-targets -- -D warnings
 cargo clippy --target wasm32-unknown-unknown --all-targets -- -D warnings
 
@@ -40,7 +41,7 @@ trap - EXIT
 
 step "npm package"
 scripts/build.sh
-node scripts/size.mjs
+node scripts/size.mjs --floor
 
 step "Rust example (a Rust web app using the crate) builds"
 cargo build --quiet --target wasm32-unknown-unknown --example rust_app
