@@ -137,6 +137,57 @@ test('a corrupt row is skipped with an error event; the rest loads', async () =>
   await ctx.close()
 })
 
+test('a store of 2,000 one-edit rows, some before what they build on, loads whole', async () => {
+  const ctx = await browser.newContext()
+  const { page } = await open(ctx)
+  const name = dbName('many-rows')
+  const out = await page.evaluate(async (name) => {
+    // One row per edit, as y-indexeddb writes them; the rows of each run of 100 are stored
+    // last first, so most of them arrive before the row they build on, in other transactions.
+    const rows = []
+    const y = new window.Y.Doc()
+    y.on('update', (u) => rows.push(u))
+    for (let i = 0; i < 2000; i++) {
+      if (i % 7 === 0) y.getMap('m').set('k' + i, i)
+      else y.getText('note').insert(i % 3 ? y.getText('note').length : 0, String.fromCharCode(97 + (i % 26)))
+    }
+    const stored = []
+    for (let r = 0; r < rows.length; r += 100) stored.push(...rows.slice(r, r + 100).reverse())
+    await new Promise((resolve, reject) => {
+      const r = indexedDB.open(name)
+      r.onupgradeneeded = () => { r.result.createObjectStore('updates', { autoIncrement: true }); r.result.createObjectStore('custom') }
+      r.onsuccess = () => {
+        const tx = r.result.transaction('updates', 'readwrite')
+        for (const v of stored) tx.objectStore('updates').add(v)
+        tx.oncomplete = () => { r.result.close(); resolve() }
+        tx.onerror = () => reject(tx.error)
+      }
+    })
+    const doc = new window.ysync.Doc()
+    // What the document's update events carry rebuilds the same document in Yjs.
+    const mirror = new window.Y.Doc()
+    doc.on('update', (u) => window.Y.applyUpdate(mirror, u))
+    const errors = []
+    const p = new window.ysync.IndexeddbPersistence(name, doc, { compactRows: 1e9 })
+    p.on('error', (e) => errors.push(e.code))
+    await p.whenSynced()
+    return {
+      note: doc.getText('note').toString(),
+      m: doc.getMap('m').toJSON(),
+      want: { note: y.getText('note').toString(), m: y.getMap('m').toJSON() },
+      mirror: { note: mirror.getText('note').toString(), m: mirror.getMap('m').toJSON() },
+      rows: p.stats().rows,
+      errors
+    }
+  }, name)
+  assert.equal(out.note.length, 2000 - Math.ceil(2000 / 7))
+  assert.deepEqual({ note: out.note, m: out.m }, out.want)
+  assert.deepEqual(out.mirror, out.want)
+  assert.equal(out.rows, 2000)
+  assert.deepEqual(out.errors, [])
+  await ctx.close()
+})
+
 test('two tabs editing and compacting: nothing lost, rows stay bounded', async () => {
   const ctx = await browser.newContext()
   const name = dbName('tabs')
