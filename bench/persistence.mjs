@@ -55,18 +55,8 @@ export async function run ({ quick, runs, web, peersPage }) {
       const small = new window.Y.Doc()
       small.on('update', (u) => stores.rows.push(u))
       for (let i = 0; i < rows; i++) small.getText('t').insert(i, 'x')
-      const fill = (name, values) => new Promise((resolve, reject) => {
-        const r = indexedDB.open(name)
-        r.onupgradeneeded = () => { r.result.createObjectStore('updates', { autoIncrement: true }); r.result.createObjectStore('custom') }
-        r.onsuccess = () => {
-          const tx = r.result.transaction('updates', 'readwrite')
-          for (const v of values) tx.objectStore('updates').add(v)
-          tx.oncomplete = () => { r.result.close(); resolve() }
-          tx.onerror = () => reject(tx.error)
-        }
-      })
       for (const [k, values] of Object.entries(stores)) {
-        for (const lib of ['ysync', 'yidb', 'read']) await fill(`${k}-${lib}`, values)
+        for (const lib of ['ysync', 'yidb', 'read']) await window.storeRows(`${k}-${lib}`, values)
       }
     }, { bigPath: big.path, b4Path: b4.path, rows: ROWS })
     await b.close()

@@ -43,6 +43,18 @@ window.rawRows = (name) => new Promise((resolve, reject) => {
   }
   r.onerror = () => reject(r.error)
 })
+// Writes values as the rows of database name, in y-indexeddb's layout.
+window.storeRows = (name, values) => new Promise((resolve, reject) => {
+  const r = indexedDB.open(name)
+  r.onupgradeneeded = () => { r.result.createObjectStore('updates', { autoIncrement: true }); r.result.createObjectStore('custom') }
+  r.onsuccess = () => {
+    const tx = r.result.transaction('updates', 'readwrite')
+    for (const v of values) tx.objectStore('updates').add(v)
+    tx.oncomplete = () => { r.result.close(); resolve() }
+    tx.onerror = () => reject(tx.error)
+  }
+  r.onerror = () => reject(r.error)
+})
 window.ysyncReady = true
 </script>
 `)

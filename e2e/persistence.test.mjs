@@ -153,16 +153,7 @@ test('a store of 2,000 one-edit rows, some before what they build on, loads whol
     }
     const stored = []
     for (let r = 0; r < rows.length; r += 100) stored.push(...rows.slice(r, r + 100).reverse())
-    await new Promise((resolve, reject) => {
-      const r = indexedDB.open(name)
-      r.onupgradeneeded = () => { r.result.createObjectStore('updates', { autoIncrement: true }); r.result.createObjectStore('custom') }
-      r.onsuccess = () => {
-        const tx = r.result.transaction('updates', 'readwrite')
-        for (const v of stored) tx.objectStore('updates').add(v)
-        tx.oncomplete = () => { r.result.close(); resolve() }
-        tx.onerror = () => reject(tx.error)
-      }
-    })
+    await window.storeRows(name, stored)
     const doc = new window.ysync.Doc()
     // What the document's update events carry rebuilds the same document in Yjs.
     const mirror = new window.Y.Doc()
