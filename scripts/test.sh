@@ -46,6 +46,9 @@ node scripts/size.mjs --floor
 step "Rust example (a Rust web app using the crate) builds"
 cargo build --quiet --target wasm32-unknown-unknown --example rust_app
 
+step "yrs cost of many changes in one transaction (examples/one_transaction.rs; prints, never asserts timings)"
+cargo run --quiet --release --example one_transaction 2000
+
 step "benchmark harness (quick mode: checks it runs, not its timings)"
 timeout 600 node bench/run.mjs --quick
 
