@@ -293,22 +293,26 @@ impl DocShared {
         loop {
             let next = self.hub.queue.borrow_mut().pop_front();
             let Some(item) = next else { break };
-            let (fs, args) = match item {
-                Queued::Update(update, origin) => {
-                    let bytes: JsValue = js_sys::Uint8Array::from(&update[..]).into();
-                    (
-                        self.hub.listeners.get("update"),
-                        [bytes, origin].iter().collect(),
-                    )
-                }
-                Queued::Changes(list, info) => (
-                    self.hub.listeners.get("changes"),
-                    [JsValue::from(list), info].iter().collect(),
+            // Listeners get two arguments by `call2`: no arguments array to build per event
+            // (an update event comes with every edit).
+            let (fs, a, b) = match item {
+                Queued::Update(update, origin) => (
+                    self.hub.listeners.get("update"),
+                    js_sys::Uint8Array::from(&update[..]).into(),
+                    origin,
                 ),
-                Queued::Call(f, args) => (vec![f], args),
+                Queued::Changes(list, info) => {
+                    (self.hub.listeners.get("changes"), list.into(), info)
+                }
+                Queued::Call(f, args) => {
+                    if let Err(e) = f.apply(&JsValue::NULL, &args) {
+                        first_err.get_or_insert(e);
+                    }
+                    continue;
+                }
             };
             for f in fs {
-                if let Err(e) = f.apply(&JsValue::NULL, &args) {
+                if let Err(e) = f.call2(&JsValue::NULL, &a, &b) {
                     first_err.get_or_insert(e);
                 }
             }
