@@ -148,7 +148,8 @@ macro_rules! observable {
     };
 }
 
-/// Text methods, shared by `Text` and `XmlText` (both are yrs texts).
+/// Text methods, shared by `Text` and `XmlText` (both are yrs texts). The bodies are the
+/// functions of [`text_ops`], on a [`TextRef`] view of either, so the wasm has them once.
 macro_rules! text_methods {
     ($ty:ident, $js:ident) => {
         #[wasm_bindgen(js_class = $js)]
@@ -160,18 +161,7 @@ macro_rules! text_methods {
                 content: crate::js::ts::StringArg,
                 attributes: Option<crate::js::ts::TextAttributesArg>,
             ) -> ApiResult<()> {
-                let index = uint(&index, "index")?;
-                let content = string(&content, "content")?;
-                let content = content.as_str();
-                let a = attrs(&crate::js::ts::or_undefined(attributes))?;
-                self.shared.edit(|txn| {
-                    check_index(index, self.text.len(txn))?;
-                    match a {
-                        Some(a) => self.text.insert_with_attributes(txn, index, content, a),
-                        None => self.text.insert(txn, index, content),
-                    }
-                    Ok(())
-                })
+                text_ops::insert(&self.shared, &self.text_ref(), &index, &content, attributes)
             }
 
             /// Inserts an embed (a JSON-like value, one position long) at `index`.
@@ -183,21 +173,7 @@ macro_rules! text_methods {
                 embed: JsValue,
                 attributes: Option<crate::js::ts::TextAttributesArg>,
             ) -> ApiResult<()> {
-                let index = uint(&index, "index")?;
-                let v = to_any(&embed)?;
-                let a = attrs(&crate::js::ts::or_undefined(attributes))?;
-                self.shared.edit(|txn| {
-                    check_index(index, self.text.len(txn))?;
-                    match a {
-                        Some(a) => {
-                            self.text.insert_embed_with_attributes(txn, index, v, a);
-                        }
-                        None => {
-                            self.text.insert_embed(txn, index, v);
-                        }
-                    }
-                    Ok(())
-                })
+                text_ops::insert_embed(&self.shared, &self.text_ref(), &index, &embed, attributes)
             }
 
             /// Deletes `length` UTF-16 code units at `index`.
@@ -206,12 +182,7 @@ macro_rules! text_methods {
                 index: crate::js::ts::NumberArg,
                 length: crate::js::ts::NumberArg,
             ) -> ApiResult<()> {
-                let (index, length) = (uint(&index, "index")?, uint(&length, "length")?);
-                self.shared.edit(|txn| {
-                    check_range(index, length, self.text.len(txn))?;
-                    self.text.remove_range(txn, index, length);
-                    Ok(())
-                })
+                text_ops::delete(&self.shared, &self.text_ref(), &index, &length)
             }
 
             /// Sets `attributes` on `length` units at `index` (a `null` value removes one).
@@ -221,38 +192,13 @@ macro_rules! text_methods {
                 length: crate::js::ts::NumberArg,
                 attributes: Option<crate::js::ts::TextAttributesArg>,
             ) -> ApiResult<()> {
-                let (index, length) = (uint(&index, "index")?, uint(&length, "length")?);
-                let a = attrs(&crate::js::ts::or_undefined(attributes))?.unwrap_or_default();
-                self.shared.edit(|txn| {
-                    check_range(index, length, self.text.len(txn))?;
-                    self.text.format(txn, index, length, a);
-                    Ok(())
-                })
+                text_ops::format(&self.shared, &self.text_ref(), &index, &length, attributes)
             }
 
             /// The text as a delta: `[{ insert, attributes? }]`.
             #[wasm_bindgen(js_name = toDelta, unchecked_return_type = "TextDelta[]")]
             pub fn to_delta(&self) -> ApiResult<js_sys::Array> {
-                let txn = self.shared.read()?;
-                let shared = &self.shared;
-                let out: js_sys::Array = self
-                    .text
-                    .diff(&txn, YChange::identity)
-                    .into_iter()
-                    .map(|d| {
-                        let o = js_sys::Object::new();
-                        let _ = js_sys::Reflect::set(
-                            &o,
-                            &"insert".into(),
-                            &out_to_js(shared, d.insert, &txn),
-                        );
-                        if let Some(a) = d.attributes.filter(|a| !a.is_empty()) {
-                            let _ = js_sys::Reflect::set(&o, &"attributes".into(), &attrs_js(&a));
-                        }
-                        JsValue::from(o)
-                    })
-                    .collect();
-                Ok(out)
+                text_ops::to_delta(&self.shared, &self.text_ref())
             }
 
             /// Applies a delta (`insert` / `retain` / `delete` ops, as Quill and Yjs write it).
@@ -261,41 +207,7 @@ macro_rules! text_methods {
                 &self,
                 #[wasm_bindgen(unchecked_param_type = "TextDelta[]")] delta: js_sys::Array,
             ) -> ApiResult<()> {
-                let ops = parse_delta(&delta)?;
-                self.shared.edit(|txn| {
-                    // yrs panics on a retain or delete past the end: check the whole delta first.
-                    let mut len = u64::from(self.text.len(txn));
-                    let mut pos = 0u64;
-                    for op in &ops {
-                        match op {
-                            Delta::Inserted(In::Any(Any::String(s)), _) => {
-                                let n = s.encode_utf16().count() as u64;
-                                pos += n;
-                                len += n;
-                            }
-                            Delta::Inserted(_, _) => {
-                                pos += 1;
-                                len += 1;
-                            }
-                            Delta::Retain(n, _) => pos += u64::from(*n),
-                            Delta::Deleted(n) => {
-                                len = len.saturating_sub(u64::from(*n));
-                                if pos > len {
-                                    return Err(ApiError::InvalidArgument(
-                                        "delta deletes past the end of the text".into(),
-                                    ));
-                                }
-                            }
-                        }
-                        if pos > len {
-                            return Err(ApiError::InvalidArgument(
-                                "delta retains past the end of the text".into(),
-                            ));
-                        }
-                    }
-                    self.text.apply_delta(txn, ops);
-                    Ok(())
-                })
+                text_ops::apply_delta(&self.shared, &self.text_ref(), &delta)
             }
 
             /// The text (with formatting as XML tags for an `XmlText`).
@@ -309,7 +221,7 @@ macro_rules! text_methods {
             #[wasm_bindgen(getter)]
             pub fn length(&self) -> ApiResult<u32> {
                 let txn = self.shared.read()?;
-                Ok(self.text.len(&txn))
+                Ok(self.text_ref().len(&txn))
             }
 
             /// The text (JSON form).
@@ -319,6 +231,147 @@ macro_rules! text_methods {
             }
         }
     };
+}
+
+/// The bodies of the text methods (see `text_methods!`).
+mod text_ops {
+    use super::*;
+    use crate::js::ts::{or_undefined, TextAttributesArg};
+
+    pub(super) fn insert(
+        shared: &Rc<DocShared>,
+        text: &TextRef,
+        index: &JsValue,
+        content: &JsValue,
+        attributes: Option<TextAttributesArg>,
+    ) -> ApiResult<()> {
+        let index = uint(index, "index")?;
+        let content = string(content, "content")?;
+        let content = content.as_str();
+        let a = attrs(&or_undefined(attributes))?;
+        shared.edit(|txn| {
+            check_index(index, text.len(txn))?;
+            match a {
+                Some(a) => text.insert_with_attributes(txn, index, content, a),
+                None => text.insert(txn, index, content),
+            }
+            Ok(())
+        })
+    }
+
+    pub(super) fn insert_embed(
+        shared: &Rc<DocShared>,
+        text: &TextRef,
+        index: &JsValue,
+        embed: &JsValue,
+        attributes: Option<TextAttributesArg>,
+    ) -> ApiResult<()> {
+        let index = uint(index, "index")?;
+        let v = to_any(embed)?;
+        let a = attrs(&or_undefined(attributes))?;
+        shared.edit(|txn| {
+            check_index(index, text.len(txn))?;
+            match a {
+                Some(a) => {
+                    text.insert_embed_with_attributes(txn, index, v, a);
+                }
+                None => {
+                    text.insert_embed(txn, index, v);
+                }
+            }
+            Ok(())
+        })
+    }
+
+    pub(super) fn delete(
+        shared: &Rc<DocShared>,
+        text: &TextRef,
+        index: &JsValue,
+        length: &JsValue,
+    ) -> ApiResult<()> {
+        let (index, length) = (uint(index, "index")?, uint(length, "length")?);
+        shared.edit(|txn| {
+            check_range(index, length, text.len(txn))?;
+            text.remove_range(txn, index, length);
+            Ok(())
+        })
+    }
+
+    pub(super) fn format(
+        shared: &Rc<DocShared>,
+        text: &TextRef,
+        index: &JsValue,
+        length: &JsValue,
+        attributes: Option<TextAttributesArg>,
+    ) -> ApiResult<()> {
+        let (index, length) = (uint(index, "index")?, uint(length, "length")?);
+        let a = attrs(&or_undefined(attributes))?.unwrap_or_default();
+        shared.edit(|txn| {
+            check_range(index, length, text.len(txn))?;
+            text.format(txn, index, length, a);
+            Ok(())
+        })
+    }
+
+    pub(super) fn to_delta(shared: &Rc<DocShared>, text: &TextRef) -> ApiResult<js_sys::Array> {
+        let txn = shared.read()?;
+        let out: js_sys::Array = text
+            .diff(&txn, YChange::identity)
+            .into_iter()
+            .map(|d| {
+                let o = js_sys::Object::new();
+                let _ =
+                    js_sys::Reflect::set(&o, &"insert".into(), &out_to_js(shared, d.insert, &txn));
+                if let Some(a) = d.attributes.filter(|a| !a.is_empty()) {
+                    let _ = js_sys::Reflect::set(&o, &"attributes".into(), &attrs_js(&a));
+                }
+                JsValue::from(o)
+            })
+            .collect();
+        Ok(out)
+    }
+
+    pub(super) fn apply_delta(
+        shared: &Rc<DocShared>,
+        text: &TextRef,
+        delta: &js_sys::Array,
+    ) -> ApiResult<()> {
+        let ops = parse_delta(delta)?;
+        shared.edit(|txn| {
+            // yrs panics on a retain or delete past the end: check the whole delta first.
+            let mut len = u64::from(text.len(txn));
+            let mut pos = 0u64;
+            for op in &ops {
+                match op {
+                    Delta::Inserted(In::Any(Any::String(s)), _) => {
+                        let n = s.encode_utf16().count() as u64;
+                        pos += n;
+                        len += n;
+                    }
+                    Delta::Inserted(_, _) => {
+                        pos += 1;
+                        len += 1;
+                    }
+                    Delta::Retain(n, _) => pos += u64::from(*n),
+                    Delta::Deleted(n) => {
+                        len = len.saturating_sub(u64::from(*n));
+                        if pos > len {
+                            return Err(ApiError::InvalidArgument(
+                                "delta deletes past the end of the text".into(),
+                            ));
+                        }
+                    }
+                }
+                if pos > len {
+                    return Err(ApiError::InvalidArgument(
+                        "delta retains past the end of the text".into(),
+                    ));
+                }
+            }
+            text.apply_delta(txn, ops);
+            Ok(())
+        })
+    }
 }
 
 /// Parses a JS delta into yrs ops.
@@ -363,6 +416,10 @@ pub struct YText {
 impl YText {
     pub(crate) fn new(shared: Rc<DocShared>, text: TextRef) -> Self {
         YText { shared, text }
+    }
+
+    fn text_ref(&self) -> TextRef {
+        self.text.clone()
     }
 }
 
@@ -858,18 +915,7 @@ macro_rules! xml_children {
                 index: crate::js::ts::NumberArg,
                 node_name: crate::js::ts::StringArg,
             ) -> ApiResult<XmlElement> {
-                let index = uint(&index, "index")?;
-                let node_name = string(&node_name, "nodeName")?;
-                let xml = self.shared.edit(|txn| {
-                    check_index(index, self.xml.len(txn))?;
-                    Ok(self
-                        .xml
-                        .insert(txn, index, XmlElementPrelim::empty(node_name.as_str())))
-                })?;
-                Ok(XmlElement {
-                    shared: self.shared.clone(),
-                    xml,
-                })
+                xml_ops::insert_element(&self.shared, &self.fragment_ref(), &index, &node_name)
             }
 
             /// Inserts a new text node holding `content` at `index` and returns it.
@@ -879,18 +925,7 @@ macro_rules! xml_children {
                 index: crate::js::ts::NumberArg,
                 content: Option<crate::js::ts::StringArg>,
             ) -> ApiResult<XmlText> {
-                let index = uint(&index, "index")?;
-                let content = opt_string(content, "content")?;
-                let text = self.shared.edit(|txn| {
-                    check_index(index, self.xml.len(txn))?;
-                    Ok(self
-                        .xml
-                        .insert(txn, index, XmlTextPrelim::new(content.unwrap_or_default())))
-                })?;
-                Ok(XmlText {
-                    shared: self.shared.clone(),
-                    text,
-                })
+                xml_ops::insert_text(&self.shared, &self.fragment_ref(), &index, content)
             }
 
             /// Deletes `length` child nodes (default 1) at `index`.
@@ -899,42 +934,26 @@ macro_rules! xml_children {
                 index: crate::js::ts::NumberArg,
                 length: Option<crate::js::ts::NumberArg>,
             ) -> ApiResult<()> {
-                let index = uint(&index, "index")?;
-                let length = opt_uint(length, "length", 1)?;
-                self.shared.edit(|txn| {
-                    check_range(index, length, self.xml.len(txn))?;
-                    self.xml.remove_range(txn, index, length);
-                    Ok(())
-                })
+                xml_ops::delete(&self.shared, &self.fragment_ref(), &index, length)
             }
 
             /// The child node at `index`, or undefined.
             #[wasm_bindgen(unchecked_return_type = "XmlElement | XmlText | undefined")]
             pub fn get(&self, index: crate::js::ts::NumberArg) -> ApiResult<JsValue> {
-                let index = uint(&index, "index")?;
-                let txn = self.shared.read()?;
-                Ok(self
-                    .xml
-                    .get(&txn, index)
-                    .map_or(JsValue::UNDEFINED, |x| xml_out_to_js(&self.shared, x)))
+                xml_ops::get(&self.shared, &self.fragment_ref(), &index)
             }
 
             /// The child nodes.
             #[wasm_bindgen(js_name = toArray, unchecked_return_type = "(XmlElement | XmlText)[]")]
             pub fn to_array(&self) -> ApiResult<js_sys::Array> {
-                let txn = self.shared.read()?;
-                Ok(self
-                    .xml
-                    .children(&txn)
-                    .map(|x| xml_out_to_js(&self.shared, x))
-                    .collect())
+                xml_ops::to_array(&self.shared, &self.fragment_ref())
             }
 
             /// Number of child nodes.
             #[wasm_bindgen(getter)]
             pub fn length(&self) -> ApiResult<u32> {
                 let txn = self.shared.read()?;
-                Ok(self.xml.len(&txn))
+                Ok(self.fragment_ref().len(&txn))
             }
 
             /// The XML markup.
@@ -953,6 +972,85 @@ macro_rules! xml_children {
     };
 }
 
+/// The bodies of the child-node methods (see `xml_children!`), on an [`XmlFragmentRef`] view.
+mod xml_ops {
+    use super::*;
+
+    pub(super) fn insert_element(
+        shared: &Rc<DocShared>,
+        xml: &XmlFragmentRef,
+        index: &JsValue,
+        node_name: &JsValue,
+    ) -> ApiResult<XmlElement> {
+        let index = uint(index, "index")?;
+        let node_name = string(node_name, "nodeName")?;
+        let xml = shared.edit(|txn| {
+            check_index(index, xml.len(txn))?;
+            Ok(xml.insert(txn, index, XmlElementPrelim::empty(node_name.as_str())))
+        })?;
+        Ok(XmlElement {
+            shared: shared.clone(),
+            xml,
+        })
+    }
+
+    pub(super) fn insert_text(
+        shared: &Rc<DocShared>,
+        xml: &XmlFragmentRef,
+        index: &JsValue,
+        content: Option<StringArg>,
+    ) -> ApiResult<XmlText> {
+        let index = uint(index, "index")?;
+        let content = opt_string(content, "content")?;
+        let text = shared.edit(|txn| {
+            check_index(index, xml.len(txn))?;
+            Ok(xml.insert(txn, index, XmlTextPrelim::new(content.unwrap_or_default())))
+        })?;
+        Ok(XmlText {
+            shared: shared.clone(),
+            text,
+        })
+    }
+
+    pub(super) fn delete(
+        shared: &Rc<DocShared>,
+        xml: &XmlFragmentRef,
+        index: &JsValue,
+        length: Option<NumberArg>,
+    ) -> ApiResult<()> {
+        let index = uint(index, "index")?;
+        let length = opt_uint(length, "length", 1)?;
+        shared.edit(|txn| {
+            check_range(index, length, xml.len(txn))?;
+            xml.remove_range(txn, index, length);
+            Ok(())
+        })
+    }
+
+    pub(super) fn get(
+        shared: &Rc<DocShared>,
+        xml: &XmlFragmentRef,
+        index: &JsValue,
+    ) -> ApiResult<JsValue> {
+        let index = uint(index, "index")?;
+        let txn = shared.read()?;
+        Ok(xml
+            .get(&txn, index)
+            .map_or(JsValue::UNDEFINED, |x| xml_out_to_js(shared, x)))
+    }
+
+    pub(super) fn to_array(
+        shared: &Rc<DocShared>,
+        xml: &XmlFragmentRef,
+    ) -> ApiResult<js_sys::Array> {
+        let txn = shared.read()?;
+        Ok(xml
+            .children(&txn)
+            .map(|x| xml_out_to_js(shared, x))
+            .collect())
+    }
+}
+
 /// A shared XML fragment (`Y.XmlFragment`): a list of elements and text nodes.
 #[wasm_bindgen]
 pub struct XmlFragment {
@@ -964,6 +1062,10 @@ impl XmlFragment {
     pub(crate) fn new(shared: Rc<DocShared>, xml: XmlFragmentRef) -> Self {
         XmlFragment { shared, xml }
     }
+
+    fn fragment_ref(&self) -> XmlFragmentRef {
+        self.xml.clone()
+    }
 }
 
 observable!(XmlFragment, XmlFragment, xml);
@@ -974,6 +1076,13 @@ xml_children!(XmlFragment, XmlFragment);
 pub struct XmlElement {
     shared: Rc<DocShared>,
     xml: XmlElementRef,
+}
+
+impl XmlElement {
+    /// The same branch as a fragment (yrs's child-node methods are the same for both).
+    fn fragment_ref(&self) -> XmlFragmentRef {
+        AsRef::<XmlFragmentRef>::as_ref(&self.xml).clone()
+    }
 }
 
 observable!(XmlElement, XmlElement, xml);
@@ -1035,6 +1144,13 @@ impl XmlElement {
 pub struct XmlText {
     shared: Rc<DocShared>,
     text: XmlTextRef,
+}
+
+impl XmlText {
+    /// The same branch as a plain text (yrs's text methods are the same for both).
+    fn text_ref(&self) -> TextRef {
+        AsRef::<TextRef>::as_ref(&self.text).clone()
+    }
 }
 
 observable!(XmlText, XmlText, text);
