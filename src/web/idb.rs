@@ -2,9 +2,10 @@
 //! (autoIncrement keys, v1 updates as Uint8Array values) and object store `custom`.
 //!
 //! Each function runs exactly one transaction and settles when it completed (`oncomplete`; a
-//! read when its request succeeded) or failed (`onerror`/`onabort`, with the DOMException). The transaction code is a small JS
-//! snippet because IndexedDB transactions end as soon as control returns to the event loop:
-//! compaction must read, fold and write inside one success callback.
+//! read when its request succeeded) or failed (`onerror`/`onabort`, with the DOMException).
+//! The transaction code is a small JS snippet because IndexedDB transactions end as soon as
+//! control returns to the event loop: compaction must read, fold and write inside one success
+//! callback.
 
 use wasm_bindgen::prelude::*;
 
