@@ -174,6 +174,14 @@ impl AckTracker {
         out
     }
 
+    /// Records what the server sent: it holds those changes, so they are never ours to
+    /// confirm (a state vector from storage read after the first sync must not make the
+    /// server's own content look like unconfirmed local changes).
+    pub fn server_holds(&mut self, insertions: &IdSet, deletions: &IdSet) {
+        self.confirmed.0.merge_with(insertions.clone());
+        self.confirmed.1.merge_with(deletions.clone());
+    }
+
     /// True when every insertion and deletion of `update` is already tracked or was confirmed:
     /// recording it again would only send it twice.
     pub fn known(&self, update: &Update) -> bool {

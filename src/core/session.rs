@@ -773,7 +773,9 @@ impl Session {
     /// its delete set, which confirm local changes when it answers a probe.
     fn apply_remote(&mut self, update: &[u8]) -> Result<(IdSet, IdSet), DecodeError> {
         let origin = self.cfg.origin.clone();
-        self.apply_with_origin(update, &origin)
+        let ids = self.apply_with_origin(update, &origin)?;
+        self.ack.server_holds(&ids.0, &ids.1);
+        Ok(ids)
     }
 
     fn apply_with_origin(

@@ -605,6 +605,36 @@ fn tabs_stay_in_sync_over_the_broadcast_channel_while_the_server_is_down() {
 }
 
 #[test]
+fn storage_answering_after_the_first_sync_does_not_make_the_servers_content_ours() {
+    let mut sim = Sim::new(25);
+    type_text(&sim.server.doc, 0, "from the server");
+    let a = sim.add_client(1, cfg());
+    sim.connect(a);
+    sim.run_for(100);
+    assert_eq!(text(&sim.clients[a].doc), "from the server");
+    let sent = sim.clients[a].sent_frames.len();
+    // A fresh store has nothing acknowledged, and it answers after the server did.
+    let now = sim.now;
+    sim.clients[a]
+        .session
+        .seed_unconfirmed(now, &StateVector::default());
+    sim.pump(a);
+    assert_eq!(sim.clients[a].session.unconfirmed().0, 0);
+    let resent = sim.clients[a].sent_frames[sent..]
+        .iter()
+        .filter(|f| f.starts_with(&[0, 2]))
+        .count();
+    assert_eq!(resent, 0, "the server's content was sent back to it");
+    // Our own changes are still tracked until the server has them.
+    type_text(&sim.clients[a].doc, 0, "mine: ");
+    sim.pump(a);
+    assert_eq!(sim.clients[a].session.unconfirmed().0, 1);
+    sim.run_for(200);
+    assert_eq!(sim.clients[a].session.unconfirmed().0, 0);
+    assert_eq!(server_text(&sim), "mine: from the server");
+}
+
+#[test]
 fn presence_from_other_tabs_survives_failed_reconnects_and_a_dropped_connection() {
     let mut sim = Sim::new(22);
     let a = sim.add_client(1, cfg());
