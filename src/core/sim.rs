@@ -255,6 +255,13 @@ impl Sim {
         self.pump(i);
     }
 
+    /// Storage answers client `i` with the state vector the server last acknowledged.
+    pub fn seed(&mut self, i: usize, acknowledged: &yrs::StateVector) {
+        let now = self.now;
+        self.clients[i].session.seed_unconfirmed(now, acknowledged);
+        self.pump(i);
+    }
+
     /// Client `i` tries to connect while the server is unreachable: the attempt fails.
     pub fn failed_attempt(&mut self, i: usize) {
         let now = self.now;

@@ -614,11 +614,7 @@ fn storage_answering_after_the_first_sync_does_not_make_the_servers_content_ours
     assert_eq!(text(&sim.clients[a].doc), "from the server");
     let sent = sim.clients[a].sent_frames.len();
     // A fresh store has nothing acknowledged, and it answers after the server did.
-    let now = sim.now;
-    sim.clients[a]
-        .session
-        .seed_unconfirmed(now, &StateVector::default());
-    sim.pump(a);
+    sim.seed(a, &StateVector::default());
     assert_eq!(sim.clients[a].session.unconfirmed().0, 0);
     let resent = sim.clients[a].sent_frames[sent..]
         .iter()
@@ -852,11 +848,8 @@ fn seeded_changes_are_confirmed_by_the_handshake_and_stored_as_acknowledged() {
     let mut sim = Sim::new(31);
     let a = sim.add_client(1, cfg());
     type_text(&sim.clients[a].doc, 0, "from disk");
-    let now = sim.now;
     // Never acknowledged by this server: everything local is unconfirmed.
-    sim.clients[a]
-        .session
-        .seed_unconfirmed(now, &StateVector::default());
+    sim.seed(a, &StateVector::default());
     // (The edit itself was seen too, as the session existed already: two overlapping entries.)
     assert!(sim.clients[a].session.unconfirmed().0 >= 1);
     sim.connect(a);
@@ -869,11 +862,7 @@ fn seeded_changes_are_confirmed_by_the_handshake_and_stored_as_acknowledged() {
     ));
     // Seeding again with nothing new: already confirmed in this session, nothing is sent.
     let sent = sim.clients[a].sent_frames.len();
-    let now = sim.now;
-    sim.clients[a]
-        .session
-        .seed_unconfirmed(now, &StateVector::default());
-    sim.pump(a);
+    sim.seed(a, &StateVector::default());
     assert_eq!(sim.clients[a].session.unconfirmed().0, 0);
     assert_eq!(sim.clients[a].sent_frames.len(), sent);
     // Restored content the session never saw, seeded while connected, is sent so the server
@@ -892,11 +881,7 @@ fn seeded_changes_are_confirmed_by_the_handshake_and_stored_as_acknowledged() {
         .transact_mut_with("ysync-store-idb-1")
         .apply_update(yrs::Update::decode_v1(&stored).unwrap())
         .unwrap();
-    let now = sim.now;
-    sim.clients[a]
-        .session
-        .seed_unconfirmed(now, &StateVector::default());
-    sim.pump(a);
+    sim.seed(a, &StateVector::default());
     assert!(sim.clients[a].sent_frames[sent..]
         .iter()
         .any(|f| f.starts_with(&[0, 2])));
