@@ -23,6 +23,7 @@ export function sections (b) {
 
 /** The module in `b` without the custom sections named in `drop`. */
 export function withoutCustom (b, drop) {
-  const keep = sections(b).filter((s) => !drop.includes(s.name.replace(/^custom:/, '')) || !s.name.startsWith('custom:'))
+  const dropped = new Set(drop.map((n) => 'custom:' + n))
+  const keep = sections(b).filter((s) => !dropped.has(s.name))
   return Buffer.concat([b.subarray(0, 8), ...keep.map((s) => s.bytes)])
 }

@@ -324,9 +324,9 @@ fn block<'a, S: Source<'a>>(s: &mut S, limits: &Limits) -> Result<u64, DecodeErr
 
 /// The length of `s` in UTF-16 code units, counted on its bytes: one unit per character (each
 /// byte that is not a continuation byte) and one more per 4-byte character. The same as
-/// `s.encode_utf16().count()`, which decodes every character and made this check a third of
-/// the time it takes to load a large text. Eight bytes at a time: a byte-by-byte count was
-/// still half of a 10 MB document's decoding in wasm (no SIMD there).
+/// `s.encode_utf16().count()`, which decodes every character. Eight bytes at a time: wasm has
+/// no SIMD here, and a byte-by-byte count was the largest part of decoding a long text
+/// (`node bench/profile.mjs big` shows what it costs now).
 fn utf16_len(s: &str) -> usize {
     const HIGH: u64 = 0x8080_8080_8080_8080;
     let bytes = s.as_bytes();

@@ -35,8 +35,8 @@ const done = (tx, value) => new Promise((resolve, reject) => {
   tx.onerror = () => reject(tx.error)
   tx.onabort = () => reject(tx.error ?? new DOMException('transaction aborted', 'AbortError'))
 })
-// A read settles with its request: waiting for the read-only transaction's oncomplete as well
-// took another 25 ms on a cold load of 10,000 rows.
+// A read settles with its request: the read-only transaction's oncomplete comes later, and
+// nothing is gained by waiting for it (bench/run.mjs, cold loads).
 export function idbReadAll(db) {
   return new Promise((resolve, reject) => {
     const tx = db.transaction(['updates'], 'readonly')

@@ -1,0 +1,98 @@
+// Where the time goes: a CPU profile (Chromium's sampling profiler) of one workload on an
+// unstripped build of ysync (target/prof-pkg, with function names), printed as the functions
+// with the most self time. A tool for finding what to speed up; it asserts nothing.
+//   node bench/profile.mjs b4      the B4 trace through the JS API, then through Rust-in-wasm
+//   node bench/profile.mjs big     applyUpdate of the 10 MB document, 5 times
+//   node bench/profile.mjs rows    10,000 one-edit rows through applyUpdate, 5 times
+//   --top N                        how many functions to print (default 25)
+import { execFileSync } from 'node:child_process'
+import { startStatic } from '../e2e/lib.mjs'
+import { writePeersPage } from '../e2e/browser-peers.mjs'
+import { bigDoc } from './corpus.mjs'
+import { launchPage, loadTrace, repoRoot } from './lib.mjs'
+
+const what = process.argv[2]
+const WORKLOADS = ['b4', 'big', 'rows']
+if (!WORKLOADS.includes(what)) throw new Error(`usage: node bench/profile.mjs ${WORKLOADS.join('|')} [--top N]`)
+const i = process.argv.indexOf('--top')
+const top = i > 0 ? Number(process.argv[i + 1]) : 25
+
+// The bench build (for B4's Rust path) without `strip`, so the profile names wasm functions.
+execFileSync('wasm-pack', ['build', '--target', 'web', '--release', '--mode', 'no-install', '--out-dir', 'target/prof-pkg', '--out-name', 'ysync', '--', '--features', 'bench'],
+  { cwd: repoRoot, stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, CARGO_PROFILE_RELEASE_STRIP: 'false' } })
+
+const web = await startStatic(repoRoot)
+const b = await launchPage(web.url + writePeersPage({ pkg: '/target/prof-pkg/ysync.js', file: 'prof-peers.html' }))
+
+/** Runs `run` once to warm up, then profiled; prints its times and the top functions. */
+async function profile (label, run) {
+  await run()
+  await b.cdp.send('Profiler.enable')
+  await b.cdp.send('Profiler.setSamplingInterval', { interval: 100 })
+  await b.cdp.send('Profiler.start')
+  const ms = await run()
+  const { profile: p } = await b.cdp.send('Profiler.stop')
+  const nodes = new Map(p.nodes.map((n) => [n.id, n]))
+  const self = new Map()
+  p.samples.forEach((id, k) => {
+    const name = (nodes.get(id).callFrame.functionName || '(anonymous)').replace(/::h[0-9a-f]{16}$/, '')
+    self.set(name, (self.get(name) ?? 0) + p.timeDeltas[k] / 1000)
+  })
+  const total = [...self.values()].reduce((a, x) => a + x, 0)
+  console.log(`\n## ${label}: ${[ms].flat().map((x) => x.toFixed(1)).join(', ')} ms (profiled)\n`)
+  console.log('| self ms | % | function |\n|---:|---:|---|')
+  for (const [name, t] of [...self].sort((x, y) => y[1] - x[1]).slice(0, top)) {
+    console.log(`| ${t.toFixed(1)} | ${(100 * t / total).toFixed(1)} | ${name.slice(0, 120).replace(/\|/g, '\\|')} |`)
+  }
+}
+
+try {
+  if (what === 'b4') {
+    await b.page.evaluate((patches) => { window.trace = patches }, loadTrace(0).patches)
+    await profile('B4, JS API', () => b.page.evaluate(() => {
+      const doc = new window.ysync.Doc()
+      const t = doc.getText('t')
+      doc.on('update', () => {})
+      const t0 = performance.now()
+      for (const [pos, del, ins] of window.trace) {
+        if (del > 0) t.delete(pos, del)
+        if (ins.length > 0) t.insert(pos, ins)
+      }
+      return performance.now() - t0
+    }))
+    await profile('B4, Rust API inside wasm', () => b.page.evaluate(() => {
+      const n = window.trace.length
+      const [pos, del, insLen] = [new Uint32Array(n), new Uint32Array(n), new Uint32Array(n)]
+      let ins = ''
+      window.trace.forEach(([p, d, s], k) => { pos[k] = p; del[k] = d; insLen[k] = s.length; ins += s })
+      const t0 = performance.now()
+      window.ysync.benchReplayTrace(pos, del, ins, insLen)
+      return performance.now() - t0
+    }))
+  } else {
+    if (what === 'big') {
+      const path = bigDoc({ quick: false }).path
+      await b.page.evaluate(async (path) => { window.rows = [new Uint8Array(await (await fetch(path)).arrayBuffer())] }, path)
+    } else {
+      await b.page.evaluate(() => {
+        window.rows = []
+        const y = new window.Y.Doc()
+        y.on('update', (u) => window.rows.push(u))
+        for (let k = 0; k < 10_000; k++) y.getText('t').insert(k, 'x')
+      })
+    }
+    await profile(what === 'big' ? '10 MB document, applyUpdate x 5' : '10,000 rows, applyUpdate each, x 5', () => b.page.evaluate(() => {
+      const out = []
+      for (let k = 0; k < 5; k++) {
+        const t0 = performance.now()
+        const d = new window.ysync.Doc()
+        for (const r of window.rows) d.applyUpdate(r)
+        out.push(performance.now() - t0)
+      }
+      return out
+    }))
+  }
+} finally {
+  await b.close()
+  await web.stop?.()
+}
