@@ -7,6 +7,7 @@ import { gunzipSync } from 'node:zlib'
 import { join } from 'node:path'
 import { chromium } from '../e2e/node_modules/playwright-core/index.mjs'
 import { chromiumArgs, freePort, repoRoot, until } from '../e2e/lib.mjs'
+import { guardGlue } from '../npm/guard.mjs'
 
 export { repoRoot }
 
@@ -20,7 +21,7 @@ const sourcesTime = () => Math.max(newest(join(repoRoot, 'src')), statSync(join(
 /**
  * Builds what a scenario loads if it is missing, older than the sources, or once per run with
  * `--rebuild`: `pkg` (the published package, scripts/build.sh) or `bench` (the same crate with
- * the `bench` feature, for B4's Rust-in-wasm path, into target/bench-pkg; the published
+ * the `bench` and `test-hooks` features, for B4's Rust-in-wasm path and the trap test, into target/bench-pkg; the published
  * package has no bench code).
  */
 const built = new Set()
@@ -35,7 +36,8 @@ export function ensureBuilt (kind) {
   if (kind === 'pkg') {
     execFileSync(join(repoRoot, 'scripts/build.sh'), { cwd: repoRoot, stdio: ['ignore', 'ignore', 'inherit'] })
   } else {
-    execFileSync('wasm-pack', ['build', '--target', 'web', '--release', '--mode', 'no-install', '--out-dir', dir, '--out-name', 'ysync', '--', '--features', 'bench'], { cwd: repoRoot, stdio: ['ignore', 'ignore', 'inherit'] })
+    execFileSync('wasm-pack', ['build', '--target', 'web', '--release', '--mode', 'no-install', '--out-dir', dir, '--out-name', 'ysync', '--', '--features', 'bench,test-hooks'], { cwd: repoRoot, stdio: ['ignore', 'ignore', 'inherit'] })
+    guardGlue(join(repoRoot, dir))
   }
 }
 

@@ -99,16 +99,17 @@ export function yjsPeer (serverUrl, room) {
 
 /**
  * A page with ysync loaded (e2e/pages/interop.html), in `context` or a new one (contexts share
- * BroadcastChannel and IndexedDB between their pages). `log` collects its console lines and
+ * BroadcastChannel and IndexedDB between their pages); `pkg` names another build of the package
+ * to load (e.g. '/target/bench-pkg/ysync.js', with the test hooks). `log` collects its console lines and
  * page errors (prefixed `pageerror: `).
  */
-export async function openInteropPage (browser, webUrl, context) {
+export async function openInteropPage (browser, webUrl, context, { pkg } = {}) {
   context = context ?? await browser.newContext()
   const page = await context.newPage()
   const log = []
   page.on('console', (m) => log.push(m.text()))
   page.on('pageerror', (e) => log.push('pageerror: ' + e))
-  await page.goto(`${webUrl}/e2e/pages/interop.html`)
+  await page.goto(`${webUrl}/e2e/pages/interop.html` + (pkg ? `?pkg=${encodeURIComponent(pkg)}` : ''))
   await page.waitForFunction(() => window.ysyncReady === true, null, { timeout: 10_000 })
   return { page, context, log }
 }

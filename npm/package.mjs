@@ -3,6 +3,7 @@
 import { readFileSync, writeFileSync, copyFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { withoutCustom } from './wasm.mjs'
+import { guardGlue } from './guard.mjs'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
 const file = root + 'pkg/package.json'
@@ -42,3 +43,6 @@ copyFileSync(root + 'npm/README.md', root + 'pkg/README.md')
 // own shims (8 KB) and a `producers` section; the browser needs neither (issue #5).
 const wasm = root + 'pkg/ysync_bg.wasm'
 writeFileSync(wasm, withoutCustom(readFileSync(wasm), ['name', 'producers']))
+
+// Every wasm export behind the trap guard (npm/guard.mjs).
+guardGlue(root + 'pkg')

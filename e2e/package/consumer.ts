@@ -3,13 +3,17 @@
 import init, {
   Doc, Text, YMap, YArray, XmlFragment, UndoManager, WebsocketProvider, IndexeddbPersistence,
   applyUpdate, encodeStateAsUpdate, encodeStateVector, mergeUpdates, diffUpdate,
-  applyUpdateV2, encodeStateAsUpdateV2,
+  applyUpdateV2, encodeStateAsUpdateV2, onPoisoned, poisonedError,
   type Change, type JsonValue, type TransactionInfo, type YEvent, type TextDelta, type InitOutput
 } from 'ysync'
 
 export async function main (): Promise<string> {
   const wasm: InitOutput = await init()
   const memory: WebAssembly.Memory = wasm.memory
+  const stop: () => void = onPoisoned((e) => { const code: 'INSTANCE_POISONED' = e.code; console.error(code, e.cause) })
+  const poisoned: Error | null = poisonedError()
+  stop()
+  if (poisoned !== null) throw poisoned
   const doc = new Doc({ clientID: 1 })
   const other = new Doc()
   const text: Text = doc.getText('note')

@@ -100,6 +100,14 @@ pub enum SyncError {
     /// The server keeps answering without holding local changes sent to it.
     #[error("the server did not apply local changes after {0} attempts")]
     NotApplied(u32),
+    /// Awareness entries of new clients were refused: the cap on known clients was reached.
+    #[error("{refused} awareness entries refused: {max} clients are known already")]
+    AwarenessLimit {
+        /// Entries refused in this message.
+        refused: usize,
+        /// The cap (`Limits::max_awareness_clients`).
+        max: usize,
+    },
 }
 
 impl SyncError {
@@ -111,6 +119,7 @@ impl SyncError {
             SyncError::UnknownMessageType(_) => "UNKNOWN_MESSAGE_TYPE",
             SyncError::Timeout(_) => "TIMEOUT",
             SyncError::NotApplied(_) => "NOT_APPLIED",
+            SyncError::AwarenessLimit { .. } => "AWARENESS_LIMIT",
         }
     }
 }

@@ -202,6 +202,14 @@ fn yjs_v1_and_v2_updates_with_every_content_kind_validate_and_agree() {
         s
     };
     assert_eq!(json(&a), json(&b));
+    // Our v2 encoder (yrs's writes the Uint8Array's length twice) reads back the same.
+    let ours =
+        crate::core::update_v2::encode_state_as_update(&b.transact(), &Default::default()).unwrap();
+    let c = js_doc();
+    c.transact_mut()
+        .apply_update(Update::decode_v2(&ours).unwrap())
+        .unwrap();
+    assert_eq!(json(&a), json(&c));
     // Every truncation of either encoding is refused by the checks (never a panic).
     for cut in 0..v1.len() {
         assert!(crate::core::validate::update_v1(&v1[..cut], &Limits::default()).is_err());

@@ -12,6 +12,7 @@ pub mod session;
 pub mod stats;
 pub mod store;
 pub mod untrusted;
+pub mod update_v2;
 pub mod validate;
 
 #[cfg(test)]

@@ -17,7 +17,7 @@ use yrs::IdSet;
 use yrs::{Doc, ReadTxn, StateVector, Transact, Update};
 
 use crate::core::ack::AckTracker;
-use crate::core::awareness::{AwarenessChange, TimedAwareness};
+use crate::core::awareness::{Awareness, AwarenessChange};
 use crate::core::error::{DecodeError, SyncError};
 use crate::core::frame::{Dialect, YWebsocket};
 use crate::core::gate::Gate;
@@ -202,7 +202,7 @@ pub struct Session {
     dialect: Box<dyn Dialect>,
     conn: Conn,
     ack: AckTracker,
-    awareness: TimedAwareness,
+    awareness: Awareness,
     local: LocalQueue,
     out: VecDeque<Output>,
     now: u64,
@@ -265,7 +265,12 @@ impl Session {
             .map_err(|_| DocBusy)?;
         }
         Ok(Session {
-            awareness: TimedAwareness::new(doc.clone(), now, cfg.awareness_timeout_ms),
+            awareness: Awareness::new(
+                doc.client_id().get(),
+                now,
+                cfg.awareness_timeout_ms,
+                cfg.limits.max_awareness_clients,
+            ),
             doc,
             dialect,
             conn: Conn::Down,
@@ -299,7 +304,7 @@ impl Session {
     }
 
     /// The awareness (presence) states.
-    pub fn awareness(&self) -> &TimedAwareness {
+    pub fn awareness(&self) -> &Awareness {
         &self.awareness
     }
 
@@ -846,7 +851,14 @@ impl Session {
     }
 
     fn emit_awareness(&mut self, change: AwarenessChange, local: bool) {
-        if !change.is_empty() {
+        if change.refused > 0 {
+            log::warn!(target: "ysync::session", "refused {} awareness entries past the cap", change.refused);
+            self.emit(Event::Error(SyncError::AwarenessLimit {
+                refused: change.refused,
+                max: self.awareness.max_clients(),
+            }));
+        }
+        if change.touched() {
             self.emit(Event::Awareness { change, local });
         }
     }

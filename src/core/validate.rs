@@ -17,6 +17,9 @@ pub struct Limits {
     pub max_depth: usize,
     /// Largest JSON state of one awareness entry, in bytes.
     pub max_awareness_state: usize,
+    /// Most remote clients whose awareness is known at once; entries of new clients past it
+    /// are refused with [`SyncError::AwarenessLimit`](crate::core::error::SyncError).
+    pub max_awareness_clients: usize,
 }
 
 impl Default for Limits {
@@ -25,6 +28,7 @@ impl Default for Limits {
             max_frame: 64 * 1024 * 1024,
             max_depth: 256,
             max_awareness_state: 64 * 1024,
+            max_awareness_clients: crate::core::awareness::MAX_CLIENTS,
         }
     }
 }

@@ -659,7 +659,8 @@ impl Doc {
     pub fn encode_state_as_update_v2(&self, state_vector: Option<Vec<u8>>) -> ApiResult<Vec<u8>> {
         let sv = optional_state_vector(state_vector)?;
         let txn = self.shared.read()?;
-        Ok(txn.encode_state_as_update_v2(&sv))
+        // Not yrs's own v2 encoder: it corrupts binary content (see core::update_v2).
+        Ok(crate::core::update_v2::encode_state_as_update(&txn, &sv)?)
     }
 
     /// Applies a v1 update (checked before yrs sees it); `origin` is passed to listeners and

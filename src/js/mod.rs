@@ -10,6 +10,8 @@ pub mod keepalive;
 pub mod observe;
 pub mod persistence;
 pub mod provider;
+#[cfg(feature = "test-hooks")]
+pub mod test_hooks;
 pub mod ts;
 pub mod types;
 pub mod undo;

@@ -38,6 +38,7 @@ struct Options {
     protocols: Vec<String>,
     awareness: bool,
     awareness_timeout: u64,
+    max_awareness_clients: usize,
     max_backoff: u64,
     resync_interval: u64,
     ack_interval: u64,
@@ -126,6 +127,10 @@ impl Options {
             protocols,
             awareness: flag("awareness", true),
             awareness_timeout: num("awarenessTimeout", 30_000.0)? as u64,
+            max_awareness_clients: num(
+                "maxAwarenessClients",
+                crate::core::awareness::MAX_CLIENTS as f64,
+            )? as usize,
             max_backoff: num("maxBackoffTime", 2_500.0)? as u64,
             resync_interval: num("resyncInterval", 0.0)? as u64,
             ack_interval: num("ackInterval", 50.0)? as u64,
@@ -810,6 +815,7 @@ impl WebsocketProvider {
             ..Config::default()
         };
         cfg.limits.max_frame = opts.max_message_size;
+        cfg.limits.max_awareness_clients = opts.max_awareness_clients;
         let observer_key = format!("{}-pump", cfg.origin);
         let session =
             Session::new(shared.doc.clone(), cfg, now_ms()).map_err(|_| ApiError::Busy)?;
@@ -1218,6 +1224,9 @@ export interface WebsocketProviderOptions {
   awareness?: boolean;
   /** Drop a peer's presence not renewed for this long, ms (default 30000). */
   awarenessTimeout?: number;
+  /** Most remote clients whose presence is kept at once (default 50000); entries of new
+   * clients past it are refused with an `error` event of code AWARENESS_LIMIT. */
+  maxAwarenessClients?: number;
   /** Cap of the reconnect delay, ms (default 2500). */
   maxBackoffTime?: number;
   /** Also re-sync this often, ms (default 0: never). */

@@ -1,0 +1,273 @@
+// Hostile input and heavy load (issue #19), against the built package in headless Chromium
+// and a real @y/websocket-server: a presence flood relayed by the server, the v2-encoder trap,
+// mutated updates through every operation, and a trap on purpose (test hooks build) that must
+// poison the instance instead of wedging it. Figures are printed; limits are the issue's goals.
+import { test, before, after } from 'node:test'
+import assert from 'node:assert/strict'
+import WebSocket from 'ws'
+import * as encoding from 'lib0/encoding'
+import { startYServer, startStatic, launchBrowser, until, repoRoot, openInteropPage, Y } from './lib.mjs'
+import { ensureBuilt } from '../bench/lib.mjs'
+
+let web, browser, server
+before(async () => {
+  ensureBuilt('bench') // target/bench-pkg: the package with the test hooks
+  web = await startStatic(repoRoot)
+  browser = await launchBrowser()
+  server = await startYServer()
+})
+after(async () => {
+  await server?.stop()
+  await browser?.close()
+  await web?.stop()
+})
+
+let rooms = 0
+const room = () => `hostile-${process.pid}-${rooms++}`
+const hex = (s) => Uint8Array.from(s.match(/../g).map((b) => parseInt(b, 16)))
+
+/** A raw y-websocket client in `name` that only sends what it is told. */
+async function rawClient (name) {
+  const ws = new WebSocket(`${server.url}/${name}`)
+  ws.binaryType = 'arraybuffer'
+  await new Promise((resolve, reject) => { ws.once('open', resolve); ws.once('error', reject) })
+  return ws
+}
+
+/** One awareness frame with clients first..first+n-1 at `clock`, each with `state`. */
+function awarenessFrame (first, n, clock, state = '{}') {
+  const inner = encoding.createEncoder()
+  encoding.writeVarUint(inner, n)
+  for (let c = first; c < first + n; c++) {
+    encoding.writeVarUint(inner, c)
+    encoding.writeVarUint(inner, clock)
+    encoding.writeVarString(inner, state)
+  }
+  const e = encoding.createEncoder()
+  encoding.writeVarUint(e, 1)
+  encoding.writeVarUint8Array(e, encoding.toUint8Array(inner))
+  return encoding.toUint8Array(e)
+}
+
+/** Starts a main-thread stall monitor in the page (a 5 ms interval and long tasks). */
+const watchStalls = (page) => page.evaluate(() => {
+  window.stall = { gap: 0, longtask: 0 }
+  let last = performance.now()
+  clearInterval(window.stallTimer)
+  window.stallTimer = setInterval(() => {
+    const now = performance.now()
+    window.stall.gap = Math.max(window.stall.gap, now - last - 5)
+    last = now
+  }, 5)
+  window.longtasks?.disconnect()
+  window.longtasks = new PerformanceObserver((l) => {
+    for (const e of l.getEntries()) window.stall.longtask = Math.max(window.stall.longtask, e.duration)
+  })
+  window.longtasks.observe({ type: 'longtask' })
+})
+const stalls = (page) => page.evaluate(() => ({ ...window.stall, wasmMiB: window.wasmExports.memory.buffer.byteLength / 2 ** 20, heapMiB: performance.memory ? performance.memory.usedJSHeapSize / 2 ** 20 : null }))
+
+test('a relayed presence flood of 20,000 entries: apply, renew, expire without a stall over 200 ms', async () => {
+  const name = room()
+  const { page, context, log } = await openInteropPage(browser, web.url)
+  await page.evaluate(async ({ url, name }) => {
+    const { Doc, WebsocketProvider } = window.ysync
+    window.doc = new Doc()
+    window.provider = new WebsocketProvider(url, name, window.doc, { disableBc: true, awarenessTimeout: 4000 })
+    const aw = window.provider.awareness
+    window.seen = 0
+    window.renewed = 0
+    // What an app does: redraw the people list from getStates() on every change.
+    aw.on('change', () => { window.seen = aw.getStates().size })
+    aw.on('update', ({ updated }) => { window.renewed += updated.length })
+    await window.provider.whenSynced()
+  }, { url: server.url, name })
+  const attacker = await rawClient(name)
+  const n = 20_000
+  const rows = []
+  const phase = async (what, send, done) => {
+    await watchStalls(page)
+    const t0 = Date.now()
+    send()
+    await until(() => page.evaluate(done), 20_000, what)
+    await new Promise((r) => setTimeout(r, 100))
+    const s = await stalls(page)
+    rows.push({ phase: what, ms: Date.now() - t0, stallMs: Math.round(s.gap), longtaskMs: Math.round(s.longtask), wasmMiB: s.wasmMiB, heapMiB: s.heapMiB && +s.heapMiB.toFixed(1) })
+    return s
+  }
+  const first = await phase('20,000 new states', () => attacker.send(awarenessFrame(1000, n, 1)), `window.seen >= ${n}`)
+  const renew = await phase('their renewal', () => attacker.send(awarenessFrame(1000, n, 2)), `window.renewed >= ${n}`)
+  const expire = await phase('their expiry (awarenessTimeout 4 s)', () => {}, 'window.seen <= 1')
+  console.table(rows)
+  for (const s of [first, renew, expire]) assert.ok(s.gap < 200, `main thread stalled ${s.gap.toFixed(0)} ms`)
+  assert.equal(log.filter((l) => l.startsWith('pageerror')).length, 0, log.join('\n'))
+  attacker.close()
+  await page.evaluate(() => window.provider.destroy())
+  await context.close()
+})
+
+test('presence past maxAwarenessClients is refused with AWARENESS_LIMIT; known clients still update', async () => {
+  const name = room()
+  const { page, context } = await openInteropPage(browser, web.url)
+  await page.evaluate(async ({ url, name }) => {
+    const { Doc, WebsocketProvider } = window.ysync
+    window.doc = new Doc()
+    window.provider = new WebsocketProvider(url, name, window.doc, { disableBc: true, maxAwarenessClients: 1000 })
+    window.errors = []
+    window.provider.on('error', (e) => window.errors.push({ name: e.name, code: e.code, message: e.message }))
+    await window.provider.whenSynced()
+  }, { url: server.url, name })
+  const attacker = await rawClient(name)
+  attacker.send(awarenessFrame(1, 1500, 1))
+  await until(() => page.evaluate(() => window.errors.length > 0), 5000, 'AWARENESS_LIMIT')
+  const got = await page.evaluate(() => ({ size: window.provider.awareness.getStates().size, errors: window.errors }))
+  assert.equal(got.size, 1000)
+  assert.equal(got.errors[0].code, 'AWARENESS_LIMIT')
+  assert.equal(got.errors[0].name, 'SyncError')
+  // A known client's new state still gets through.
+  const known = await page.evaluate(() => [...window.provider.awareness.getStates().keys()][0])
+  attacker.send(awarenessFrame(known, 1, 2, '{"n":2}'))
+  await until(() => page.evaluate((k) => window.provider.awareness.getStates().get(k)?.n === 2, known), 5000, 'update of a known client')
+  attacker.close()
+  await page.evaluate(() => window.provider.destroy())
+  await context.close()
+})
+
+const U1 = '010101002301016d0362696e0301020300' // client 1 sets m.bin = Uint8Array [1, 2, 3]
+const U2 = '01010300840204012100' // client 3 inserts after an item nobody sent (pending)
+
+test('encodeStateAsUpdateV2 with a binary value and pending blocks: Yjs reads it, the document keeps working', async () => {
+  const { page, context } = await openInteropPage(browser, web.url)
+  const out = await page.evaluate(({ U1, U2 }) => {
+    const h = (s) => Uint8Array.from(s.match(/../g).map((b) => parseInt(b, 16)))
+    const { Doc } = window.ysync
+    const doc = new Doc()
+    doc.applyUpdate(h(U1))
+    doc.applyUpdate(h(U2))
+    const v2 = [...doc.encodeStateAsUpdateV2()]
+    const v2sv = [...doc.encodeStateAsUpdateV2(doc.encodeStateVector())]
+    doc.getText('t').insert(0, 'still usable')
+    return { v2, v2sv, text: doc.getText('t').toString(), json: JSON.stringify(doc.toJSON()) }
+  }, { U1, U2 })
+  assert.equal(out.text, 'still usable')
+  const y = new Y.Doc()
+  Y.applyUpdateV2(y, Uint8Array.from(out.v2))
+  assert.deepEqual([...y.getMap('m').get('bin')], [1, 2, 3])
+  // The pending block came along, as in Yjs's own encoding of the same state.
+  const ref = new Y.Doc()
+  Y.applyUpdate(ref, hex(U1))
+  Y.applyUpdate(ref, hex(U2))
+  assert.deepEqual(Y.encodeStateVector(y), Y.encodeStateVector(ref))
+  assert.deepEqual(Y.encodeStateAsUpdate(y), Y.encodeStateAsUpdate(ref))
+  Y.applyUpdateV2(new Y.Doc(), Uint8Array.from(out.v2sv))
+  await context.close()
+})
+
+test('mutated v1 and v2 updates, accepted or refused, leave every operation working (no trap)', async () => {
+  const rich = JSON.parse((await import('node:fs')).readFileSync(repoRoot + '/tests/fixtures/golden.json', 'utf8')).vectors.rich_updates
+  const { page, context, log } = await openInteropPage(browser, web.url)
+  const result = await page.evaluate(({ seeds, rounds }) => {
+    const h = (s) => Uint8Array.from(s.match(/../g).map((b) => parseInt(b, 16)))
+    const { Doc, mergeUpdates, diffUpdate, UndoManager } = window.ysync
+    let x = 19
+    const rand = (n) => { x = (x * 1103515245 + 12345) % 2147483648; return x % n }
+    const mutate = (b, donor) => {
+      b = [...b]
+      for (let k = 1 + rand(3); k > 0 && b.length; k--) {
+        const i = rand(b.length)
+        const m = rand(6)
+        if (m === 0) b[i] = rand(256)
+        else if (m === 1) b[i] = (b[i] + 1) & 255
+        else if (m === 2) b[i] = (b[i] + 255) & 255
+        else if (m === 3) b.splice(i, 0, rand(256))
+        else if (m === 4) b.splice(i, 1 + rand(3))
+        else { const j = rand(donor.length); b.splice(i, 0, ...donor.slice(j, j + 1 + rand(15))) }
+      }
+      return Uint8Array.from(b)
+    }
+    const all = seeds.map(([s, v2]) => [h(s), v2])
+    let accepted = 0
+    const unexpected = []
+    for (let r = 0; r < rounds; r++) {
+      const doc = new Doc()
+      doc.applyUpdate(all[2 + rand(2)][0]) // U1 or U2 first
+      const [victim, v2] = all[rand(all.length)]
+      const input = mutate(victim, all[rand(all.length)][0])
+      try {
+        if (v2) doc.applyUpdateV2(input); else doc.applyUpdate(input)
+        accepted++
+      } catch (e) {
+        if (e.name !== 'UpdateError') unexpected.push(e.name + ': ' + e.message)
+      }
+      // Every operation, whatever happened above.
+      const sv = doc.encodeStateVector()
+      const state = doc.encodeStateAsUpdate()
+      doc.encodeStateAsUpdate(sv)
+      doc.encodeStateAsUpdateV2()
+      doc.encodeStateAsUpdateV2(sv)
+      mergeUpdates([state, all[0][0]])
+      diffUpdate(state, sv)
+      JSON.stringify(doc.toJSON())
+      const t = doc.getText('rich')
+      const un = t.observeDeep(() => {})
+      const um = new UndoManager(t)
+      const pos = t.relativePosition(Math.floor(t.length / 2))
+      t.insert(Math.floor(t.length / 2), 'x')
+      t.toDelta()
+      t.resolveRelativePosition(pos)
+      doc.getArray('nested').length
+      um.undo(); um.redo()
+      um.destroy(); un()
+      doc.destroy()
+    }
+    return { accepted, unexpected }
+  }, { seeds: [[rich.v1, false], [rich.v2, true], [U1, false], [U2, false]], rounds: 400 })
+  console.log(`mutated updates: ${result.accepted} of 400 accepted, all operations ran on each`)
+  assert.deepEqual(result.unexpected, [])
+  assert.ok(result.accepted > 20)
+  assert.equal(log.filter((l) => l.startsWith('pageerror')).length, 0, log.join('\n'))
+  await context.close()
+})
+
+test('a trap poisons the instance: one INSTANCE_POISONED event, every later call refused with it, stored edits survive', async () => {
+  const context = await browser.newContext()
+  const { page } = await openInteropPage(browser, web.url, context, { pkg: '/target/bench-pkg/ysync.js' })
+  const name = room()
+  const out = await page.evaluate(async (name) => {
+    const { Doc, IndexeddbPersistence, onPoisoned, poisonedError, __trapInTransaction } = window.ysync
+    const doc = new Doc()
+    const p = new IndexeddbPersistence(name, doc)
+    await p.whenSynced()
+    doc.getText('t').insert(0, 'kept')
+    await p.whenPersisted()
+    const events = []
+    onPoisoned((e) => events.push({ name: e.name, code: e.code, cause: e.cause?.constructor?.name }))
+    const code = (f) => { try { f(); return 'no error' } catch (e) { return `${e.name}/${e.code}` } }
+    const trap = code(() => __trapInTransaction(doc))
+    const read = code(() => doc.getText('t').toString())
+    const edit = code(() => doc.getText('t').insert(0, 'x'))
+    const fresh = code(() => new Doc())
+    let late = 0
+    onPoisoned(() => late++)
+    return { trap, read, edit, fresh, events, late, poisoned: poisonedError()?.code }
+  }, name)
+  assert.equal(out.trap, 'YsyncError/INSTANCE_POISONED')
+  assert.deepEqual(out.events, [{ name: 'YsyncError', code: 'INSTANCE_POISONED', cause: 'RuntimeError' }])
+  // Not DOC_BUSY (the lock left taken) and not 'memory access out of bounds'.
+  assert.equal(out.read, 'YsyncError/INSTANCE_POISONED')
+  assert.equal(out.edit, 'YsyncError/INSTANCE_POISONED')
+  assert.equal(out.fresh, 'YsyncError/INSTANCE_POISONED')
+  assert.equal(out.late, 1, 'a listener added after the trap is called at once')
+  assert.equal(out.poisoned, 'INSTANCE_POISONED')
+  // Reloading gives a fresh instance with the stored edit.
+  await page.reload()
+  await page.waitForFunction(() => window.ysyncReady === true)
+  const text = await page.evaluate(async (name) => {
+    const { Doc, IndexeddbPersistence } = window.ysync
+    const doc = new Doc()
+    await new IndexeddbPersistence(name, doc).whenSynced()
+    return doc.getText('t').toString()
+  }, name)
+  assert.equal(text, 'kept')
+  await context.close()
+})
