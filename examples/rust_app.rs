@@ -7,10 +7,8 @@
 #[cfg(target_arch = "wasm32")]
 mod app {
     use wasm_bindgen_futures::{spawn_local, JsFuture};
-    use ysync::js::doc::Doc;
-    use ysync::js::persistence::IndexeddbPersistence;
-    use ysync::js::provider::WebsocketProvider;
     use ysync::yrs::{GetString, Map, Observable, Text, Transact};
+    use ysync::{Doc, IndexeddbPersistence, WebsocketProvider};
 
     /// Opens the note, restores it from IndexedDB, syncs it with a y-websocket server, and
     /// edits it with yrs's typed API.
@@ -34,8 +32,7 @@ mod app {
                 note.push(&mut txn, "hello from Rust");
                 meta.insert(&mut txn, "edited", true);
             }
-            // JS listeners on the same document (if any) hear about it now.
-            doc.shared().flush_or_log();
+            // JS listeners on the same document (if any) hear about it in the next microtask.
             let _ = JsFuture::from(provider.when_acknowledged()).await;
             log::info!("on the server: {}", note.get_string(&ydoc.transact()));
             let _ = persistence.destroy().await;

@@ -34,3 +34,7 @@ pub mod web;
 pub mod js;
 
 pub use yrs;
+
+/// The Rust API of a web app (wasm32): the document, its IndexedDB storage and its provider.
+#[cfg(target_arch = "wasm32")]
+pub use js::{doc::Doc, persistence::IndexeddbPersistence, provider::WebsocketProvider};

@@ -8,8 +8,8 @@ use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::*;
-use ysync::js::doc::Doc;
-use ysync::js::provider::WebsocketProvider;
+// The crate-root Rust API, as a Rust web app imports it.
+use ysync::{Doc, WebsocketProvider};
 
 wasm_bindgen_test_configure!(run_in_browser);
 
@@ -162,6 +162,36 @@ async fn update_events_fire_for_remote_changes_after_the_transaction() {
     assert!(eventually(5_000, || seen.borrow().iter().any(|s| s == "remote")).await);
     p1.destroy();
     p2.destroy();
+}
+
+/// A Rust app edits through yrs directly: the document's JS listeners hear about it in the next
+/// microtask, with no flush called by hand.
+#[wasm_bindgen_test]
+async fn edits_through_yrs_reach_listeners_without_a_manual_flush() {
+    use ysync::yrs::{Text, Transact};
+    let doc = Doc::new(None).unwrap();
+    let seen = Rc::new(RefCell::new(0));
+    let s = seen.clone();
+    let on_update = Closure::<dyn FnMut(JsValue, JsValue)>::new(move |_u: JsValue, _o: JsValue| {
+        *s.borrow_mut() += 1;
+    });
+    doc.on(
+        "update",
+        on_update
+            .as_ref()
+            .unchecked_ref::<js_sys::Function>()
+            .clone(),
+    )
+    .unwrap();
+    let ydoc = doc.shared().doc.clone();
+    let note = ydoc.get_or_insert_text("note");
+    note.push(&mut ydoc.transact_mut(), "a");
+    note.push(&mut ydoc.transact_mut(), "b");
+    assert_eq!(*seen.borrow(), 0, "listeners never run inside a Rust call");
+    JsFuture::from(js_sys::Promise::resolve(&JsValue::NULL))
+        .await
+        .unwrap();
+    assert_eq!(*seen.borrow(), 2);
 }
 
 #[wasm_bindgen_test]

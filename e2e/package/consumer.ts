@@ -10,9 +10,9 @@ import init, {
 export async function main (): Promise<string> {
   const wasm: InitOutput = await init()
   const memory: WebAssembly.Memory = wasm.memory
-  const stop: () => void = onPoisoned((e) => { const code: 'INSTANCE_POISONED' = e.code; console.error(code, e.cause) })
+  const unlisten: () => void = onPoisoned((e) => { const code: 'INSTANCE_POISONED' = e.code; console.error(code, e.cause) })
   const poisoned: Error | null = poisonedError()
-  stop()
+  unlisten()
   if (poisoned !== null) throw poisoned
   const doc = new Doc({ clientID: 1 })
   const other = new Doc()
@@ -55,7 +55,7 @@ export async function main (): Promise<string> {
   const v2: Uint8Array = encodeStateAsUpdateV2(doc, encodeStateVector(other))
   applyUpdateV2(other, v2, 'v2')
   other.applyUpdateV2(doc.encodeStateAsUpdateV2())
-  stop()
+  unlisten()
   provider.destroy()
   await persistence.destroy()
   um.destroy()

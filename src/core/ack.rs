@@ -125,14 +125,6 @@ impl AckTracker {
         self.bytes
     }
 
-    /// Unconfirmed updates with a sequence number at or above `from`, oldest first.
-    pub fn updates_from(&self, from: u64) -> impl Iterator<Item = &[u8]> {
-        self.entries
-            .iter()
-            .filter(move |e| e.seq >= from)
-            .map(|e| e.update.as_slice())
-    }
-
     /// The state vector to put in a probe: `local`, lowered to the first unconfirmed clock of
     /// every client that has unconfirmed insertions.
     pub fn probe_vector(&self, local: &StateVector) -> StateVector {

@@ -148,7 +148,9 @@ impl Awareness {
         let now = self.now;
         let new: Option<Arc<str>> = json.map(Arc::from);
         let mut change = AwarenessChange::default();
-        // y-protocols: the first state has clock 0, every later one (null included) the next.
+        // The first state has clock 1, every later one (null included) the next. (y-protocols
+        // starts at 0 with `{}` in its constructor: peers ignore a first sight at clock 0, so
+        // its apps' first real state has clock 1 too.)
         let e = self.clients.entry(me);
         let had = match e {
             std::collections::hash_map::Entry::Occupied(mut o) => {
@@ -159,7 +161,7 @@ impl Awareness {
             }
             std::collections::hash_map::Entry::Vacant(v) => {
                 v.insert(Entry {
-                    clock: 0,
+                    clock: 1,
                     last_updated: now,
                     state: new.clone(),
                 });
@@ -387,14 +389,14 @@ mod tests {
     }
 
     #[test]
-    fn local_clock_starts_at_zero_and_counts_every_change() {
+    fn local_clock_starts_at_one_and_counts_every_change() {
         let mut a = Awareness::new(1, 0, OUTDATED_MS, MAX_CLIENTS);
         let (u, c) = a.set_local(Some("{}"));
         assert_eq!(c.added, vec![1]);
-        assert_eq!(u.clients[&ClientID::new(1)].clock, 0);
+        assert_eq!(u.clients[&ClientID::new(1)].clock, 1);
         let (u, c) = a.set_local(None);
         assert_eq!(c.removed, vec![1]);
-        assert_eq!(u.clients[&ClientID::new(1)].clock, 1);
+        assert_eq!(u.clients[&ClientID::new(1)].clock, 2);
         assert_eq!(&*u.clients[&ClientID::new(1)].json, "null");
     }
 

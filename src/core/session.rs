@@ -292,11 +292,6 @@ impl Session {
         &self.doc
     }
 
-    /// The settings.
-    pub fn config(&self) -> &Config {
-        &self.cfg
-    }
-
     /// The yrs origins of the transactions this session applies: updates from the server and
     /// updates from other tabs.
     pub fn applied_origins(&self) -> [&str; 2] {

@@ -163,8 +163,6 @@ pub struct Client {
     pub received_frames: Vec<Vec<u8>>,
     /// One-way latency of this client's link, in ms.
     pub latency: u64,
-    /// Whether the client reconnects by itself after a close.
-    pub online: bool,
     /// Whether its channel to the other tabs is open.
     pub bc: bool,
     /// Frames it posted to the other tabs.
@@ -223,7 +221,6 @@ impl Sim {
             sent_frames: vec![],
             received_frames: vec![],
             latency: 5,
-            online: false,
             bc: false,
             broadcast_frames: vec![],
             persisted: vec![],
@@ -238,7 +235,6 @@ impl Sim {
         self.conn_owner.insert(conn, i);
         let now = self.now;
         let c = &mut self.clients[i];
-        c.online = true;
         c.conn = Some(conn);
         c.session.connecting(now);
         c.session.connected(now);
@@ -272,7 +268,6 @@ impl Sim {
 
     /// Closes client `i`'s connection (both ends notice at once).
     pub fn disconnect(&mut self, i: usize) {
-        self.clients[i].online = false;
         self.drop_conn(i);
     }
 
@@ -353,11 +348,7 @@ impl Sim {
                         self.send(conn, true, bytes, delay);
                     }
                 }
-                Output::Close(_) => {
-                    let online = self.clients[i].online;
-                    self.drop_conn(i);
-                    self.clients[i].online = online;
-                }
+                Output::Close(_) => self.drop_conn(i),
                 Output::Broadcast(bytes) => {
                     self.clients[i].broadcast_frames.push(bytes.clone());
                     // Tabs of one browser: delivered at once, in order, to every other open tab.
@@ -376,7 +367,6 @@ impl Sim {
     }
 
     /// Runs the world until `until` (ms), delivering frames and firing timers in time order.
-    /// Offline clients that are marked online reconnect 100 ms after a close.
     pub fn run_until(&mut self, until: u64) {
         loop {
             for i in 0..self.clients.len() {

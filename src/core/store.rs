@@ -132,11 +132,6 @@ impl Store {
         self.bytes = bytes;
     }
 
-    /// True once the stored state was read.
-    pub fn is_loaded(&self) -> bool {
-        self.loaded
-    }
-
     /// Records a change to persist; returns its mark.
     pub fn push(&mut self, update: Vec<u8>) -> u64 {
         self.pending.push(update);

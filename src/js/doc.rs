@@ -109,6 +109,8 @@ pub(crate) struct Hub {
     feed_roots: RefCell<HashSet<Arc<str>>>,
     pub(crate) listeners: Listeners,
     shared: RefCell<Weak<DocShared>>,
+    /// A flush is scheduled for the next microtask.
+    scheduled: Cell<bool>,
 }
 
 impl Hub {
@@ -117,9 +119,20 @@ impl Hub {
         self.shared.borrow().upgrade()
     }
 
-    /// Queues a JS call.
+    /// Queues a JS call. The JS API flushes the queue before it returns; for edits made
+    /// another way (a Rust app through yrs, a provider's timer) a flush runs in the next
+    /// microtask, so nobody has to flush by hand. A synchronous loop of edits schedules one.
     pub(crate) fn push(&self, q: Queued) {
         self.queue.borrow_mut().push_back(q);
+        if !self.scheduled.replace(true) {
+            let shared = self.shared.borrow().clone();
+            wasm_bindgen_futures::spawn_local(async move {
+                if let Some(shared) = shared.upgrade() {
+                    shared.hub.scheduled.set(false);
+                    shared.flush_or_log();
+                }
+            });
+        }
     }
 
     /// The JS origin of `txn` (null if none).
