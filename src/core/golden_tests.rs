@@ -19,11 +19,7 @@ fn vectors() -> serde_json::Value {
 }
 
 fn bytes(v: &serde_json::Value, name: &str) -> Vec<u8> {
-    let hex = v[name]["frame"].as_str().unwrap();
-    (0..hex.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
-        .collect()
+    crate::core::hex(v[name]["frame"].as_str().unwrap())
 }
 
 fn decode_one(frame: &[u8]) -> Message {
@@ -169,12 +165,7 @@ fn relative_positions_match_yjs_both_ways() {
 #[test]
 fn yjs_v1_and_v2_updates_with_every_content_kind_validate_and_agree() {
     let v = vectors();
-    let hex = |s: &str| -> Vec<u8> {
-        (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-            .collect()
-    };
+    let hex = crate::core::hex;
     let v1 = hex(v["rich_updates"]["v1"].as_str().unwrap());
     let v2 = hex(v["rich_updates"]["v2"].as_str().unwrap());
     crate::core::validate::update_v1(&v1, &Limits::default()).unwrap();

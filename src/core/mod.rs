@@ -31,6 +31,15 @@ pub fn changed(txn: &yrs::TransactionMut) -> bool {
     !txn.delete_set().is_empty() || txn.after_state() != txn.before_state()
 }
 
+/// Bytes from hex text, for tests that quote inputs.
+#[cfg(test)]
+pub(crate) fn hex(s: &str) -> Vec<u8> {
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     #[cfg(target_arch = "wasm32")]

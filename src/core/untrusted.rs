@@ -337,6 +337,7 @@ fn frame(bytes: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::hex;
     #[cfg(target_arch = "wasm32")]
     use wasm_bindgen_test::wasm_bindgen_test as test;
 
@@ -373,13 +374,6 @@ mod tests {
         }
         assert!(b.is_empty(), "truncated pack");
         out
-    }
-
-    fn hex(s: &str) -> Vec<u8> {
-        (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-            .collect()
     }
 
     /// Found by the `frame` target: an update from "our own" client id with a block past a

@@ -115,16 +115,10 @@ pub fn encode_state_as_update(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::hex;
     #[cfg(target_arch = "wasm32")]
     use wasm_bindgen_test::wasm_bindgen_test as test;
     use yrs::{Doc, Map, Transact};
-
-    fn hex(s: &str) -> Vec<u8> {
-        (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-            .collect()
-    }
 
     /// The case from the hostile-input issue: a binary value, then a block waiting for an
     /// item this document never received (pending in yrs).
