@@ -3,19 +3,39 @@
 //! must not integrate them early.
 
 use yrs::updates::decoder::Decode;
-use yrs::{ClientID, ReadTxn, TransactionMut, Update};
+use yrs::{ClientID, ReadTxn, Transact, TransactionMut, Update};
 
 use crate::core::error::DecodeError;
 use crate::core::validate::{self, Limits};
 
-/// Updates held back because their blocks start past a gap.
+/// Updates held back because their blocks start past a gap, each with the origin of the
+/// transaction it arrived in.
+///
+/// One gate per document: the server's frames, other tabs, stored rows and `applyUpdate` all
+/// go through it, so a gap that one of them leaves is filled by whichever brings the missing
+/// blocks. Blocks released by another path's update are applied under their own origin (in a
+/// transaction of their own, by [`settle`](Gate::settle)), so each is still told apart as
+/// what it is: the server's content is not sent back to it, an app's update is.
 #[derive(Debug, Default)]
 pub struct Gate {
-    held: Vec<Vec<u8>>,
+    held: Vec<Held>,
 }
+
+#[derive(Debug)]
+struct Held {
+    origin: Option<Vec<u8>>,
+    update: Vec<u8>,
+}
+
+/// A document's one gate, shared by its session, its storage and its API.
+pub type SharedGate = std::rc::Rc<std::cell::RefCell<Gate>>;
 
 fn yrs_err(e: impl std::fmt::Display) -> DecodeError {
     DecodeError::Yrs(e.to_string())
+}
+
+fn origin_of(txn: &TransactionMut) -> Option<Vec<u8>> {
+    txn.origin().map(|o| o.as_ref().to_vec())
 }
 
 impl Gate {
@@ -25,51 +45,101 @@ impl Gate {
     }
 
     /// The held updates, e.g. to keep them in a compacted row.
-    pub fn held_updates(&self) -> &[Vec<u8>] {
-        &self.held
+    pub fn held_updates(&self) -> impl Iterator<Item = &[u8]> {
+        self.held.iter().map(|h| h.update.as_slice())
     }
 
     fn bytes(&self) -> usize {
-        self.held.iter().map(Vec::len).sum()
+        self.held.iter().map(|h| h.update.len()).sum()
     }
 
-    /// Checks `update` and applies what fits the document's clocks now, then whatever held
-    /// blocks fit after it. Held bytes are capped at `limits.max_frame`; past that the oldest
-    /// are dropped (a later sync exchange sends them again).
+    /// Checks `update` and applies what fits the document's clocks now, then whatever blocks
+    /// held under the same origin fit after it. Held bytes are capped at `limits.max_frame`;
+    /// past that the oldest are dropped (a later sync exchange sends them again). Blocks held
+    /// under other origins wait for [`settle`](Self::settle), once `txn` is committed.
     pub fn apply(
         &mut self,
         txn: &mut TransactionMut,
         update: &[u8],
         limits: &Limits,
     ) -> Result<(), DecodeError> {
-        self.step(txn, update, limits)?;
-        // Retry the held blocks (as one update) while some of them fit.
-        while !self.held.is_empty() {
-            let held = std::mem::take(&mut self.held);
-            let merged = if held.len() == 1 {
-                held.into_iter().next().unwrap_or_default()
+        let origin = origin_of(txn);
+        self.step(txn, &origin, update, limits)?;
+        self.retry(txn, &origin, limits);
+        Ok(())
+    }
+
+    /// Applies the held blocks of every other origin that fit now, each origin in a
+    /// transaction of its own; call it after the transaction of [`apply`](Self::apply) is
+    /// committed. Returns whether any block went in.
+    pub fn settle(&mut self, doc: &yrs::Doc, limits: &Limits) -> bool {
+        let mut any = false;
+        loop {
+            let mut origins: Vec<Option<Vec<u8>>> = Vec::new();
+            for h in &self.held {
+                if !origins.contains(&h.origin) {
+                    origins.push(h.origin.clone());
+                }
+            }
+            let mut progress = false;
+            for origin in origins {
+                let txn = match &origin {
+                    Some(o) => doc.try_transact_mut_with(o.as_slice()),
+                    None => doc.try_transact_mut(),
+                };
+                let Ok(mut txn) = txn else { return any };
+                progress |= self.retry(&mut txn, &origin, limits);
+            }
+            if !progress {
+                return any;
+            }
+            any = true;
+        }
+    }
+
+    /// Retries the blocks held under `origin` (as one update) while some of them fit; true if
+    /// any did.
+    fn retry(
+        &mut self,
+        txn: &mut TransactionMut,
+        origin: &Option<Vec<u8>>,
+        limits: &Limits,
+    ) -> bool {
+        let mut any = false;
+        loop {
+            let (mine, rest): (Vec<Held>, Vec<Held>) = std::mem::take(&mut self.held)
+                .into_iter()
+                .partition(|h| &h.origin == origin);
+            self.held = rest;
+            if mine.is_empty() {
+                return any;
+            }
+            let merged = if mine.len() == 1 {
+                mine.into_iter()
+                    .next()
+                    .map(|h| h.update)
+                    .unwrap_or_default()
             } else {
-                match yrs::merge_updates_v1(held.iter().map(|u| u.as_slice())) {
+                match yrs::merge_updates_v1(mine.iter().map(|h| h.update.as_slice())) {
                     Ok(m) => m,
                     Err(e) => {
                         log::warn!(target: "ysync::gate", "dropped held blocks that do not merge: {e}");
-                        break;
+                        return any;
                     }
                 }
             };
             // The update itself is in: a held part that now fails its checks (e.g. it writes
             // our own clocks, which were still 0 when it was held) is dropped, not reported as
             // this update's error again and again.
-            match self.step(txn, &merged, limits) {
-                Ok(0) => break,
-                Ok(_) => {}
+            match self.step(txn, origin, &merged, limits) {
+                Ok(0) => return any,
+                Ok(_) => any = true,
                 Err(e) => {
                     log::warn!(target: "ysync::gate", "dropped held blocks: {e}");
-                    break;
+                    return any;
                 }
             }
         }
-        Ok(())
     }
 
     /// Splits `update` at the first gap of each client, applies the part before (with the
@@ -77,6 +147,7 @@ impl Gate {
     fn step(
         &mut self,
         txn: &mut TransactionMut,
+        origin: &Option<Vec<u8>>,
         update: &[u8],
         limits: &Limits,
     ) -> Result<usize, DecodeError> {
@@ -89,16 +160,19 @@ impl Gate {
         txn.apply_update(Update::decode_v1(now).map_err(yrs_err)?)
             .map_err(yrs_err)?;
         if let Some(h) = split.held {
-            self.hold(h, limits);
+            self.hold(origin, h, limits);
         }
         Ok(split.now_blocks)
     }
 
-    fn hold(&mut self, update: Vec<u8>, limits: &Limits) {
-        self.held.push(update);
+    fn hold(&mut self, origin: &Option<Vec<u8>>, update: Vec<u8>, limits: &Limits) {
+        self.held.push(Held {
+            origin: origin.clone(),
+            update,
+        });
         while self.bytes() > limits.max_frame && !self.held.is_empty() {
             let dropped = self.held.remove(0);
-            log::warn!(target: "ysync::gate", "dropped {} held bytes over the cap", dropped.len());
+            log::warn!(target: "ysync::gate", "dropped {} held bytes over the cap", dropped.update.len());
         }
     }
 }

@@ -20,7 +20,7 @@ use crate::core::ack::AckTracker;
 use crate::core::awareness::{Awareness, AwarenessChange};
 use crate::core::error::{DecodeError, SyncError};
 use crate::core::frame::{Dialect, YWebsocket};
-use crate::core::gate::Gate;
+use crate::core::gate::SharedGate;
 use crate::core::stats::{Recorder, SyncStats, Unacknowledged};
 use crate::core::validate::Limits;
 
@@ -210,7 +210,7 @@ pub struct Session {
     bc_open: bool,
     bc_origin: String,
     stats: Recorder,
-    gate: Gate,
+    gate: SharedGate,
 }
 
 impl std::fmt::Debug for Session {
@@ -282,7 +282,7 @@ impl Session {
             bc_open: false,
             bc_origin,
             stats: Recorder::default(),
-            gate: Gate::default(),
+            gate: SharedGate::default(),
             cfg,
         })
     }
@@ -290,6 +290,12 @@ impl Session {
     /// The document.
     pub fn doc(&self) -> &Doc {
         &self.doc
+    }
+
+    /// Makes `gate` the one this session applies through: the document's one gate, which its
+    /// storage and API use too. Call it before the session handles any frame.
+    pub fn share_gate(&mut self, gate: SharedGate) {
+        self.gate = gate;
     }
 
     /// The yrs origins of the transactions this session applies: updates from the server and
@@ -787,11 +793,16 @@ impl Session {
         let u = Update::decode_v1(update).map_err(|e| yrs_err(&e))?;
         // What the server holds (for acknowledgements), whether or not it all fits now.
         let ids = (u.insertions(true), u.delete_set().clone());
-        let mut txn = self
-            .doc
-            .try_transact_mut_with(origin)
-            .map_err(|e| yrs_err(&e))?;
-        self.gate.apply(&mut txn, update, &self.cfg.limits)?;
+        let mut gate = self.gate.borrow_mut();
+        {
+            let mut txn = self
+                .doc
+                .try_transact_mut_with(origin)
+                .map_err(|e| yrs_err(&e))?;
+            gate.apply(&mut txn, update, &self.cfg.limits)?;
+        }
+        // Blocks other paths held (storage, the app's applyUpdate) that this filled the gap for.
+        gate.settle(&self.doc, &self.cfg.limits);
         Ok(ids)
     }
 

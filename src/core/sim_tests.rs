@@ -978,3 +978,112 @@ fn stats_count_what_went_over_the_wire_lag_rtt_reconnects_and_errors() {
     // It never reached yrs: the validator refused it, so it counts as invalid.
     assert_eq!(s.received.by_type["invalid"].messages, 1);
 }
+
+/// Updates of a map on client 9, one key per update (`k0`, `k1`, ...): each later one starts
+/// past a gap for a document that lacks the earlier ones.
+fn keyed_updates(n: usize) -> Vec<Vec<u8>> {
+    let src = yrs::Doc::with_client_id(9);
+    let m = src.get_or_insert_map("m");
+    let mut out = Vec::new();
+    for i in 0..n {
+        let before = src.transact().state_vector();
+        m.insert(&mut src.transact_mut(), format!("k{i}"), i as i64);
+        out.push(src.transact().encode_state_as_update_v1(&before));
+    }
+    out
+}
+
+/// A connected session on a document whose one gate it shares, with its outputs drained.
+fn gated_session() -> (yrs::Doc, Session, crate::core::gate::SharedGate) {
+    let doc = yrs::Doc::with_client_id(1);
+    let gate = crate::core::gate::SharedGate::default();
+    let mut s = Session::new(doc.clone(), cfg(), 0).unwrap();
+    s.share_gate(gate.clone());
+    s.connected(0);
+    while s.poll_output(0).is_some() {}
+    (doc, s, gate)
+}
+
+/// What the app's `applyUpdate` and stored rows do: through the document's gate, in a
+/// transaction of their own origin.
+fn apply_as_app(doc: &yrs::Doc, gate: &crate::core::gate::SharedGate, update: &[u8]) {
+    let limits = crate::core::validate::Limits::default();
+    {
+        let mut txn = doc.transact_mut_with("app");
+        gate.borrow_mut().apply(&mut txn, update, &limits).unwrap();
+    }
+    gate.borrow_mut().settle(doc, &limits);
+}
+
+fn keys(doc: &yrs::Doc) -> Vec<String> {
+    let m = doc.get_or_insert_map("m");
+    let mut k: Vec<String> = m.keys(&doc.transact()).map(str::to_string).collect();
+    k.sort();
+    k
+}
+
+/// The map keys in the updates the session sent to the server.
+fn keys_sent(s: &mut Session, now: u64) -> Vec<String> {
+    let mut out = Vec::new();
+    while let Some(o) = s.poll_output(now) {
+        if let Output::Transmit(f) = o {
+            if let Ok(Message::Sync(SyncMessage::Update(u))) =
+                <Message as yrs::updates::decoder::Decode>::decode_v1(&f)
+            {
+                let d = yrs::Doc::new();
+                let upd = <yrs::Update as yrs::updates::decoder::Decode>::decode_v1(&u).unwrap();
+                d.transact_mut().apply_update(upd).unwrap();
+                out.extend(keys(&d));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// #15: with a gate of its own, a server update past a gap waited until the next server frame
+/// even when the app (or storage) brought the missing blocks. One gate per document: it goes in
+/// at once, and still as the server's (not sent back), while the app's block is sent.
+#[test]
+fn a_server_update_past_a_gap_goes_in_as_soon_as_the_app_fills_it() {
+    let ups = keyed_updates(2);
+    let (doc, mut s, gate) = gated_session();
+    s.handle_frame(
+        1,
+        &frame(&Message::Sync(SyncMessage::Update(ups[1].clone()))),
+    );
+    assert_eq!(keys(&doc), Vec::<String>::new(), "k1 waits for k0");
+    assert_eq!(gate.borrow().held().0, 1);
+    apply_as_app(&doc, &gate, &ups[0]);
+    assert_eq!(
+        keys(&doc),
+        ["k0", "k1"],
+        "no further server frame was needed"
+    );
+    assert_eq!(gate.borrow().held(), (0, 0));
+    s.handle_timeout(2);
+    assert_eq!(
+        keys_sent(&mut s, 2),
+        ["k0"],
+        "the app's change goes up, the server's does not"
+    );
+}
+
+#[test]
+fn an_apps_update_past_a_gap_goes_in_with_the_servers_and_is_still_sent() {
+    let ups = keyed_updates(2);
+    let (doc, mut s, gate) = gated_session();
+    apply_as_app(&doc, &gate, &ups[1]);
+    assert_eq!(keys(&doc), Vec::<String>::new());
+    s.handle_frame(
+        1,
+        &frame(&Message::Sync(SyncMessage::Update(ups[0].clone()))),
+    );
+    assert_eq!(keys(&doc), ["k0", "k1"]);
+    s.handle_timeout(2);
+    assert_eq!(
+        keys_sent(&mut s, 2),
+        ["k1"],
+        "released under the app's origin, so sent"
+    );
+}

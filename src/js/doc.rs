@@ -211,7 +211,7 @@ pub struct DocShared {
     graveyard: RefCell<Vec<Box<dyn std::any::Any>>>,
     local_store: RefCell<Option<Weak<dyn LocalStore>>>,
     /// Blocks from `applyUpdate` and storage that wait for a gap to fill.
-    pub gate: RefCell<crate::core::gate::Gate>,
+    pub gate: crate::core::gate::SharedGate,
 }
 
 impl DocShared {
@@ -246,7 +246,7 @@ impl DocShared {
             observers: RefCell::default(),
             graveyard: RefCell::default(),
             local_store: RefCell::new(None),
-            gate: RefCell::default(),
+            gate: Default::default(),
         });
         *shared.hub.shared.borrow_mut() = Rc::downgrade(&shared);
         shared
@@ -720,6 +720,17 @@ impl Doc {
                 .apply(txn, update, &Limits::default())
                 .map_err(ApiError::from)
         });
+        // Blocks the server, other tabs or storage held that this update filled a gap for, each
+        // under its own origin. Not inside a `transact` callback: its transaction is still open.
+        if result.is_ok() && !shared.in_transaction() {
+            let settled = shared
+                .gate
+                .borrow_mut()
+                .settle(&shared.doc, &Limits::default());
+            if settled {
+                shared.flush().map_err(ApiError::Listener)?;
+            }
+        }
         shared.hub.origins.borrow_mut().release(&key);
         result
     }

@@ -344,7 +344,9 @@ fn fold_rows(
             }
         }
     }
-    let held = gate.held_updates().to_vec();
+    // Blocks held by other paths (the server, applyUpdate) that the rows filled gaps for.
+    gate.settle(&core.doc.doc, &limits);
+    let held: Vec<Vec<u8>> = gate.held_updates().map(<[u8]>::to_vec).collect();
     drop(gate);
     let state = if want_state {
         // Held blocks are part of what the rows hold: a compacted row must keep them.

@@ -817,8 +817,11 @@ impl WebsocketProvider {
         cfg.limits.max_frame = opts.max_message_size;
         cfg.limits.max_awareness_clients = opts.max_awareness_clients;
         let observer_key = format!("{}-pump", cfg.origin);
-        let session =
+        let mut session =
             Session::new(shared.doc.clone(), cfg, now_ms()).map_err(|_| ApiError::Busy)?;
+        // One gate per document: the server's blocks and those of storage and applyUpdate wait
+        // for each other's gaps in the same place.
+        session.share_gate(shared.gate.clone());
         let core = Rc::new(Core {
             inner: RefCell::new(Inner {
                 session,
