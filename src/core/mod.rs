@@ -4,6 +4,7 @@
 pub mod ack;
 pub mod awareness;
 pub mod backoff;
+pub mod connection;
 pub mod error;
 pub mod frame;
 pub mod gate;

@@ -11,7 +11,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 
 use crate::core::awareness::AwarenessChange;
-use crate::core::backoff::Backoff;
+use crate::core::connection::{Command, Connection};
 use crate::core::session::{CloseReason, Config, Event, Output, PersistCommand, Session};
 use crate::core::stats::SyncStats;
 use crate::js::doc::{Doc, DocShared};
@@ -24,9 +24,6 @@ use crate::web::clock::{now_ms, seed};
 use crate::web::listener::Listener;
 use crate::web::socket::{Socket, SocketEvent};
 use crate::web::timer::{Interval, Timer};
-
-/// A page hidden at least this long probes (or reconnects) as soon as it is visible again.
-const LONG_HIDDEN_MS: u64 = 10_000;
 
 /// Settings read from the JS options object.
 struct Options {
@@ -189,21 +186,18 @@ struct Inner {
     generation: u64,
     /// A token is being fetched for this generation.
     fetching_token: bool,
+    /// One timer for the session's and the connection policy's timeouts.
     timer: Option<Timer>,
-    reconnect: Option<Timer>,
-    backoff: Backoff,
-    should_connect: bool,
+    /// When to connect (core policy); this adapter only executes its commands.
+    conn: Connection,
     destroyed: bool,
     disable_bc: bool,
     channel: Option<Channel>,
     listeners: Vec<Listener>,
-    hidden_since: Option<u64>,
     synced_waiters: Vec<(Waiter, Waiter)>,
     ack_waiters: Vec<(u64, Waiter, Waiter)>,
     /// Unconfirmed changes were taken from local storage (done once, when storage exists).
     seeded: bool,
-    /// Delay of the pending reconnect (ms).
-    backoff_ms: Option<u64>,
     /// Emits the periodic `stats` event.
     stats_timer: Option<Interval>,
 }
@@ -283,26 +277,39 @@ fn navigator_online() -> bool {
     web_sys::window().is_none_or(|w| w.navigator().on_line())
 }
 
-/// Starts a connection attempt: fetch a token if configured, then open the socket.
+/// The app wants to be connected: tell the policy, run what it says.
 fn connect(core: &Rc<Core>) {
+    core.inner.borrow_mut().conn.start();
+    run_commands(core);
+}
+
+/// Executes the connection policy's commands.
+fn run_commands(core: &Rc<Core>) {
+    loop {
+        let cmd = core.inner.borrow_mut().conn.poll_command();
+        match cmd {
+            None => return,
+            Some(Command::Connect) => attempt(core),
+            Some(Command::Probe) => {
+                core.inner.borrow_mut().session.probe_now(now_ms());
+                pump(core);
+            }
+        }
+    }
+}
+
+/// Starts a connection attempt: fetch a token if configured, then open the socket.
+fn attempt(core: &Rc<Core>) {
     let token = {
         let mut inner = core.inner.borrow_mut();
-        if inner.destroyed
-            || inner.session.denied()
-            || !inner.should_connect
-            || inner.socket.is_some()
-            || inner.fetching_token
-        {
+        if inner.destroyed || inner.socket.is_some() || inner.fetching_token {
             return;
         }
         if !navigator_online() {
-            // The `online` event reconnects.
+            // No `offline` event came: the `online` event reconnects.
+            inner.conn.not_attempted();
             return;
         }
-        if let Some(t) = inner.reconnect.as_mut() {
-            t.cancel();
-        }
-        inner.backoff_ms = None;
         inner.generation += 1;
         inner.session.connecting(now_ms());
         log::info!(
@@ -331,7 +338,7 @@ fn connect(core: &Rc<Core>) {
                 let current = {
                     let mut inner = core.inner.borrow_mut();
                     inner.fetching_token = false;
-                    inner.generation == generation && !inner.destroyed && inner.should_connect
+                    inner.generation == generation && !inner.destroyed && inner.conn.wanted()
                 };
                 if !current {
                     return;
@@ -352,10 +359,19 @@ fn connect(core: &Rc<Core>) {
 fn attempt_failed(core: &Rc<Core>) {
     {
         let mut inner = core.inner.borrow_mut();
-        inner.session.closed(now_ms(), None);
-        schedule_reconnect(core, &mut inner);
+        let now = now_ms();
+        inner.session.closed(now, None);
+        closed(&mut inner, now);
     }
     pump(core);
+}
+
+/// The connection is gone (or never came up): the policy plans the next attempt.
+fn closed(inner: &mut Inner, now: u64) {
+    inner.conn.closed(now);
+    if let Some(delay) = inner.conn.pending_delay() {
+        log::info!(target: "ysync::provider", "reconnecting in {delay} ms");
+    }
 }
 
 /// RFC 9110 `tchar`: what a subprotocol name may contain.
@@ -429,6 +445,7 @@ fn on_socket(core: &Rc<Core>, generation: u64, ev: SocketEvent) {
         match ev {
             SocketEvent::Open => {
                 log::info!(target: "ysync::provider", "connected");
+                inner.conn.opened();
                 inner.session.connected(now)
             }
             SocketEvent::Message(bytes) => {
@@ -453,7 +470,7 @@ fn on_socket(core: &Rc<Core>, generation: u64, ev: SocketEvent) {
                 log::info!(target: "ysync::provider", "closed: code {code}");
                 drop_later(inner.socket.take());
                 inner.session.closed(now, Some(code));
-                schedule_reconnect(core, &mut inner);
+                closed(&mut inner, now);
             }
         }
     }
@@ -466,19 +483,6 @@ fn drop_later<T: 'static>(x: Option<T>) {
     if let Some(x) = x {
         wasm_bindgen_futures::spawn_local(async move { drop(x) });
     }
-}
-
-fn schedule_reconnect(core: &Rc<Core>, inner: &mut Inner) {
-    if inner.destroyed || !inner.should_connect || inner.session.denied() {
-        return;
-    }
-    let delay = inner.backoff.next_delay();
-    inner.backoff_ms = Some(delay);
-    log::info!(target: "ysync::provider", "reconnecting in {delay} ms");
-    inner
-        .reconnect
-        .get_or_insert_with(|| Timer::for_owner(Rc::downgrade(core), connect))
-        .schedule(delay);
 }
 
 /// Executes the session's outputs, then delivers JS events.
@@ -507,9 +511,12 @@ fn pump(core: &Rc<Core>) {
                 Output::Close(reason) => {
                     log::warn!(target: "ysync::provider", "closing: {reason:?}");
                     drop_later(inner.socket.take());
-                    inner.session.closed(now_ms(), None);
-                    if !matches!(reason, CloseReason::PermissionDenied) {
-                        schedule_reconnect(core, &mut inner);
+                    let now = now_ms();
+                    inner.session.closed(now, None);
+                    if matches!(reason, CloseReason::PermissionDenied) {
+                        inner.conn.denied();
+                    } else {
+                        closed(&mut inner, now);
                     }
                 }
                 Output::Persist(PersistCommand::Acknowledged { state_vector }) => {
@@ -543,10 +550,17 @@ fn pump(core: &Rc<Core>) {
             }
         }
         core.resolutions.borrow_mut().extend(resolved);
-        if let Some(at) = inner.session.poll_timeout() {
+        let due = [inner.session.poll_timeout(), inner.conn.poll_timeout()];
+        if let Some(at) = due.into_iter().flatten().min() {
             let t = inner.timer.get_or_insert_with(|| {
                 Timer::for_owner(Rc::downgrade(core), |core| {
-                    core.inner.borrow_mut().session.handle_timeout(now_ms());
+                    {
+                        let mut inner = core.inner.borrow_mut();
+                        let now = now_ms();
+                        inner.session.handle_timeout(now);
+                        inner.conn.handle_timeout(now);
+                    }
+                    run_commands(core);
                     pump(core);
                 })
             });
@@ -611,7 +625,7 @@ fn on_event(core: &Rc<Core>, inner: &mut Inner, e: Event) {
         ),
         Event::Synced(b) => {
             if b {
-                inner.backoff.reset();
+                inner.conn.synced();
             }
             log::debug!(target: "ysync::provider", "synced: {b}");
             core.emit("sync", vec![JsValue::from_bool(b)]);
@@ -661,7 +675,7 @@ fn snapshot(core: &Core) -> ProviderStats {
     }
     ProviderStats {
         status: inner.session.status().as_str(),
-        backoff_ms: inner.backoff_ms,
+        backoff_ms: inner.conn.pending_delay(),
         sync,
     }
 }
@@ -732,8 +746,14 @@ fn watch_window(core: &Rc<Core>) {
     let weak = Rc::downgrade(core);
     ls.extend(Listener::new(&window, "online", move |_| {
         if let Some(core) = weak.upgrade() {
-            core.inner.borrow_mut().backoff.reset();
-            connect(&core);
+            core.inner.borrow_mut().conn.online();
+            run_commands(&core);
+        }
+    }));
+    let weak = Rc::downgrade(core);
+    ls.extend(Listener::new(&window, "offline", move |_| {
+        if let Some(core) = weak.upgrade() {
+            core.inner.borrow_mut().conn.offline();
         }
     }));
     let weak = Rc::downgrade(core);
@@ -750,26 +770,15 @@ fn watch_window(core: &Rc<Core>) {
         ls.extend(Listener::new(&document, "visibilitychange", move |_| {
             let Some(core) = weak.upgrade() else { return };
             let now = now_ms();
-            let reconnect = {
+            {
                 let mut inner = core.inner.borrow_mut();
                 if doc2.hidden() {
-                    inner.hidden_since = Some(now);
-                    false
+                    inner.conn.hidden(now);
                 } else {
-                    let long = inner
-                        .hidden_since
-                        .take()
-                        .is_some_and(|t| now.saturating_sub(t) >= LONG_HIDDEN_MS);
-                    if long && inner.socket.is_some() {
-                        inner.session.probe_now(now);
-                    }
-                    long && inner.socket.is_none()
+                    inner.conn.visible(now);
                 }
-            };
-            if reconnect {
-                core.inner.borrow_mut().backoff.reset();
-                connect(&core);
             }
+            run_commands(&core);
             pump(&core);
         }));
     }
@@ -835,18 +844,14 @@ impl WebsocketProvider {
                 generation: 0,
                 fetching_token: false,
                 timer: None,
-                reconnect: None,
-                backoff: Backoff::new(100, opts.max_backoff, seed()),
-                should_connect: opts.connect,
+                conn: Connection::new(opts.max_backoff, seed(), navigator_online()),
                 destroyed: false,
                 disable_bc: opts.disable_bc,
                 channel: None,
                 listeners: Vec::new(),
-                hidden_since: None,
                 synced_waiters: vec![],
                 ack_waiters: vec![],
                 seeded: false,
-                backoff_ms: None,
                 stats_timer: None,
             }),
             doc: shared.clone(),
@@ -907,7 +912,6 @@ impl WebsocketProvider {
 
     /// Starts connecting (and reconnecting after failures), and joins the other tabs.
     pub fn connect(&self) {
-        self.core.inner.borrow_mut().should_connect = true;
         connect(&self.core);
         open_channel(&self.core);
     }
@@ -916,10 +920,7 @@ impl WebsocketProvider {
     pub fn disconnect(&self) {
         {
             let mut inner = self.core.inner.borrow_mut();
-            inner.should_connect = false;
-            if let Some(t) = inner.reconnect.as_mut() {
-                t.cancel();
-            }
+            inner.conn.stop();
             inner.generation += 1;
             inner.fetching_token = false;
             drop_later(inner.socket.take());
@@ -948,9 +949,8 @@ impl WebsocketProvider {
         let rejected: Vec<Waiter> = {
             let mut inner = self.core.inner.borrow_mut();
             inner.destroyed = true;
-            inner.should_connect = false;
+            inner.conn.stop();
             inner.timer = None;
-            inner.reconnect = None;
             inner.stats_timer = None;
             inner.listeners.clear();
             drop_later(inner.socket.take());
