@@ -12,16 +12,13 @@ pub mod position;
 pub mod session;
 pub mod stats;
 pub mod store;
+#[doc(hidden)] // For the fuzz targets (fuzz/) and the corpus replay, not for apps.
 pub mod untrusted;
 pub mod update_v2;
 pub mod validate;
 
 #[cfg(test)]
-mod golden_tests;
-#[cfg(test)]
-mod sim;
-#[cfg(test)]
-mod sim_tests;
+mod tests;
 
 /// Whether a committed transaction changed the document: the test yrs makes before it encodes
 /// an update for `observe_update_v1` subscribers. The SDK's observers subscribe to
@@ -39,28 +36,4 @@ pub(crate) fn hex(s: &str) -> Vec<u8> {
         .step_by(2)
         .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
         .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    #[cfg(target_arch = "wasm32")]
-    use wasm_bindgen_test::wasm_bindgen_test as test;
-    use yrs::{Text, Transact};
-
-    #[test]
-    fn changed_is_true_for_insertions_and_deletions_only() {
-        let doc = yrs::Doc::with_client_id(1);
-        let text = doc.get_or_insert_text("t");
-        let seen = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
-        let s = seen.clone();
-        doc.observe_transaction_cleanup("t", move |txn, _| {
-            s.borrow_mut().push(super::changed(txn))
-        })
-        .unwrap();
-        seen.borrow_mut().clear(); // subscribing may commit an empty transaction of its own
-        drop(doc.transact_mut()); // nothing
-        text.insert(&mut doc.transact_mut(), 0, "abc");
-        text.remove_range(&mut doc.transact_mut(), 0, 1); // a deletion alone
-        assert_eq!(*seen.borrow(), vec![false, true, true]);
-    }
 }

@@ -9,7 +9,7 @@ use yrs::{Array, GetString, Map, ReadTxn, StateVector, Text, Transact};
 
 use crate::core::error::SyncError;
 use crate::core::session::{CloseReason, Config, Event, Output, Session, Status};
-use crate::core::sim::{frame, snapshot, Sim};
+use crate::core::tests::sim::{frame, snapshot, Sim};
 
 fn text(doc: &yrs::Doc) -> String {
     let t = doc.get_or_insert_text("note");

@@ -14,7 +14,7 @@ use crate::core::validate::Limits;
 
 fn vectors() -> serde_json::Value {
     let v: serde_json::Value =
-        serde_json::from_str(include_str!("../../tests/fixtures/golden.json")).unwrap();
+        serde_json::from_str(include_str!("../../../tests/fixtures/golden.json")).unwrap();
     v["vectors"].clone()
 }
 
