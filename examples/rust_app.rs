@@ -8,14 +8,25 @@
 mod app {
     use wasm_bindgen_futures::{spawn_local, JsFuture};
     use ysync::yrs::{GetString, Map, Observable, Text, Transact};
-    use ysync::{Doc, IndexeddbPersistence, WebsocketProvider};
+    use ysync::{Doc, IndexeddbPersistence, ProviderConfig, ProviderEvent, WebsocketProvider};
 
     /// Opens the note, restores it from IndexedDB, syncs it with a y-websocket server, and
     /// edits it with yrs's typed API.
     pub fn start() -> Result<(), wasm_bindgen::JsValue> {
         let doc = Doc::new(None)?;
         let persistence = IndexeddbPersistence::new("notes", &doc, None)?;
-        let provider = WebsocketProvider::new("ws://127.0.0.1:1234", "notes", &doc, None)?;
+        let provider = WebsocketProvider::new(
+            "ws://127.0.0.1:1234",
+            "notes",
+            &doc,
+            ProviderConfig::default(),
+        )?;
+        // Rust events, with no borrow held: the listener may call the provider.
+        let status = provider.subscribe(|e| {
+            if let ProviderEvent::Status(s) = e {
+                log::info!("sync: {}", s.as_str());
+            }
+        });
         // The yrs document behind it: every yrs type and transaction, in Rust.
         let ydoc = doc.shared().doc.clone();
         let note = ydoc.get_or_insert_text("note");
@@ -33,10 +44,11 @@ mod app {
                 meta.insert(&mut txn, "edited", true);
             }
             // JS listeners on the same document (if any) hear about it in the next microtask.
-            let _ = JsFuture::from(provider.when_acknowledged()).await;
+            let _ = provider.wait_acknowledged().await;
             log::info!("on the server: {}", note.get_string(&ydoc.transact()));
             let _ = persistence.destroy().await;
-            provider.destroy();
+            drop(status);
+            drop(provider); // disconnects, as `destroy()`
         });
         Ok(())
     }

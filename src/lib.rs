@@ -31,10 +31,19 @@ pub mod core;
 pub mod web;
 
 #[cfg(target_arch = "wasm32")]
+pub mod driver;
+
+#[cfg(target_arch = "wasm32")]
 pub mod js;
 
 pub use yrs;
 
 /// The Rust API of a web app (wasm32): the document, its IndexedDB storage and its provider.
 #[cfg(target_arch = "wasm32")]
-pub use js::{doc::Doc, persistence::IndexeddbPersistence, provider::WebsocketProvider};
+pub use driver::{
+    error::Error,
+    provider::{ProviderConfig, ProviderEvent, WebsocketProvider},
+};
+/// The Rust API of a web app (wasm32): the document and its IndexedDB storage.
+#[cfg(target_arch = "wasm32")]
+pub use js::{doc::Doc, persistence::IndexeddbPersistence};

@@ -9,7 +9,8 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::*;
 // The crate-root Rust API, as a Rust web app imports it.
-use ysync::{Doc, WebsocketProvider};
+use ysync::driver::provider::Settle;
+use ysync::{Doc, ProviderConfig, ProviderEvent, WebsocketProvider};
 
 wasm_bindgen_test_configure!(run_in_browser);
 
@@ -49,6 +50,20 @@ async fn eventually(ms: i32, mut cond: impl FnMut() -> bool) -> bool {
     false
 }
 
+/// A promise for a wait of the provider's (`|s| p.when_synced(s)`).
+fn promise(wait: impl FnOnce(Settle)) -> js_sys::Promise {
+    let mut wait = Some(wait);
+    js_sys::Promise::new(&mut |resolve, reject| {
+        let Some(wait) = wait.take() else { return };
+        wait(Box::new(move |r| {
+            let _ = match r {
+                Ok(()) => resolve.call0(&JsValue::NULL),
+                Err(e) => reject.call1(&JsValue::NULL, &e.into()),
+            };
+        }))
+    })
+}
+
 async fn with_timeout(p: js_sys::Promise, ms: i32) -> Result<JsValue, &'static str> {
     let timeout = js_sys::Promise::new(&mut |_, reject| {
         let w = web_sys::window().unwrap();
@@ -71,39 +86,41 @@ fn text(doc: &Doc) -> String {
 async fn two_clients_sync_through_the_server_and_get_acknowledged() {
     let room = room("web-two");
     let d1 = Doc::new(None).unwrap();
-    let opts = js_sys::Object::new();
-    js_sys::Reflect::set(&opts, &"connect".into(), &JsValue::FALSE).unwrap();
-    let p1 = WebsocketProvider::new(server(), &room, &d1, Some(opts.unchecked_into())).unwrap();
-    assert_eq!(p1.status(), "disconnected");
+    let cfg = ProviderConfig {
+        connect: false,
+        ..ProviderConfig::default()
+    };
+    let p1 = WebsocketProvider::new(server(), &room, &d1, cfg).unwrap();
+    assert_eq!(p1.status().as_str(), "disconnected");
     let statuses = Rc::new(RefCell::new(Vec::<String>::new()));
     let s = statuses.clone();
-    let on_status = Closure::<dyn FnMut(JsValue)>::new(move |e: JsValue| {
-        let st = js_sys::Reflect::get(&e, &"status".into()).unwrap();
-        s.borrow_mut().push(st.as_string().unwrap());
+    let _on_status = p1.subscribe(move |e| {
+        if let ProviderEvent::Status(st) = e {
+            s.borrow_mut().push(st.as_str().into());
+        }
     });
-    p1.on(
-        "status",
-        on_status
-            .as_ref()
-            .unchecked_ref::<js_sys::Function>()
-            .clone(),
-    );
     p1.connect();
-    with_timeout(p1.when_synced(), 5_000).await.unwrap();
+    with_timeout(promise(|s| p1.when_synced(s)), 5_000)
+        .await
+        .unwrap();
     assert!(p1.synced());
-    assert_eq!(p1.status(), "connected");
+    assert_eq!(p1.status().as_str(), "connected");
 
     d1.get_text(Some("note".into()))
         .unwrap()
         .insert(0.into(), "hello from ysync".into(), None)
         .unwrap();
-    assert!(p1.has_unsynced_changes());
-    with_timeout(p1.when_acknowledged(), 5_000).await.unwrap();
-    assert!(!p1.has_unsynced_changes());
+    assert!(p1.unsynced_changes() > 0);
+    with_timeout(promise(|s| p1.when_acknowledged(s)), 5_000)
+        .await
+        .unwrap();
+    assert_eq!(p1.unsynced_changes(), 0);
 
     let d2 = Doc::new(None).unwrap();
-    let p2 = WebsocketProvider::new(server(), &room, &d2, None).unwrap();
-    with_timeout(p2.when_synced(), 5_000).await.unwrap();
+    let p2 = WebsocketProvider::new(server(), &room, &d2, ProviderConfig::default()).unwrap();
+    with_timeout(promise(|s| p2.when_synced(s)), 5_000)
+        .await
+        .unwrap();
     assert_eq!(text(&d2), "hello from ysync");
 
     let m = d2.get_map(Some("m".into())).unwrap();
@@ -133,7 +150,7 @@ async fn two_clients_sync_through_the_server_and_get_acknowledged() {
 async fn update_events_fire_for_remote_changes_after_the_transaction() {
     let room = room("web-events");
     let d1 = Doc::new(None).unwrap();
-    let p1 = WebsocketProvider::new(server(), &room, &d1, None).unwrap();
+    let p1 = WebsocketProvider::new(server(), &room, &d1, ProviderConfig::default()).unwrap();
     let seen = Rc::new(RefCell::new(Vec::<String>::new()));
     let seen2 = seen.clone();
     let d1_text = d1.get_text(Some("note".into())).unwrap();
@@ -150,7 +167,7 @@ async fn update_events_fire_for_remote_changes_after_the_transaction() {
     )
     .unwrap();
     let d2 = Doc::new(None).unwrap();
-    let p2 = WebsocketProvider::new(server(), &room, &d2, None).unwrap();
+    let p2 = WebsocketProvider::new(server(), &room, &d2, ProviderConfig::default()).unwrap();
     // The async Rust API.
     p1.wait_synced().await.unwrap();
     p2.wait_synced().await.unwrap();
@@ -254,17 +271,14 @@ fn wrong_argument_type_is_a_type_error() {
 async fn destroy_stops_reconnecting() {
     // Nothing listens on port 9 on loopback: every attempt fails fast.
     let d = Doc::new(None).unwrap();
-    let p = WebsocketProvider::new("ws://127.0.0.1:9", "x", &d, None).unwrap();
+    let p = WebsocketProvider::new("ws://127.0.0.1:9", "x", &d, ProviderConfig::default()).unwrap();
     let closes = Rc::new(RefCell::new(0u32));
     let c = closes.clone();
-    let on_close = Closure::<dyn FnMut(JsValue)>::new(move |_| *c.borrow_mut() += 1);
-    p.on(
-        "connection-close",
-        on_close
-            .as_ref()
-            .unchecked_ref::<js_sys::Function>()
-            .clone(),
-    );
+    let _on_close = p.subscribe(move |e| {
+        if matches!(e, ProviderEvent::ConnectionClose { .. }) {
+            *c.borrow_mut() += 1
+        }
+    });
     assert!(
         eventually(3_000, || *closes.borrow() >= 2).await,
         "reconnects"
@@ -273,5 +287,5 @@ async fn destroy_stops_reconnecting() {
     let n = *closes.borrow();
     sleep(1_000).await;
     assert_eq!(*closes.borrow(), n, "no attempts after destroy");
-    assert_eq!(p.status(), "disconnected");
+    assert_eq!(p.status().as_str(), "disconnected");
 }

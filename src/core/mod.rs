@@ -8,10 +8,12 @@ pub mod connection;
 pub mod error;
 pub mod frame;
 pub mod gate;
+pub mod origin;
 pub mod position;
 pub mod session;
 pub mod stats;
 pub mod store;
+pub mod tap;
 #[doc(hidden)] // For the fuzz targets (fuzz/) and the corpus replay, not for apps.
 pub mod untrusted;
 pub mod update_v2;

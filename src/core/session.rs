@@ -7,8 +7,10 @@
 //! [`poll_output`](Session::poll_output) in order: frames to send, a request to close, persistence
 //! commands and events. Nothing here does I/O, reads a clock or draws random numbers.
 
+use crate::core::origin::Origin;
+use crate::core::tap::{Tap, Tapped};
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::rc::Rc;
 use std::sync::{Arc, Mutex};
 
 use yrs::sync::{Message, SyncMessage};
@@ -124,9 +126,9 @@ pub struct Config {
     pub probe_timeout_ms: u64,
     /// How many times a change the server lacks is sent again before an error is reported.
     pub max_resend: u32,
-    /// Origin of the transactions that apply remote changes (so they are not sent back).
-    /// Changes from other tabs are applied with this origin + `"-bc"`.
-    pub origin: String,
+    /// This session's number: it applies the server's changes with [`Origin::Server`] and
+    /// other tabs' with [`Origin::Tab`] of it (so they are not sent back).
+    pub id: u64,
     /// Drop remote awareness states not renewed for this long (ms); the local state is renewed
     /// at half of it. y-protocols uses 30,000.
     pub awareness_timeout_ms: u64,
@@ -137,16 +139,7 @@ pub struct Config {
     /// first change after a quiet spell is probed at once, a burst (typing) shares one probe
     /// per window instead of doubling the frames and the server's work per keystroke.
     pub ack_interval_ms: u64,
-    /// Transactions whose origin starts with this restore stored state (local storage
-    /// loading): they are not new local changes. What of them the server lacks is found by
-    /// [`Session::seed_unconfirmed`].
-    pub restored_origin_prefix: String,
 }
-
-/// Origin prefix of transactions that restore state from local storage.
-pub const RESTORED_ORIGIN_PREFIX: &str = "ysync-store";
-
-static NEXT_ORIGIN: AtomicU64 = AtomicU64::new(1);
 
 impl Default for Config {
     fn default() -> Self {
@@ -159,11 +152,7 @@ impl Default for Config {
             awareness_timeout_ms: crate::core::awareness::OUTDATED_MS,
             resync_interval_ms: 0,
             ack_interval_ms: 50,
-            restored_origin_prefix: RESTORED_ORIGIN_PREFIX.to_string(),
-            origin: format!(
-                "ysync-session-{}",
-                NEXT_ORIGIN.fetch_add(1, Ordering::Relaxed)
-            ),
+            id: crate::core::origin::next_number(),
         }
     }
 }
@@ -208,7 +197,13 @@ pub struct Session {
     now: u64,
     last_unsynced: (usize, usize),
     bc_open: bool,
+    /// `Origin::Server` of this session, encoded.
+    origin: String,
+    /// `Origin::Tab` of this session, encoded.
     bc_origin: String,
+    /// Where the session hears of local changes, and its consumer there.
+    tap: Rc<Tap>,
+    tap_id: u64,
     stats: Recorder,
     gate: SharedGate,
 }
@@ -245,25 +240,11 @@ impl Session {
         now: u64,
     ) -> Result<Self, DocBusy> {
         let local: LocalQueue = Arc::default();
-        let bc_origin = format!("{}-bc", cfg.origin);
-        {
-            let local = local.clone();
-            let own = cfg.origin.clone();
-            let bc = bc_origin.clone();
-            let restored = cfg.restored_origin_prefix.clone();
-            // Only local changes (and other tabs') are encoded: not what this session applied
-            // from the server, nor what storage restored (see `crate::core::changed`).
-            doc.observe_transaction_cleanup(cfg.origin.as_str(), move |txn, _| {
-                let origin = txn.origin().map(|o| o.as_ref());
-                let is_restore = !restored.is_empty()
-                    && origin.is_some_and(|o| o.starts_with(restored.as_bytes()));
-                if origin != Some(own.as_bytes()) && !is_restore && crate::core::changed(txn) {
-                    let from_bc = origin == Some(bc.as_bytes());
-                    lock(&local).push((txn.encode_update_v1(), from_bc));
-                }
-            })
-            .map_err(|_| DocBusy)?;
-        }
+        let origin = Origin::Server(cfg.id).encode();
+        let bc_origin = Origin::Tab(cfg.id).encode();
+        // Its own tap until it shares the document's (`share_tap`).
+        let tap = Rc::new(Tap::attach(&doc).map_err(|_| DocBusy)?);
+        let tap_id = tap.add(local_consumer(local.clone(), cfg.id));
         Ok(Session {
             awareness: Awareness::new(
                 doc.client_id().get(),
@@ -280,7 +261,10 @@ impl Session {
             now,
             last_unsynced: (0, 0),
             bc_open: false,
+            origin,
             bc_origin,
+            tap,
+            tap_id,
             stats: Recorder::default(),
             gate: SharedGate::default(),
             cfg,
@@ -292,6 +276,14 @@ impl Session {
         &self.doc
     }
 
+    /// Makes `tap` the one this session hears local changes from: the document's one tap,
+    /// which its storage and listeners use too, so each change is encoded once.
+    pub fn share_tap(&mut self, tap: Rc<Tap>) {
+        self.tap.remove(self.tap_id);
+        self.tap_id = tap.add(local_consumer(self.local.clone(), self.cfg.id));
+        self.tap = tap;
+    }
+
     /// Makes `gate` the one this session applies through: the document's one gate, which its
     /// storage and API use too. Call it before the session handles any frame.
     pub fn share_gate(&mut self, gate: SharedGate) {
@@ -301,7 +293,7 @@ impl Session {
     /// The yrs origins of the transactions this session applies: updates from the server and
     /// updates from other tabs.
     pub fn applied_origins(&self) -> [&str; 2] {
-        [&self.cfg.origin, &self.bc_origin]
+        [&self.origin, &self.bc_origin]
     }
 
     /// The awareness (presence) states.
@@ -778,7 +770,7 @@ impl Session {
     /// Applies a remote update (validated by the dialect); returns the ids of its blocks and
     /// its delete set, which confirm local changes when it answers a probe.
     fn apply_remote(&mut self, update: &[u8]) -> Result<(IdSet, IdSet), DecodeError> {
-        let origin = self.cfg.origin.clone();
+        let origin = self.origin.clone();
         let ids = self.apply_with_origin(update, &origin)?;
         self.ack.server_holds(&ids.0, &ids.1);
         Ok(ids)
@@ -934,10 +926,16 @@ impl Session {
 
 impl Drop for Session {
     fn drop(&mut self) {
-        // Fails only inside an open transaction; the observer then stays but feeds a queue
-        // nobody reads.
-        let _ = self
-            .doc
-            .unobserve_transaction_cleanup(self.cfg.origin.as_str());
+        self.tap.remove(self.tap_id);
+    }
+}
+
+/// The session's consumer of a document tap: local changes (and other tabs') are queued, not
+/// what this session applied from the server, nor what storage restored.
+fn local_consumer(local: LocalQueue, id: u64) -> impl Fn(&Tapped<'_, '_>) + 'static {
+    move |t| match t.origin() {
+        Some(Origin::Server(n)) if n == id => {}
+        Some(Origin::Restore(_)) => {}
+        o => lock(&local).push((t.update().to_vec(), o == Some(Origin::Tab(id)))),
     }
 }

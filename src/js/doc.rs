@@ -15,7 +15,9 @@ use yrs::updates::decoder::Decode;
 use yrs::updates::encoder::Encode;
 use yrs::{OffsetKind, Options, ReadTxn, Transact, WriteTxn};
 
+use crate::core::origin::Origin;
 use crate::core::validate::{self, Limits};
+use crate::driver::document::{AsDocument, Document};
 use crate::js::error::{ApiError, ApiResult};
 use crate::js::events::Listeners;
 use crate::js::ts::{opt_string, or_undefined, DocOptionsArg, StringArg, Unknown};
@@ -23,29 +25,11 @@ use crate::js::types::{XmlFragment, YArray, YMap, YText};
 use crate::js::value::from_any;
 
 const OBSERVER_KEY: &str = "ysync-js-doc";
-/// Origins of transactions made by this process's own code (`transact`): `local` in events.
-const LOCAL_PREFIX: &str = "ysync-local-";
-/// Origins of `applyUpdate` calls.
-const APPLY_PREFIX: &str = "ysync-js-origin-";
-/// Origins of updates applied from elsewhere (providers, storage, `applyUpdate`).
-const REMOTE_PREFIX: &str = "ysync-";
-
-/// Local storage attached to a document, as seen by providers: where to keep the state vector
-/// the server acknowledged, per server room.
-pub trait LocalStore {
-    /// Resolves (once the stored state is loaded) to the stored acknowledged state vector for
-    /// `key` (Uint8Array), or undefined.
-    fn acknowledged(&self, key: &str) -> js_sys::Promise;
-    /// Stores the acknowledged state vector for `key`.
-    fn save_acknowledged(&self, key: &str, state_vector: &[u8]);
-    /// How many storage operations failed so far (each is reported as an event by the store).
-    fn failures(&self) -> u64;
-}
 
 /// A JS call waiting for the current borrow or transaction to end.
 pub(crate) enum Queued {
     /// `update` listeners: the update and the transaction origin.
-    Update(Vec<u8>, JsValue),
+    Update(Rc<[u8]>, JsValue),
     /// `changes` listeners: the records of one transaction and `{ origin, local }`.
     Changes(js_sys::Array, JsValue),
     /// One observer with its arguments.
@@ -61,18 +45,23 @@ struct Origins {
 }
 
 impl Origins {
-    /// The key with `prefix` standing for `value` (a new one if it has none), pinned once more.
-    fn acquire(&mut self, value: &JsValue, prefix: &str) -> String {
+    /// The origin of kind `kind` standing for `value` (a new one if it has none), encoded and
+    /// pinned once more.
+    fn acquire(&mut self, value: &JsValue, kind: fn(u64) -> Origin) -> String {
+        let same_kind = |bytes: &[u8]| {
+            Origin::parse(bytes)
+                .is_some_and(|o| std::mem::discriminant(&o) == std::mem::discriminant(&kind(0)))
+        };
         if let Some(e) = self
             .entries
             .iter_mut()
-            .find(|e| e.0.starts_with(prefix.as_bytes()) && js_sys::Object::is(&e.1, value))
+            .find(|e| same_kind(&e.0) && js_sys::Object::is(&e.1, value))
         {
             e.2 += 1;
             return String::from_utf8_lossy(&e.0).into_owned();
         }
         self.next += 1;
-        let key = format!("{prefix}{}", self.next);
+        let key = kind(self.next).encode();
         self.entries
             .push((key.clone().into_bytes(), value.clone(), 1));
         key
@@ -145,13 +134,7 @@ impl Hub {
 
     /// `{ origin, local }` for `txn`, as Yjs's `transaction.origin` / `transaction.local`.
     pub(crate) fn txn_info(&self, txn: &yrs::TransactionMut<'_>) -> JsValue {
-        let local = match txn.origin() {
-            None => true,
-            Some(o) => {
-                let o = o.as_ref();
-                o.starts_with(LOCAL_PREFIX.as_bytes()) || !o.starts_with(REMOTE_PREFIX.as_bytes())
-            }
-        };
+        let local = Origin::is_local(txn.origin().map(|o| o.as_ref()));
         let info = js_sys::Object::new();
         let _ = js_sys::Reflect::set(&info, &"origin".into(), &self.origin(txn));
         let _ = js_sys::Reflect::set(&info, &"local".into(), &local.into());
@@ -209,21 +192,22 @@ pub struct DocShared {
     /// Observer sets by (branch address, deep).
     observers: RefCell<HashMap<(usize, bool), ObserverSet>>,
     graveyard: RefCell<Vec<Box<dyn std::any::Any>>>,
-    local_store: RefCell<Option<Weak<dyn LocalStore>>>,
-    /// Blocks from `applyUpdate` and storage that wait for a gap to fill.
-    pub gate: crate::core::gate::SharedGate,
+    /// The document as the provider and the persistence drivers see it (the same yrs
+    /// document, its one gate, the attached storage).
+    pub document: Rc<Document>,
 }
 
 impl DocShared {
-    fn new(doc: yrs::Doc) -> Rc<Self> {
+    fn new(doc: yrs::Doc) -> ApiResult<Rc<Self>> {
         let hub: Rc<Hub> = Rc::default();
+        let document = Rc::new(Document::new(doc.clone()).map_err(|_| ApiError::Busy)?);
         let h = Rc::downgrade(&hub);
-        // A new document has no open transaction, so subscribing cannot fail.
-        // Encoded only when an `update` listener wants it (see `crate::core::changed`).
-        let _ = doc.observe_transaction_cleanup(OBSERVER_KEY, move |txn, _| {
+        // Encoded only when an `update` listener wants it, and then shared with the other
+        // consumers of the document's tap.
+        document.tap.add(move |t| {
             if let Some(hub) = h.upgrade() {
-                if hub.wants("update") && crate::core::changed(txn) {
-                    hub.push(Queued::Update(txn.encode_update_v1(), hub.origin(txn)));
+                if hub.wants("update") {
+                    hub.push(Queued::Update(t.update(), hub.origin(t.txn())));
                 }
             }
         });
@@ -239,17 +223,23 @@ impl DocShared {
         });
         let shared = Rc::new(DocShared {
             current: RefCell::new(None),
-            doc,
+            doc: doc.clone(),
             hub,
             flushing: Cell::new(false),
             next_id: Cell::new(1),
             observers: RefCell::default(),
             graveyard: RefCell::default(),
-            local_store: RefCell::new(None),
-            gate: Default::default(),
+            document,
         });
         *shared.hub.shared.borrow_mut() = Rc::downgrade(&shared);
-        shared
+        // Drivers deliver the document's events before their own.
+        let weak = Rc::downgrade(&shared);
+        shared.document.set_deliver(move || {
+            if let Some(shared) = weak.upgrade() {
+                shared.flush_or_log();
+            }
+        });
+        Ok(shared)
     }
 
     /// Registers a JS value to stand for transactions with `origin` in events.
@@ -271,7 +261,7 @@ impl DocShared {
     /// The key standing for the JS origin `value` in transactions made here (`local`), pinned
     /// until `release_origin`.
     pub(crate) fn acquire_local_origin(&self, value: &JsValue) -> String {
-        self.hub.origins.borrow_mut().acquire(value, LOCAL_PREFIX)
+        self.hub.origins.borrow_mut().acquire(value, Origin::App)
     }
 
     /// Unpins a key from `acquire_local_origin`.
@@ -283,16 +273,6 @@ impl DocShared {
     /// inside a transaction).
     pub(crate) fn drop_later(&self, value: Box<dyn std::any::Any>) {
         self.graveyard.borrow_mut().push(value);
-    }
-
-    /// Attaches local storage (the last one attached wins).
-    pub fn set_local_store(&self, store: Weak<dyn LocalStore>) {
-        *self.local_store.borrow_mut() = Some(store);
-    }
-
-    /// The attached local storage, if any is alive.
-    pub fn local_store(&self) -> Option<Rc<dyn LocalStore>> {
-        self.local_store.borrow().as_ref().and_then(|w| w.upgrade())
     }
 
     /// Runs the queued listener calls. Re-entrant calls (a listener that edits the document)
@@ -482,7 +462,6 @@ impl Drop for DocShared {
     fn drop(&mut self) {
         // An open transaction (impossible outside `transact`) commits before the document goes.
         self.current.get_mut().take();
-        let _ = self.doc.unobserve_transaction_cleanup(OBSERVER_KEY);
         let _ = self.doc.unobserve_after_transaction(OBSERVER_KEY);
     }
 }
@@ -514,6 +493,12 @@ pub struct Doc {
     shared: Rc<DocShared>,
 }
 
+impl AsDocument for Doc {
+    fn document(&self) -> Rc<Document> {
+        self.shared().document.clone()
+    }
+}
+
 #[wasm_bindgen]
 impl Doc {
     /// `new Doc({ clientID? })`. Text positions count UTF-16 code units, as in Yjs.
@@ -521,7 +506,7 @@ impl Doc {
     pub fn new(opts: Option<DocOptionsArg>) -> ApiResult<Doc> {
         let opts = or_undefined(opts);
         Ok(Doc {
-            shared: DocShared::new(yrs::Doc::with_options(doc_options(&opts)?)),
+            shared: DocShared::new(yrs::Doc::with_options(doc_options(&opts)?))?,
         })
     }
 
@@ -591,7 +576,7 @@ impl Doc {
                 .hub
                 .origins
                 .borrow_mut()
-                .acquire(&origin, LOCAL_PREFIX)
+                .acquire(&origin, Origin::App)
         });
         let opened = match &key {
             Some(k) => shared.doc.try_transact_mut_with(k.as_str()),
@@ -712,9 +697,10 @@ impl Doc {
             .hub
             .origins
             .borrow_mut()
-            .acquire(&origin, APPLY_PREFIX);
+            .acquire(&origin, Origin::Applied);
         let result = shared.edit_with(Some(&key), |txn| {
             shared
+                .document
                 .gate
                 .borrow_mut()
                 .apply(txn, update, &Limits::default())
@@ -724,6 +710,7 @@ impl Doc {
         // under its own origin. Not inside a `transact` callback: its transaction is still open.
         if result.is_ok() && !shared.in_transaction() {
             let settled = shared
+                .document
                 .gate
                 .borrow_mut()
                 .settle(&shared.doc, &Limits::default());

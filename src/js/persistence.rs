@@ -12,9 +12,11 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use yrs::{ReadTxn, StateVector, Transact};
 
+use crate::core::origin::{self as origins, Origin};
 use crate::core::store::{Store, StoreCommand, StoreConfig, StoreStats};
 use crate::core::validate::Limits;
-use crate::js::doc::{Doc, DocShared, LocalStore};
+use crate::driver::document::{Acknowledged, LocalStore};
+use crate::js::doc::{Doc, DocShared};
 use crate::js::error::{ApiError, ApiResult};
 use crate::js::events::Listeners;
 use crate::js::keepalive;
@@ -22,8 +24,6 @@ use crate::js::value::to_js_json;
 use crate::web::clock::now_f64;
 use crate::web::idb;
 use crate::web::timer::{Interval, Timer};
-
-static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
 struct Inner {
     store: Store,
@@ -58,6 +58,8 @@ struct Core {
     queue: Rc<RefCell<Vec<Vec<u8>>>>,
     listeners: Listeners,
     flush_scheduled: Cell<bool>,
+    /// This persistence's consumer on the document's tap.
+    tap_id: Cell<u64>,
     /// This core, for the `LocalStore` methods that start async work.
     me: Weak<Core>,
 }
@@ -157,16 +159,20 @@ impl Core {
 const ACKED_PREFIX: &str = "ysync:acknowledged:";
 
 impl LocalStore for Core {
-    fn acknowledged(&self, key: &str) -> js_sys::Promise {
-        let me = match self.me.upgrade() {
-            Some(c) => c,
-            None => return js_sys::Promise::resolve(&JsValue::UNDEFINED),
-        };
+    fn acknowledged(&self, key: &str) -> Acknowledged {
+        let me = self.me.upgrade();
         let key = JsValue::from_str(&format!("{ACKED_PREFIX}{key}"));
-        wasm_bindgen_futures::future_to_promise(async move {
-            JsFuture::from(me.when_synced()).await?;
-            let db = ensure_open(&me).await?;
-            JsFuture::from(idb::custom(&db, "get", &key, &JsValue::UNDEFINED)).await
+        Box::pin(async move {
+            let Some(me) = me else { return Ok(None) };
+            let stored = async {
+                JsFuture::from(me.when_synced()).await?;
+                let db = ensure_open(&me).await?;
+                JsFuture::from(idb::custom(&db, "get", &key, &JsValue::UNDEFINED)).await
+            }
+            .await;
+            // A failure was reported where it happened.
+            let v = stored.map_err(|_| ())?;
+            Ok(v.dyn_ref::<js_sys::Uint8Array>().map(|a| a.to_vec()))
         })
     }
 
@@ -328,7 +334,7 @@ fn fold_rows(
             start = end;
         }
     }
-    let mut gate = core.doc.gate.borrow_mut();
+    let mut gate = core.doc.document.gate.borrow_mut();
     // Rows go in transactions of at most ROWS_PER_TRANSACTION: yrs's commit squashes the new
     // blocks right to left, copying the merged run again at every step, so many small rows in
     // one transaction cost quadratic time (10,000 one-character rows: 43 ms in one, 5 ms in
@@ -552,9 +558,9 @@ impl IndexeddbPersistence {
         let level = crate::js::provider::log_level(&get("logLevel"))?;
         let shared = doc.shared();
         // Loading restores state: providers do not take it for new local changes.
-        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let origin = format!("{}-idb-{n}", crate::core::session::RESTORED_ORIGIN_PREFIX);
-        let merge_origin = format!("ysync-idb-{n}-tabs");
+        let n = origins::next_number();
+        let origin = Origin::Restore(n).encode();
+        let merge_origin = Origin::TabRows(n).encode();
         let core = Rc::new_cyclic(|me: &Weak<Core>| {
             let weak = me.clone();
             let on_blocked = Closure::<dyn FnMut(JsValue)>::new(move |e: JsValue| {
@@ -565,7 +571,7 @@ impl IndexeddbPersistence {
             Core {
                 name: name.to_string(),
                 origin: origin.clone(),
-                merge_origin: merge_origin.clone(),
+                merge_origin,
                 on_blocked,
                 errors: RefCell::default(),
                 doc: shared.clone(),
@@ -586,28 +592,23 @@ impl IndexeddbPersistence {
                 queue: Rc::default(),
                 listeners: Listeners::default(),
                 flush_scheduled: Cell::new(false),
+                tap_id: Cell::new(0),
                 me: me.clone(),
             }
         });
         let store: Rc<dyn LocalStore> = core.clone();
-        shared.set_local_store(Rc::downgrade(&store));
+        shared.document.set_local_store(Rc::downgrade(&store));
         let queue = core.queue.clone();
         let weak = Rc::downgrade(&core);
-        let own = origin.clone();
-        shared
-            .doc
-            // What this persistence loaded itself is not encoded again (`crate::core::changed`).
-            .observe_transaction_cleanup(origin.as_str(), move |txn, _| {
-                let o = txn.origin().map(|o| o.as_ref());
-                if o != Some(own.as_bytes())
-                    && o != Some(merge_origin.as_bytes())
-                    && crate::core::changed(txn)
-                {
-                    queue.borrow_mut().push(txn.encode_update_v1());
-                    schedule_flush(&weak);
-                }
-            })
-            .map_err(|_| ApiError::Busy)?;
+        // What this persistence loaded or picked up itself is not stored again.
+        let tap_id = shared.document.tap.add(move |t| match t.origin() {
+            Some(Origin::Restore(m) | Origin::TabRows(m)) if m == n => {}
+            _ => {
+                queue.borrow_mut().push(t.update().to_vec());
+                schedule_flush(&weak);
+            }
+        });
+        core.tap_id.set(tap_id);
         if get("persist").as_bool() == Some(true) {
             let _ = idb::request_persist();
         }
@@ -762,11 +763,7 @@ impl IndexeddbPersistence {
         self.core
             .doc
             .unregister_origin(self.core.merge_origin.as_bytes());
-        let _ = self
-            .core
-            .doc
-            .doc
-            .unobserve_transaction_cleanup(self.core.origin.as_str());
+        self.core.doc.document.tap.remove(self.core.tap_id.get());
         {
             let mut inner = self.core.inner.borrow_mut();
             inner.destroyed = true;

@@ -1,51 +1,22 @@
-//! `WebsocketProvider`: the browser adapter around [`Session`], with y-websocket's names.
-//!
-//! Every browser event (socket, channel, timer, window event, local edit) feeds the session,
-//! then `pump` executes the session's outputs. JS callbacks are queued while the state is
-//! borrowed and called after the borrow is released.
+//! `WebsocketProvider` and `Awareness` for JS, with y-websocket's and y-protocols' names: JS
+//! options parsed into a [`ProviderConfig`], the driver's events turned into JS events, errors
+//! into JS `Error`s. The behaviour is the driver's (`driver::provider`).
 
-use std::cell::{Cell, RefCell};
-use std::rc::{Rc, Weak};
+use std::rc::Rc;
 
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 
 use crate::core::awareness::AwarenessChange;
-use crate::core::connection::{Command, Connection};
-use crate::core::session::{CloseReason, Config, Event, Output, PersistCommand, Session};
-use crate::core::stats::SyncStats;
+use crate::driver::provider::{
+    self as driver, ProviderConfig, ProviderEvent, TokenFuture, TokenIn,
+};
+use crate::driver::subscribers::Subscription;
 use crate::js::doc::{Doc, DocShared};
-use crate::js::error::{ApiError, ApiResult};
+use crate::js::error::{to_js, ApiError, ApiResult};
 use crate::js::events::Listeners;
 use crate::js::keepalive;
 use crate::js::value::to_js_json;
-use crate::web::broadcast::Channel;
-use crate::web::clock::{now_ms, seed};
-use crate::web::listener::Listener;
-use crate::web::socket::{Socket, SocketEvent};
-use crate::web::timer::{Interval, Timer};
-
-/// Settings read from the JS options object.
-struct Options {
-    connect: bool,
-    params: Vec<(String, String)>,
-    token: Option<js_sys::Function>,
-    token_param: String,
-    token_in_protocol: bool,
-    protocols: Vec<String>,
-    awareness: bool,
-    awareness_timeout: u64,
-    max_awareness_clients: usize,
-    max_backoff: u64,
-    resync_interval: u64,
-    ack_interval: u64,
-    heartbeat_interval: u64,
-    heartbeat_timeout: u64,
-    disable_bc: bool,
-    max_message_size: usize,
-    stats_interval: u64,
-    log_level: Option<log::LevelFilter>,
-}
 
 fn get(obj: &JsValue, key: &str) -> JsValue {
     if obj.is_object() {
@@ -55,90 +26,102 @@ fn get(obj: &JsValue, key: &str) -> JsValue {
     }
 }
 
-impl Options {
-    fn parse(o: &JsValue) -> ApiResult<Self> {
-        if !(o.is_undefined() || o.is_null() || o.is_object()) {
-            return Err(ApiError::InvalidArgument(
-                "options must be an object".into(),
-            ));
-        }
-        let num = |k: &str, d: f64| -> ApiResult<f64> {
-            let v = get(o, k);
-            if v.is_undefined() {
-                return Ok(d);
-            }
-            match v.as_f64() {
-                Some(n) if n >= 0.0 && n.is_finite() => Ok(n),
-                _ => Err(ApiError::InvalidArgument(format!(
-                    "option {k} must be a non-negative number"
-                ))),
-            }
-        };
-        let flag = |k: &str, d: bool| get(o, k).as_bool().unwrap_or(d);
-        let mut params = Vec::new();
-        let p = get(o, "params");
-        if p.is_object() {
-            for e in js_sys::Object::entries(p.unchecked_ref()).iter() {
-                let pair: js_sys::Array = e.unchecked_into();
-                let v = pair.get(1);
-                let v = v
-                    .as_string()
-                    .or_else(|| v.as_f64().map(|n| n.to_string()))
-                    .unwrap_or_default();
-                params.push((pair.get(0).as_string().unwrap_or_default(), v));
-            }
-        }
-        let protocols = match get(o, "protocols") {
-            v if v.is_string() => v.as_string().into_iter().collect(),
-            v if js_sys::Array::is_array(&v) => js_sys::Array::from(&v)
-                .iter()
-                .filter_map(|p| p.as_string())
-                .collect(),
-            _ => vec![],
-        };
-        let token = match get(o, "token") {
-            v if v.is_undefined() || v.is_null() => None,
-            v => Some(v.dyn_into::<js_sys::Function>().map_err(|_| {
-                ApiError::InvalidArgument("option token must be a function".into())
-            })?),
-        };
-        Ok(Options {
-            connect: flag("connect", true),
-            params,
-            token,
-            token_param: get(o, "tokenParam")
-                .as_string()
-                .unwrap_or_else(|| "token".into()),
-            token_in_protocol: match get(o, "tokenIn") {
-                v if v.is_undefined() => false,
-                v => match v.as_string().as_deref() {
-                    Some("query") => false,
-                    Some("protocol") => true,
-                    _ => {
-                        return Err(ApiError::InvalidArgument(
-                            "option tokenIn must be 'query' or 'protocol'".into(),
-                        ))
-                    }
-                },
-            },
-            protocols,
-            awareness: flag("awareness", true),
-            awareness_timeout: num("awarenessTimeout", 30_000.0)? as u64,
-            max_awareness_clients: num(
-                "maxAwarenessClients",
-                crate::core::awareness::MAX_CLIENTS as f64,
-            )? as usize,
-            max_backoff: num("maxBackoffTime", 2_500.0)? as u64,
-            resync_interval: num("resyncInterval", 0.0)? as u64,
-            ack_interval: num("ackInterval", 50.0)? as u64,
-            heartbeat_interval: num("heartbeatInterval", 15_000.0)? as u64,
-            heartbeat_timeout: num("heartbeatTimeout", 10_000.0)? as u64,
-            disable_bc: flag("disableBc", false),
-            max_message_size: num("maxMessageSize", 64.0 * 1024.0 * 1024.0)? as usize,
-            stats_interval: num("statsInterval", 0.0)? as u64,
-            log_level: log_level(&get(o, "logLevel"))?,
+/// The driver's token source for a JS `token` function (which may return a promise).
+fn token_source(f: js_sys::Function) -> driver::TokenSource {
+    Rc::new(move || -> TokenFuture {
+        let called = f.call0(&JsValue::NULL);
+        Box::pin(async move {
+            let v = match called.map(|v| v.dyn_into::<js_sys::Promise>()) {
+                Ok(Ok(p)) => JsFuture::from(p).await,
+                Ok(Err(v)) => Ok(v),
+                Err(e) => Err(e),
+            };
+            v.map(|t| t.as_string()).map_err(ApiError::browser)
         })
+    })
+}
+
+/// `new WebsocketProvider(…, options)`: y-websocket's option names and defaults.
+fn parse_options(o: &JsValue) -> ApiResult<(ProviderConfig, Option<log::LevelFilter>)> {
+    if !(o.is_undefined() || o.is_null() || o.is_object()) {
+        return Err(ApiError::InvalidArgument(
+            "options must be an object".into(),
+        ));
     }
+    let d = ProviderConfig::default();
+    let num = |k: &str, d: f64| -> ApiResult<f64> {
+        let v = get(o, k);
+        if v.is_undefined() {
+            return Ok(d);
+        }
+        match v.as_f64() {
+            Some(n) if n >= 0.0 && n.is_finite() => Ok(n),
+            _ => Err(ApiError::InvalidArgument(format!(
+                "option {k} must be a non-negative number"
+            ))),
+        }
+    };
+    let ms = |k: &str, d: u64| num(k, d as f64).map(|n| n as u64);
+    let flag = |k: &str, d: bool| get(o, k).as_bool().unwrap_or(d);
+    let mut params = Vec::new();
+    let p = get(o, "params");
+    if p.is_object() {
+        for e in js_sys::Object::entries(p.unchecked_ref()).iter() {
+            let pair: js_sys::Array = e.unchecked_into();
+            let v = pair.get(1);
+            let v = v
+                .as_string()
+                .or_else(|| v.as_f64().map(|n| n.to_string()))
+                .unwrap_or_default();
+            params.push((pair.get(0).as_string().unwrap_or_default(), v));
+        }
+    }
+    let protocols = match get(o, "protocols") {
+        v if v.is_string() => v.as_string().into_iter().collect(),
+        v if js_sys::Array::is_array(&v) => js_sys::Array::from(&v)
+            .iter()
+            .filter_map(|p| p.as_string())
+            .collect(),
+        _ => vec![],
+    };
+    let token = match get(o, "token") {
+        v if v.is_undefined() || v.is_null() => None,
+        v => Some(token_source(v.dyn_into::<js_sys::Function>().map_err(
+            |_| ApiError::InvalidArgument("option token must be a function".into()),
+        )?)),
+    };
+    let token_in = match get(o, "tokenIn") {
+        v if v.is_undefined() => TokenIn::Query,
+        v => match v.as_string().as_deref() {
+            Some("query") => TokenIn::Query,
+            Some("protocol") => TokenIn::Protocol,
+            _ => {
+                return Err(ApiError::InvalidArgument(
+                    "option tokenIn must be 'query' or 'protocol'".into(),
+                ))
+            }
+        },
+    };
+    let cfg = ProviderConfig {
+        connect: flag("connect", d.connect),
+        params,
+        protocols,
+        token,
+        token_param: get(o, "tokenParam").as_string().unwrap_or(d.token_param),
+        token_in,
+        awareness: flag("awareness", d.awareness),
+        awareness_timeout_ms: ms("awarenessTimeout", d.awareness_timeout_ms)?,
+        max_awareness_clients: num("maxAwarenessClients", d.max_awareness_clients as f64)? as usize,
+        max_backoff_ms: ms("maxBackoffTime", d.max_backoff_ms)?,
+        resync_interval_ms: ms("resyncInterval", d.resync_interval_ms)?,
+        ack_interval_ms: ms("ackInterval", d.ack_interval_ms)?,
+        heartbeat_interval_ms: ms("heartbeatInterval", d.heartbeat_interval_ms)?,
+        heartbeat_timeout_ms: ms("heartbeatTimeout", d.heartbeat_timeout_ms)?,
+        cross_tab: !flag("disableBc", !d.cross_tab),
+        max_message_size: num("maxMessageSize", d.max_message_size as f64)? as usize,
+        stats_interval_ms: ms("statsInterval", d.stats_interval_ms)?,
+    };
+    Ok((cfg, log_level(&get(o, "logLevel"))?))
 }
 
 /// The `logLevel` option: undefined (leave as is) or a level name.
@@ -156,446 +139,12 @@ pub(crate) fn log_level(v: &JsValue) -> ApiResult<Option<log::LevelFilter>> {
         })
 }
 
-fn query(params: &[(String, String)]) -> String {
-    params
-        .iter()
-        .map(|(k, v)| {
-            format!(
-                "{}={}",
-                js_sys::encode_uri_component(k),
-                js_sys::encode_uri_component(v)
-            )
-        })
-        .collect::<Vec<_>>()
-        .join("&")
-}
-
-type Waiter = js_sys::Function;
-
-struct Inner {
-    session: Session,
-    /// serverUrl/room, without query (also the BroadcastChannel name).
-    base_url: String,
-    params: Vec<(String, String)>,
-    token: Option<js_sys::Function>,
-    token_param: String,
-    token_in_protocol: bool,
-    protocols: Vec<String>,
-    socket: Option<Socket>,
-    /// Bumped for every connection attempt: events of older sockets are ignored.
-    generation: u64,
-    /// A token is being fetched for this generation.
-    fetching_token: bool,
-    /// One timer for the session's and the connection policy's timeouts.
-    timer: Option<Timer>,
-    /// When to connect (core policy); this adapter only executes its commands.
-    conn: Connection,
-    destroyed: bool,
-    disable_bc: bool,
-    channel: Option<Channel>,
-    listeners: Vec<Listener>,
-    synced_waiters: Vec<(Waiter, Waiter)>,
-    ack_waiters: Vec<(u64, Waiter, Waiter)>,
-    /// Unconfirmed changes were taken from local storage (done once, when storage exists).
-    seeded: bool,
-    /// Emits the periodic `stats` event.
-    stats_timer: Option<Interval>,
-}
-
-pub(crate) struct Core {
-    inner: RefCell<Inner>,
-    doc: Rc<DocShared>,
-    listeners: Listeners,
-    /// JS events to deliver once no borrow is held: (name, arguments).
-    events: RefCell<Vec<(String, Vec<JsValue>)>>,
-    /// Promise settlements to run once no borrow is held.
-    resolutions: RefCell<Vec<(Waiter, JsValue)>>,
-    observer_key: String,
-    /// A pump is queued as a microtask. Outside `inner`: set from a yrs observer that may run
-    /// while `inner` is borrowed (remote updates applied by the session).
-    pump_scheduled: Cell<bool>,
-}
-
-/// A snapshot of a provider's metrics: the session's (see [`SyncStats`]) and the adapter's.
-#[derive(Debug, Clone, serde::Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ProviderStats {
-    /// Traffic, updates, connections, lag, probe round trip, errors.
-    #[serde(flatten)]
-    pub sync: SyncStats,
-    /// `connecting`, `connected` or `disconnected`.
-    pub status: &'static str,
-    /// Delay of the pending reconnect (ms), if one is scheduled.
-    pub backoff_ms: Option<u64>,
-}
-
-/// Real-time sync of a `Doc` with a y-websocket server room.
-#[wasm_bindgen]
-pub struct WebsocketProvider {
-    core: Rc<Core>,
-    /// Made by JS: runs until `destroy()` even if the wrapper is collected (see `keepalive`).
-    kept: bool,
-    /// The one `Awareness` object `provider.awareness` returns.
-    awareness: JsValue,
-    /// What events see as the origin of the updates this provider applies.
-    origin: JsValue,
-}
-
 fn obj(pairs: &[(&str, JsValue)]) -> JsValue {
     let o = js_sys::Object::new();
     for (k, v) in pairs {
         let _ = js_sys::Reflect::set(&o, &JsValue::from_str(k), v);
     }
     o.into()
-}
-
-impl Core {
-    fn emit(&self, name: &str, args: Vec<JsValue>) {
-        self.events.borrow_mut().push((name.to_string(), args));
-    }
-
-    /// Delivers queued events and promise settlements. Called with no borrow held.
-    fn flush(&self) {
-        self.doc.flush_or_log();
-        loop {
-            let events = std::mem::take(&mut *self.events.borrow_mut());
-            let resolutions = std::mem::take(&mut *self.resolutions.borrow_mut());
-            if events.is_empty() && resolutions.is_empty() {
-                break;
-            }
-            for (f, v) in resolutions {
-                let _ = f.call1(&JsValue::NULL, &v);
-            }
-            for (name, args) in events {
-                self.listeners.call(&name, &args);
-            }
-        }
-    }
-}
-
-fn navigator_online() -> bool {
-    web_sys::window().is_none_or(|w| w.navigator().on_line())
-}
-
-/// The app wants to be connected: tell the policy, run what it says.
-fn connect(core: &Rc<Core>) {
-    core.inner.borrow_mut().conn.start();
-    run_commands(core);
-}
-
-/// Executes the connection policy's commands.
-fn run_commands(core: &Rc<Core>) {
-    loop {
-        let cmd = core.inner.borrow_mut().conn.poll_command();
-        match cmd {
-            None => return,
-            Some(Command::Connect) => attempt(core),
-            Some(Command::Probe) => {
-                core.inner.borrow_mut().session.probe_now(now_ms());
-                pump(core);
-            }
-        }
-    }
-}
-
-/// Starts a connection attempt: fetch a token if configured, then open the socket.
-fn attempt(core: &Rc<Core>) {
-    let token = {
-        let mut inner = core.inner.borrow_mut();
-        if inner.destroyed || inner.socket.is_some() || inner.fetching_token {
-            return;
-        }
-        if !navigator_online() {
-            // No `offline` event came: the `online` event reconnects.
-            inner.conn.not_attempted();
-            return;
-        }
-        inner.generation += 1;
-        inner.session.connecting(now_ms());
-        log::info!(
-            target: "ysync::provider",
-            "connecting to {} (attempt {})",
-            crate::web::log::redact_url(&inner.base_url),
-            inner.generation
-        );
-        inner.token.clone().map(|f| (f, inner.generation))
-    };
-    match token {
-        None => open_socket(core, None),
-        Some((f, generation)) => {
-            core.inner.borrow_mut().fetching_token = true;
-            pump(core);
-            let weak = Rc::downgrade(core);
-            wasm_bindgen_futures::spawn_local(async move {
-                let result = match f.call0(&JsValue::NULL) {
-                    Ok(v) => match v.dyn_into::<js_sys::Promise>() {
-                        Ok(p) => JsFuture::from(p).await,
-                        Err(v) => Ok(v),
-                    },
-                    Err(e) => Err(e),
-                };
-                let Some(core) = weak.upgrade() else { return };
-                let current = {
-                    let mut inner = core.inner.borrow_mut();
-                    inner.fetching_token = false;
-                    inner.generation == generation && !inner.destroyed && inner.conn.wanted()
-                };
-                if !current {
-                    return;
-                }
-                match result {
-                    Ok(token) => open_socket(&core, token.as_string()),
-                    Err(e) => {
-                        // Never echo the token or the URL: only the failure's kind.
-                        core.emit("connection-error", vec![ApiError::browser(e).into()]);
-                        attempt_failed(&core);
-                    }
-                }
-            });
-        }
-    }
-}
-
-fn attempt_failed(core: &Rc<Core>) {
-    {
-        let mut inner = core.inner.borrow_mut();
-        let now = now_ms();
-        inner.session.closed(now, None);
-        closed(&mut inner, now);
-    }
-    pump(core);
-}
-
-/// The connection is gone (or never came up): the policy plans the next attempt.
-fn closed(inner: &mut Inner, now: u64) {
-    inner.conn.closed(now);
-    if let Some(delay) = inner.conn.pending_delay() {
-        log::info!(target: "ysync::provider", "reconnecting in {delay} ms");
-    }
-}
-
-/// RFC 9110 `tchar`: what a subprotocol name may contain.
-fn is_tchar(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
-}
-
-fn open_socket(core: &Rc<Core>, token: Option<String>) {
-    let failed = {
-        let mut inner = core.inner.borrow_mut();
-        let mut params = inner.params.clone();
-        let mut protocols = inner.protocols.clone();
-        match token {
-            // As one more offered subprotocol: Chromium prints the URL of a failed connection
-            // to the console, never its headers.
-            Some(t) if inner.token_in_protocol => {
-                if t.is_empty() || !t.bytes().all(is_tchar) {
-                    // Checked here: the browser's own SyntaxError would quote the token.
-                    drop(inner);
-                    core.emit(
-                        "connection-error",
-                        vec![ApiError::InvalidArgument(
-                            "the token is not a valid WebSocket subprotocol (letters, digits and !#$%&'*+-.^_`|~ only)".into(),
-                        )
-                        .into()],
-                    );
-                    attempt_failed(core);
-                    return;
-                }
-                protocols.push(t);
-            }
-            Some(t) => params.push((inner.token_param.clone(), t)),
-            None => {}
-        }
-        let url = if params.is_empty() {
-            inner.base_url.clone()
-        } else {
-            format!("{}?{}", inner.base_url, query(&params))
-        };
-        let generation = inner.generation;
-        let weak = Rc::downgrade(core);
-        match Socket::open(&url, &protocols, move |ev| {
-            if let Some(core) = weak.upgrade() {
-                on_socket(&core, generation, ev);
-            }
-        }) {
-            Ok(s) => {
-                inner.socket = Some(s);
-                None
-            }
-            Err(e) => Some(ApiError::browser(e)),
-        }
-    };
-    match failed {
-        None => pump(core),
-        Some(err) => {
-            core.emit("connection-error", vec![err.into()]);
-            attempt_failed(core);
-        }
-    }
-}
-
-fn on_socket(core: &Rc<Core>, generation: u64, ev: SocketEvent) {
-    {
-        let mut inner = core.inner.borrow_mut();
-        // Events of a replaced socket are ignored.
-        if inner.generation != generation || inner.socket.is_none() {
-            return;
-        }
-        let now = now_ms();
-        match ev {
-            SocketEvent::Open => {
-                log::info!(target: "ysync::provider", "connected");
-                inner.conn.opened();
-                inner.session.connected(now)
-            }
-            SocketEvent::Message(bytes) => {
-                log::trace!(target: "ysync::provider", "frame in: {} bytes", bytes.len());
-                inner.session.handle_frame(now, &bytes)
-            }
-            SocketEvent::Text => {}
-            SocketEvent::Error => core.emit("connection-error", vec![JsValue::UNDEFINED]),
-            SocketEvent::Close {
-                code,
-                reason,
-                was_clean,
-            } => {
-                core.emit(
-                    "connection-close",
-                    vec![obj(&[
-                        ("code", JsValue::from(code)),
-                        ("reason", JsValue::from_str(&reason)),
-                        ("wasClean", JsValue::from_bool(was_clean)),
-                    ])],
-                );
-                log::info!(target: "ysync::provider", "closed: code {code}");
-                drop_later(inner.socket.take());
-                inner.session.closed(now, Some(code));
-                closed(&mut inner, now);
-            }
-        }
-    }
-    pump(core);
-}
-
-/// Drops a browser resource after the current event handler returns (its closure may be the
-/// one running).
-fn drop_later<T: 'static>(x: Option<T>) {
-    if let Some(x) = x {
-        wasm_bindgen_futures::spawn_local(async move { drop(x) });
-    }
-}
-
-/// Executes the session's outputs, then delivers JS events.
-fn pump(core: &Rc<Core>) {
-    core.pump_scheduled.set(false);
-    {
-        let mut inner = core.inner.borrow_mut();
-        if inner.destroyed {
-            return;
-        }
-        let now = now_ms();
-        while let Some(out) = inner.session.poll_output(now) {
-            match out {
-                Output::Transmit(frame) => {
-                    log::trace!(target: "ysync::provider", "frame out: {} bytes", frame.len());
-                    if let Some(s) = &inner.socket {
-                        // A failed send is followed by a close event, which reconnects.
-                        let _ = s.send(&frame);
-                    }
-                }
-                Output::Broadcast(frame) => {
-                    if let Some(c) = &inner.channel {
-                        let _ = c.post(&frame);
-                    }
-                }
-                Output::Close(reason) => {
-                    log::warn!(target: "ysync::provider", "closing: {reason:?}");
-                    drop_later(inner.socket.take());
-                    let now = now_ms();
-                    inner.session.closed(now, None);
-                    if matches!(reason, CloseReason::PermissionDenied) {
-                        inner.conn.denied();
-                    } else {
-                        closed(&mut inner, now);
-                    }
-                }
-                Output::Persist(PersistCommand::Acknowledged { state_vector }) => {
-                    if let Some(store) = core.doc.local_store() {
-                        store.save_acknowledged(&inner.base_url, &state_vector);
-                    }
-                }
-                Output::Event(e) => on_event(core, &mut inner, e),
-            }
-        }
-        if !inner.seeded {
-            if let Some(store) = core.doc.local_store() {
-                inner.seeded = true;
-                seed_from_store(core, store.acknowledged(&inner.base_url));
-            }
-        }
-        let mut resolved = Vec::new();
-        if inner.session.synced() {
-            resolved.extend(
-                inner
-                    .synced_waiters
-                    .drain(..)
-                    .map(|(f, _)| (f, JsValue::TRUE)),
-            );
-        }
-        for (mark, f, reject) in std::mem::take(&mut inner.ack_waiters) {
-            if inner.session.confirmed(mark) {
-                resolved.push((f, JsValue::UNDEFINED));
-            } else {
-                inner.ack_waiters.push((mark, f, reject));
-            }
-        }
-        core.resolutions.borrow_mut().extend(resolved);
-        let due = [inner.session.poll_timeout(), inner.conn.poll_timeout()];
-        if let Some(at) = due.into_iter().flatten().min() {
-            let t = inner.timer.get_or_insert_with(|| {
-                Timer::for_owner(Rc::downgrade(core), |core| {
-                    {
-                        let mut inner = core.inner.borrow_mut();
-                        let now = now_ms();
-                        inner.session.handle_timeout(now);
-                        inner.conn.handle_timeout(now);
-                    }
-                    run_commands(core);
-                    pump(core);
-                })
-            });
-            t.schedule_by(at, now_ms());
-        }
-    }
-    core.flush();
-}
-
-/// Marks local content the server never acknowledged (per local storage) as unconfirmed.
-fn seed_from_store(core: &Rc<Core>, acknowledged: js_sys::Promise) {
-    let weak = Rc::downgrade(core);
-    wasm_bindgen_futures::spawn_local(async move {
-        let stored = JsFuture::from(acknowledged).await;
-        let Some(core) = weak.upgrade() else { return };
-        let sv = match stored {
-            Ok(v) => match v.dyn_ref::<js_sys::Uint8Array>().map(|a| a.to_vec()) {
-                // Bytes from disk are checked before yrs decodes them.
-                Some(b) => match crate::core::validate::state_vector(&b).ok().and_then(|_| {
-                    <yrs::StateVector as yrs::updates::decoder::Decode>::decode_v1(&b).ok()
-                }) {
-                    Some(sv) => sv,
-                    None => return,
-                },
-                None => yrs::StateVector::default(),
-            },
-            // Storage failed: it reports its own error; nothing is known, nothing is claimed.
-            Err(_) => return,
-        };
-        core.inner
-            .borrow_mut()
-            .session
-            .seed_unconfirmed(now_ms(), &sv);
-        pump(&core);
-    });
 }
 
 fn ids(v: &[u64]) -> JsValue {
@@ -617,172 +166,83 @@ fn change_obj(change: &AwarenessChange, with_renewed: bool) -> JsValue {
     ])
 }
 
-fn on_event(core: &Rc<Core>, inner: &mut Inner, e: Event) {
+/// Calls the JS listeners of `e` (y-websocket's event names and arguments).
+fn dispatch(listeners: &Listeners, e: &ProviderEvent) {
     match e {
-        Event::Status(s) => core.emit(
+        ProviderEvent::Status(s) => listeners.call(
             "status",
-            vec![obj(&[("status", JsValue::from_str(s.as_str()))])],
+            &[obj(&[("status", JsValue::from_str(s.as_str()))])],
         ),
-        Event::Synced(b) => {
-            if b {
-                inner.conn.synced();
-            }
-            log::debug!(target: "ysync::provider", "synced: {b}");
-            core.emit("sync", vec![JsValue::from_bool(b)]);
-            core.emit("synced", vec![JsValue::from_bool(b)]);
+        ProviderEvent::Sync(b) => {
+            listeners.call("sync", &[JsValue::from_bool(*b)]);
+            listeners.call("synced", &[JsValue::from_bool(*b)]);
         }
-        Event::Unsynced { count, bytes } => {
-            log::debug!(target: "ysync::provider", "unacknowledged: {count} changes, {bytes} bytes");
-            core.emit("unsynced", vec![JsValue::from(count as u32)])
-        }
-        Event::Awareness { change, local } => {
+        ProviderEvent::Unsynced(n) => listeners.call("unsynced", &[JsValue::from(*n as u32)]),
+        ProviderEvent::ConnectionClose {
+            code,
+            reason,
+            was_clean,
+        } => listeners.call(
+            "connection-close",
+            &[obj(&[
+                ("code", JsValue::from(*code)),
+                ("reason", JsValue::from_str(reason)),
+                ("wasClean", JsValue::from_bool(*was_clean)),
+            ])],
+        ),
+        ProviderEvent::ConnectionError(err) => listeners.call(
+            "connection-error",
+            &[err.as_ref().map_or(JsValue::UNDEFINED, to_js)],
+        ),
+        ProviderEvent::PermissionDenied(reason) => listeners.call(
+            "permission-denied",
+            &[obj(&[("reason", JsValue::from_str(reason))])],
+        ),
+        ProviderEvent::Error(err) => listeners.call("error", &[ApiError::Sync(err.clone()).into()]),
+        ProviderEvent::Awareness { change, local } => {
             // y-protocols' events: `update` for every update (renewals too), `change` when a
             // state appeared, changed or left; the origin is 'local' or 'remote'.
-            let origin = JsValue::from_str(if local { "local" } else { "remote" });
-            core.emit(
+            let origin = JsValue::from_str(if *local { "local" } else { "remote" });
+            listeners.call(
                 "awareness:update",
-                vec![change_obj(&change, true), origin.clone()],
+                &[change_obj(change, true), origin.clone()],
             );
             if change.changed() {
-                core.emit("awareness:change", vec![change_obj(&change, false), origin]);
+                listeners.call("awareness:change", &[change_obj(change, false), origin]);
             }
         }
-        Event::PermissionDenied(reason) => {
-            log::warn!(target: "ysync::provider", "permission denied");
-            core.emit(
-                "permission-denied",
-                vec![obj(&[("reason", JsValue::from_str(&reason))])],
-            )
-        }
-        Event::Error(err) => {
-            log::warn!(target: "ysync::provider", "error {}", err.code());
-            core.emit("error", vec![ApiError::Sync(err).into()])
-        }
+        ProviderEvent::Stats(s) => listeners.call("stats", &[to_js_json(s)]),
     }
 }
 
-fn snapshot(core: &Core) -> ProviderStats {
-    let mut inner = core.inner.borrow_mut();
-    let mut sync = inner.session.stats(now_ms());
-    // Storage failures are counted by the document's local store (IndexedDB), if any.
-    if let Some(n) = core
-        .doc
-        .local_store()
-        .map(|s| s.failures())
-        .filter(|n| *n > 0)
-    {
-        sync.errors.insert("STORAGE_FAILURE".into(), n);
-    }
-    ProviderStats {
-        status: inner.session.status().as_str(),
-        backoff_ms: inner.conn.pending_delay(),
-        sync,
-    }
+/// What the JS provider and its `Awareness` share: the driver and the JS listeners it feeds.
+/// Kept alive until `destroy()` (see `keepalive`), whether or not JS keeps the wrapper.
+struct Shell {
+    /// Dropped first: no JS call after the driver is gone.
+    _events: Subscription<ProviderEvent>,
+    listeners: Rc<Listeners>,
+    provider: driver::WebsocketProvider,
+    doc: Rc<DocShared>,
 }
 
-fn stats_js(core: &Core) -> JsValue {
-    to_js_json(&snapshot(core))
+/// Real-time sync of a `Doc` with a y-websocket server room.
+#[wasm_bindgen]
+pub struct WebsocketProvider {
+    shell: Rc<Shell>,
+    /// The one `Awareness` object `provider.awareness` returns.
+    awareness: JsValue,
+    /// What events see as the origin of the updates this provider applies.
+    origin: JsValue,
 }
 
-/// Sets (`None`: clears) this client's awareness state and sends it.
-fn set_awareness(core: &Rc<Core>, json: Option<&str>) {
-    core.inner
-        .borrow_mut()
-        .session
-        .set_local_awareness(now_ms(), json);
-    pump(core);
-}
-
-/// Tells peers this client left, if it had a state (the caller pumps).
-fn leave(inner: &mut Inner) {
-    if inner.session.awareness().local_state().is_some() {
-        inner.session.set_local_awareness(now_ms(), None);
-    }
-}
-
-fn schedule_pump(weak: &Weak<Core>) {
-    let Some(core) = weak.upgrade() else { return };
-    if core.pump_scheduled.replace(true) {
-        return;
-    }
-    let weak = weak.clone();
-    wasm_bindgen_futures::spawn_local(async move {
-        if let Some(core) = weak.upgrade() {
-            pump(&core);
-        }
-    });
-}
-
-fn open_channel(core: &Rc<Core>) {
-    {
-        let mut inner = core.inner.borrow_mut();
-        if inner.disable_bc || inner.channel.is_some() || inner.destroyed {
-            return;
-        }
-        let weak = Rc::downgrade(core);
-        let handler = move |frame: Vec<u8>| {
-            if let Some(core) = weak.upgrade() {
-                core.inner
-                    .borrow_mut()
-                    .session
-                    .handle_broadcast(now_ms(), &frame);
-                pump(&core);
-            }
+/// A settlement of a JS promise from a driver wait: `value` on success, the JS error otherwise.
+fn settle(resolve: js_sys::Function, reject: js_sys::Function, value: JsValue) -> driver::Settle {
+    Box::new(move |r| {
+        let _ = match r {
+            Ok(()) => resolve.call1(&JsValue::NULL, &value),
+            Err(e) => reject.call1(&JsValue::NULL, &e.into()),
         };
-        // Where BroadcastChannel is missing the provider simply works without it.
-        if let Ok(c) = Channel::open(&inner.base_url, handler) {
-            inner.channel = Some(c);
-            inner.session.broadcast_opened(now_ms());
-        }
-    }
-    pump(core);
-}
-
-fn watch_window(core: &Rc<Core>) {
-    let Some(window) = web_sys::window() else {
-        return;
-    };
-    let mut ls = Vec::new();
-    let weak = Rc::downgrade(core);
-    ls.extend(Listener::new(&window, "online", move |_| {
-        if let Some(core) = weak.upgrade() {
-            core.inner.borrow_mut().conn.online();
-            run_commands(&core);
-        }
-    }));
-    let weak = Rc::downgrade(core);
-    ls.extend(Listener::new(&window, "offline", move |_| {
-        if let Some(core) = weak.upgrade() {
-            core.inner.borrow_mut().conn.offline();
-        }
-    }));
-    let weak = Rc::downgrade(core);
-    ls.extend(Listener::new(&window, "pagehide", move |_| {
-        // Tell peers we left; a page restored from the back/forward cache sets its state again.
-        if let Some(core) = weak.upgrade() {
-            leave(&mut core.inner.borrow_mut());
-            pump(&core);
-        }
-    }));
-    if let Some(document) = window.document() {
-        let weak = Rc::downgrade(core);
-        let doc2 = document.clone();
-        ls.extend(Listener::new(&document, "visibilitychange", move |_| {
-            let Some(core) = weak.upgrade() else { return };
-            let now = now_ms();
-            {
-                let mut inner = core.inner.borrow_mut();
-                if doc2.hidden() {
-                    inner.conn.hidden(now);
-                } else {
-                    inner.conn.visible(now);
-                }
-            }
-            run_commands(&core);
-            pump(&core);
-        }));
-    }
-    core.inner.borrow_mut().listeners = ls;
+    })
 }
 
 #[wasm_bindgen]
@@ -790,118 +250,42 @@ impl WebsocketProvider {
     /// `new WebsocketProvider(serverUrl, room, doc, options)`: runs until `destroy()`, whether
     /// or not the app keeps a reference to it (as y-websocket's).
     #[wasm_bindgen(constructor)]
-    pub fn create(
-        server_url: &str,
-        room: &str,
-        doc: &Doc,
-        options: Option<crate::js::ts::ProviderOptionsArg>,
-    ) -> ApiResult<WebsocketProvider> {
-        let mut p = Self::new(server_url, room, doc, options)?;
-        keepalive::keep(&p.core);
-        p.kept = true;
-        Ok(p)
-    }
-}
-
-impl WebsocketProvider {
-    /// The provider for a Rust app: as `new WebsocketProvider(…)` in JS, but it is destroyed
-    /// when this value is dropped.
     pub fn new(
         server_url: &str,
         room: &str,
         doc: &Doc,
         options: Option<crate::js::ts::ProviderOptionsArg>,
     ) -> ApiResult<WebsocketProvider> {
-        let opts = Options::parse(&crate::js::ts::or_undefined(options))?;
-        let shared = doc.shared();
-        let mut cfg = Config {
-            awareness: opts.awareness,
-            awareness_timeout_ms: opts.awareness_timeout,
-            resync_interval_ms: opts.resync_interval,
-            ack_interval_ms: opts.ack_interval,
-            idle_probe_ms: opts.heartbeat_interval.max(1),
-            probe_timeout_ms: opts.heartbeat_timeout.max(1),
-            ..Config::default()
-        };
-        cfg.limits.max_frame = opts.max_message_size;
-        cfg.limits.max_awareness_clients = opts.max_awareness_clients;
-        let observer_key = format!("{}-pump", cfg.origin);
-        let mut session =
-            Session::new(shared.doc.clone(), cfg, now_ms()).map_err(|_| ApiError::Busy)?;
-        // One gate per document: the server's blocks and those of storage and applyUpdate wait
-        // for each other's gaps in the same place.
-        session.share_gate(shared.gate.clone());
-        let core = Rc::new(Core {
-            inner: RefCell::new(Inner {
-                session,
-                base_url: format!("{}/{}", server_url.trim_end_matches('/'), room),
-                params: opts.params,
-                token: opts.token,
-                token_param: opts.token_param,
-                token_in_protocol: opts.token_in_protocol,
-                protocols: opts.protocols,
-                socket: None,
-                generation: 0,
-                fetching_token: false,
-                timer: None,
-                conn: Connection::new(opts.max_backoff, seed(), navigator_online()),
-                destroyed: false,
-                disable_bc: opts.disable_bc,
-                channel: None,
-                listeners: Vec::new(),
-                synced_waiters: vec![],
-                ack_waiters: vec![],
-                seeded: false,
-                stats_timer: None,
-            }),
-            doc: shared.clone(),
-            listeners: Listeners::default(),
-            events: RefCell::default(),
-            resolutions: RefCell::default(),
-            observer_key,
-            pump_scheduled: Cell::new(false),
-        });
-        // Local edits: pump after the transaction has committed (never inside it).
-        let weak = Rc::downgrade(&core);
-        shared
-            .doc
-            .observe_transaction_cleanup(core.observer_key.as_str(), move |txn, _| {
-                if crate::core::changed(txn) {
-                    schedule_pump(&weak)
-                }
-            })
-            .map_err(|_| ApiError::Busy)?;
-        watch_window(&core);
-        if let Some(level) = opts.log_level {
+        let (cfg, level) = parse_options(&crate::js::ts::or_undefined(options))?;
+        if let Some(level) = level {
             crate::web::log::set_level(level);
         }
-        if opts.stats_interval > 0 {
-            let every = Interval::for_owner(Rc::downgrade(&core), opts.stats_interval, |core| {
-                core.emit("stats", vec![stats_js(core)]);
-                core.flush();
-            });
-            core.inner.borrow_mut().stats_timer = Some(every);
-        }
-        if opts.connect {
-            connect(&core);
-            open_channel(&core);
-        }
-        let awareness = Awareness { core: core.clone() }.into();
+        let shared = doc.shared();
+        let provider = driver::WebsocketProvider::new(server_url, room, &shared.document, cfg)?;
+        let listeners: Rc<Listeners> = Rc::default();
+        let l = listeners.clone();
+        let events = provider.subscribe(move |e| dispatch(&l, e));
         let origin: JsValue = js_sys::Object::freeze(&js_sys::Object::new()).into();
-        for k in core.inner.borrow().session.applied_origins() {
+        for k in provider.applied_origins() {
             shared.register_origin(k.as_bytes(), origin.clone());
         }
+        let shell = Rc::new(Shell {
+            _events: events,
+            listeners,
+            provider,
+            doc: shared,
+        });
+        keepalive::keep(&shell);
         Ok(WebsocketProvider {
-            core,
-            kept: false,
-            awareness,
+            awareness: Awareness {
+                shell: shell.clone(),
+            }
+            .into(),
+            shell,
             origin,
         })
     }
-}
 
-#[wasm_bindgen]
-impl WebsocketProvider {
     /// The origin of the updates this provider applies (from the server and other tabs), as
     /// events see it: `transaction.origin === provider.origin` (Yjs passes the provider
     /// itself; a wasm object cannot hand out its own JS wrapper).
@@ -912,83 +296,39 @@ impl WebsocketProvider {
 
     /// Starts connecting (and reconnecting after failures), and joins the other tabs.
     pub fn connect(&self) {
-        connect(&self.core);
-        open_channel(&self.core);
+        self.shell.provider.connect();
     }
 
     /// Closes the connection and the cross-tab channel, and stops reconnecting.
     pub fn disconnect(&self) {
-        {
-            let mut inner = self.core.inner.borrow_mut();
-            inner.conn.stop();
-            inner.generation += 1;
-            inner.fetching_token = false;
-            drop_later(inner.socket.take());
-            drop_later(inner.channel.take());
-            inner.session.broadcast_closed();
-            inner.session.closed(now_ms(), Some(1000));
-        }
-        pump(&self.core);
+        self.shell.provider.disconnect();
     }
 
     /// Disconnects and releases every listener, timer, channel and socket. Pending
     /// `whenSynced` / `whenAcknowledged` promises are rejected.
     pub fn destroy(&self) {
-        {
-            let mut inner = self.core.inner.borrow_mut();
-            if inner.destroyed {
-                return;
-            }
-            for k in inner.session.applied_origins() {
-                self.core.doc.unregister_origin(k.as_bytes());
-            }
-            // Tell peers (server and tabs) we left before the socket goes.
-            leave(&mut inner);
+        let s = &self.shell;
+        if s.provider.destroyed() {
+            return;
         }
-        pump(&self.core);
-        let rejected: Vec<Waiter> = {
-            let mut inner = self.core.inner.borrow_mut();
-            inner.destroyed = true;
-            inner.conn.stop();
-            inner.timer = None;
-            inner.stats_timer = None;
-            inner.listeners.clear();
-            drop_later(inner.socket.take());
-            drop_later(inner.channel.take());
-            inner.session.broadcast_closed();
-            inner.session.closed(now_ms(), Some(1000));
-            let synced = std::mem::take(&mut inner.synced_waiters);
-            let acked = std::mem::take(&mut inner.ack_waiters);
-            synced
-                .into_iter()
-                .map(|(_, r)| r)
-                .chain(acked.into_iter().map(|(_, _, r)| r))
-                .collect()
-        };
-        let _ = self
-            .core
-            .doc
-            .doc
-            .unobserve_transaction_cleanup(self.core.observer_key.as_str());
-        self.core.listeners.clear();
-        self.core.events.borrow_mut().clear();
-        let err: JsValue = ApiError::Destroyed.into();
-        for r in rejected {
-            let _ = r.call1(&JsValue::NULL, &err);
+        for k in s.provider.applied_origins() {
+            s.doc.unregister_origin(k.as_bytes());
         }
-        keepalive::release(&self.core);
+        s.provider.destroy();
+        s.listeners.clear();
+        keepalive::release(&self.shell);
     }
 
     /// `'connecting' | 'connected' | 'disconnected'`.
     #[wasm_bindgen(getter)]
     pub fn status(&self) -> String {
-        self.core.inner.borrow().session.status().as_str().into()
+        self.shell.provider.status().as_str().into()
     }
 
     /// True once the first sync step 2 of the current connection arrived.
     #[wasm_bindgen(getter)]
     pub fn synced(&self) -> bool {
-        self.core.inner.borrow().session.synced()
+        self.shell.provider.synced()
     }
 
     /// True while the server has not confirmed every local change.
@@ -1001,7 +341,7 @@ impl WebsocketProvider {
     /// false).
     #[wasm_bindgen(getter, js_name = unsyncedChanges)]
     pub fn unsynced_changes(&self) -> u32 {
-        self.core.inner.borrow_mut().session.unconfirmed().0 as u32
+        self.shell.provider.unsynced_changes() as u32
     }
 
     /// A snapshot of the sync metrics (see the README: traffic per message type, updates
@@ -1009,39 +349,26 @@ impl WebsocketProvider {
     /// changes and the age of the oldest, last probe round trip, errors by code).
     #[wasm_bindgen(unchecked_return_type = "ProviderStats")]
     pub fn stats(&self) -> JsValue {
-        stats_js(&self.core)
+        to_js_json(&self.shell.provider.stats())
     }
 
     /// Resolves when synced with the server.
     #[wasm_bindgen(js_name = whenSynced, unchecked_return_type = "Promise<true>")]
     pub fn when_synced(&self) -> js_sys::Promise {
-        let core = self.core.clone();
         js_sys::Promise::new(&mut |resolve, reject| {
-            let mut inner = core.inner.borrow_mut();
-            if inner.destroyed {
-                let _ = reject.call1(&JsValue::NULL, &ApiError::Destroyed.into());
-            } else if inner.session.synced() {
-                let _ = resolve.call1(&JsValue::NULL, &JsValue::TRUE);
-            } else {
-                inner.synced_waiters.push((resolve, reject));
-            }
+            self.shell
+                .provider
+                .when_synced(settle(resolve, reject, JsValue::TRUE));
         })
     }
 
     /// Resolves once the server has applied every local change made before the call.
     #[wasm_bindgen(js_name = whenAcknowledged, unchecked_return_type = "Promise<void>")]
     pub fn when_acknowledged(&self) -> js_sys::Promise {
-        let core = self.core.clone();
         js_sys::Promise::new(&mut |resolve, reject| {
-            let mut inner = core.inner.borrow_mut();
-            let mark = inner.session.ack_mark();
-            if inner.session.confirmed(mark) {
-                let _ = resolve.call0(&JsValue::NULL);
-            } else if inner.destroyed {
-                let _ = reject.call1(&JsValue::NULL, &ApiError::Destroyed.into());
-            } else {
-                inner.ack_waiters.push((mark, resolve, reject));
-            }
+            self.shell
+                .provider
+                .when_acknowledged(settle(resolve, reject, JsValue::UNDEFINED));
         })
     }
 
@@ -1052,58 +379,21 @@ impl WebsocketProvider {
     }
 
     /// `provider.on(event, cb)`: status, sync, synced, unsynced, connection-close,
-    /// connection-error, permission-denied, error.
+    /// connection-error, permission-denied, error, stats.
     pub fn on(&self, event: &str, f: js_sys::Function) {
-        self.core.listeners.add(event, f);
+        self.shell.listeners.add(event, f);
     }
 
     /// Removes a listener added with `on`.
     pub fn off(&self, event: &str, f: &js_sys::Function) {
-        self.core.listeners.remove(event, f);
-    }
-}
-
-/// The async Rust API of the provider.
-impl WebsocketProvider {
-    /// A snapshot of the sync metrics, as Rust types.
-    pub fn stats_snapshot(&self) -> ProviderStats {
-        snapshot(&self.core)
-    }
-
-    /// Waits until synced with the server.
-    pub async fn wait_synced(&self) -> Result<(), JsValue> {
-        JsFuture::from(self.when_synced()).await.map(|_| ())
-    }
-
-    /// Waits until the server has applied every local change made before the call.
-    pub async fn wait_acknowledged(&self) -> Result<(), JsValue> {
-        JsFuture::from(self.when_acknowledged()).await.map(|_| ())
-    }
-
-    /// Sets this client's awareness state from JSON text (`None` clears it).
-    pub fn set_awareness_json(&self, json: Option<&str>) {
-        set_awareness(&self.core, json);
-    }
-
-    /// Every client's awareness state as JSON text, by client id.
-    pub fn awareness_states_json(&self) -> Vec<(u64, String)> {
-        self.core.inner.borrow().session.awareness().states()
-    }
-}
-
-impl Drop for WebsocketProvider {
-    fn drop(&mut self) {
-        // A provider made by JS outlives its wrapper (collected or freed): `destroy()` ends it.
-        if !self.kept {
-            self.destroy();
-        }
+        self.shell.listeners.remove(event, f);
     }
 }
 
 /// y-protocols' `Awareness`, bound to a provider.
 #[wasm_bindgen]
 pub struct Awareness {
-    core: Rc<Core>,
+    shell: Rc<Shell>,
 }
 
 #[wasm_bindgen]
@@ -1111,13 +401,13 @@ impl Awareness {
     /// This client's id (the document's).
     #[wasm_bindgen(getter, js_name = clientID)]
     pub fn client_id(&self) -> f64 {
-        self.core.inner.borrow().session.awareness().client_id() as f64
+        self.shell.provider.awareness_client_id() as f64
     }
 
     /// This client's state, or null.
     #[wasm_bindgen(js_name = getLocalState, unchecked_return_type = "AwarenessState | null")]
     pub fn get_local_state(&self) -> JsValue {
-        let json = self.core.inner.borrow().session.awareness().local_state();
+        let json = self.shell.provider.local_awareness();
         json.and_then(|j| js_sys::JSON::parse(&j).ok())
             .unwrap_or(JsValue::NULL)
     }
@@ -1140,7 +430,7 @@ impl Awareness {
                     })?,
             )
         };
-        set_awareness(&self.core, json.as_deref());
+        self.shell.provider.set_local_awareness(json.as_deref());
         Ok(())
     }
 
@@ -1164,7 +454,7 @@ impl Awareness {
     #[wasm_bindgen(js_name = getStates, unchecked_return_type = "Map<number, AwarenessState>")]
     pub fn get_states(&self) -> js_sys::Map {
         let m = js_sys::Map::new();
-        for (c, json) in self.core.inner.borrow().session.awareness().states() {
+        for (c, json) in self.shell.provider.awareness_states() {
             // States were checked as JSON (and for size) when they arrived.
             if let Ok(v) = js_sys::JSON::parse(&json) {
                 m.set(&JsValue::from_f64(c as f64), &v);
@@ -1180,13 +470,15 @@ impl Awareness {
                 "unknown awareness event '{event}' (expected 'change' or 'update')"
             )));
         }
-        self.core.listeners.add(&format!("awareness:{event}"), f);
+        self.shell.listeners.add(&format!("awareness:{event}"), f);
         Ok(())
     }
 
     /// Removes a listener added with `on`.
     pub fn off(&self, event: &str, f: &js_sys::Function) {
-        self.core.listeners.remove(&format!("awareness:{event}"), f);
+        self.shell
+            .listeners
+            .remove(&format!("awareness:{event}"), f);
     }
 }
 

@@ -878,7 +878,7 @@ fn seeded_changes_are_confirmed_by_the_handshake_and_stored_as_acknowledged() {
     use yrs::updates::decoder::Decode;
     sim.clients[a]
         .doc
-        .transact_mut_with("ysync-store-idb-1")
+        .transact_mut_with(crate::core::origin::Origin::Restore(1).encode())
         .apply_update(yrs::Update::decode_v1(&stored).unwrap())
         .unwrap();
     sim.seed(a, &StateVector::default());
@@ -903,7 +903,7 @@ fn restored_state_is_not_a_new_local_change() {
         u
     };
     use yrs::updates::decoder::Decode;
-    doc.transact_mut_with("ysync-store-idb-7")
+    doc.transact_mut_with(crate::core::origin::Origin::Restore(7).encode())
         .apply_update(yrs::Update::decode_v1(&stored).unwrap())
         .unwrap();
     assert_eq!(s.unconfirmed().0, 0);
