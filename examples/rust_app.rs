@@ -6,15 +6,18 @@
 
 #[cfg(target_arch = "wasm32")]
 mod app {
-    use wasm_bindgen_futures::{spawn_local, JsFuture};
+    use wasm_bindgen_futures::spawn_local;
     use ysync::yrs::{GetString, Map, Observable, Text, Transact};
-    use ysync::{Doc, IndexeddbPersistence, ProviderConfig, ProviderEvent, WebsocketProvider};
+    use ysync::{
+        Doc, IndexeddbPersistence, PersistenceConfig, ProviderConfig, ProviderEvent,
+        WebsocketProvider,
+    };
 
     /// Opens the note, restores it from IndexedDB, syncs it with a y-websocket server, and
     /// edits it with yrs's typed API.
     pub fn start() -> Result<(), wasm_bindgen::JsValue> {
         let doc = Doc::new(None)?;
-        let persistence = IndexeddbPersistence::new("notes", &doc, None)?;
+        let persistence = IndexeddbPersistence::new("notes", &doc, PersistenceConfig::default())?;
         let provider = WebsocketProvider::new(
             "ws://127.0.0.1:1234",
             "notes",
@@ -37,7 +40,7 @@ mod app {
         });
         spawn_local(async move {
             // Stored state first, then the edit, then wait until the server has it.
-            let _ = JsFuture::from(persistence.when_synced()).await;
+            let _ = persistence.wait_synced().await;
             {
                 let mut txn = ydoc.transact_mut_with("my-app");
                 note.push(&mut txn, "hello from Rust");

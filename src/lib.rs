@@ -7,8 +7,13 @@
 //! - [`core`]: the sans-IO sync core — frame codec and validation, the per-connection
 //!   [`Session`](core::session::Session) state machine, acknowledgement tracking, awareness
 //!   timers, reconnect backoff. Pure Rust, tested natively.
-//! - `web` (wasm32 only): thin browser adapters — WebSocket, timers, clock.
-//! - `js` (wasm32 only): the wasm-bindgen surface used by the npm package.
+//! - `web` (wasm32 only): thin browser adapters — WebSocket, BroadcastChannel, IndexedDB,
+//!   timers, clock — that execute and report, deciding nothing.
+//! - `driver` (wasm32 only): runs the core's machines against those adapters; the Rust API
+//!   (re-exported here: `WebsocketProvider`, `IndexeddbPersistence`, their configs, events and
+//!   `Error`).
+//! - `js` (wasm32 only): the wasm-bindgen surface used by the npm package: JS options into
+//!   driver configs, values and errors into JS ones.
 //!
 //! ```
 //! use ysync::core::session::{Config, Output, Session};
@@ -38,12 +43,14 @@ pub mod js;
 
 pub use yrs;
 
-/// The Rust API of a web app (wasm32): the document, its IndexedDB storage and its provider.
+/// The Rust API of a web app (wasm32): its IndexedDB storage and its provider (the driver
+/// layer), with Rust config, Rust events and typed errors.
 #[cfg(target_arch = "wasm32")]
 pub use driver::{
     error::Error,
+    persistence::{IndexeddbPersistence, PersistenceConfig, PersistenceEvent},
     provider::{ProviderConfig, ProviderEvent, WebsocketProvider},
 };
-/// The Rust API of a web app (wasm32): the document and its IndexedDB storage.
+/// The document of a Rust web app (wasm32), the same one JS code sees.
 #[cfg(target_arch = "wasm32")]
-pub use js::{doc::Doc, persistence::IndexeddbPersistence};
+pub use js::doc::Doc;

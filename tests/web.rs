@@ -289,3 +289,42 @@ async fn destroy_stops_reconnecting() {
     assert_eq!(*closes.borrow(), n, "no attempts after destroy");
     assert_eq!(p.status().as_str(), "disconnected");
 }
+
+/// The persistence through the Rust API: an edit made through yrs is stored, events arrive as
+/// Rust values, and a second persistence of the same name restores it.
+#[wasm_bindgen_test]
+async fn persistence_stores_and_restores_through_the_rust_api() {
+    use ysync::yrs::{GetString, Text, Transact};
+    use ysync::{IndexeddbPersistence, PersistenceConfig, PersistenceEvent};
+    let name = room("web-idb");
+    let d1 = Doc::new(None).unwrap();
+    let p1 = IndexeddbPersistence::new(&name, &d1, PersistenceConfig::default()).unwrap();
+    let events = Rc::new(RefCell::new(Vec::<&'static str>::new()));
+    let e = events.clone();
+    let _sub = p1.subscribe(move |ev| {
+        e.borrow_mut().push(match ev {
+            PersistenceEvent::Synced => "synced",
+            PersistenceEvent::Persisted => "persisted",
+            PersistenceEvent::Error(_) => "error",
+            PersistenceEvent::Stats(_) => "stats",
+        })
+    });
+    p1.wait_synced().await.unwrap();
+    assert!(p1.synced());
+    let y1 = d1.shared().doc.clone();
+    let t1 = y1.get_or_insert_text("note");
+    t1.insert(&mut y1.transact_mut(), 0, "kept in IndexedDB");
+    p1.wait_persisted().await.unwrap();
+    assert!(p1.stats().store.rows >= 1);
+    p1.destroy().await.unwrap();
+    assert!(p1.destroyed());
+    assert_eq!(*events.borrow(), vec!["synced", "persisted"]);
+
+    let d2 = Doc::new(None).unwrap();
+    let p2 = IndexeddbPersistence::new(&name, &d2, PersistenceConfig::default()).unwrap();
+    p2.wait_synced().await.unwrap();
+    let y2 = d2.shared().doc.clone();
+    let t2 = y2.get_or_insert_text("note");
+    assert_eq!(t2.get_string(&y2.transact()), "kept in IndexedDB");
+    p2.clear_data().await.unwrap();
+}

@@ -3,5 +3,6 @@
 
 pub mod document;
 pub mod error;
+pub mod persistence;
 pub mod provider;
 pub mod subscribers;

@@ -1,503 +1,103 @@
-//! `IndexeddbPersistence`: durable local storage of a `Doc`, in y-indexeddb's database layout.
-//!
-//! The core [`Store`] decides what to write and when; this adapter runs each command as one
-//! IndexedDB transaction and reports the outcome. Bytes read from disk are validated before yrs
-//! sees them; an undecodable row is skipped with an `error` event and kept on disk.
+//! `IndexeddbPersistence` for JS, with y-indexeddb's names: JS options parsed into a
+//! [`PersistenceConfig`], the driver's events turned into JS events, errors into JS `Error`s.
+//! The behaviour is the driver's (`driver::persistence`).
 
-use std::cell::{Cell, RefCell};
-use std::collections::BTreeMap;
-use std::rc::{Rc, Weak};
+use std::rc::Rc;
 
 use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::JsFuture;
-use yrs::{ReadTxn, StateVector, Transact};
 
-use crate::core::origin::{self as origins, Origin};
-use crate::core::store::{Store, StoreCommand, StoreConfig, StoreStats};
-use crate::core::validate::Limits;
-use crate::driver::document::{Acknowledged, LocalStore};
+use crate::driver::persistence::{self as driver, PersistenceConfig, PersistenceEvent};
+use crate::driver::subscribers::Subscription;
 use crate::js::doc::{Doc, DocShared};
-use crate::js::error::{ApiError, ApiResult};
+use crate::js::error::{to_js, ApiError, ApiResult};
 use crate::js::events::Listeners;
 use crate::js::keepalive;
 use crate::js::value::to_js_json;
-use crate::web::clock::now_f64;
-use crate::web::idb;
-use crate::web::timer::{Interval, Timer};
 
-struct Inner {
-    store: Store,
-    db: Option<JsValue>,
-    /// Listener for the open connection's close / versionchange (lives as long as it).
-    db_closed: Option<Closure<dyn FnMut()>>,
-    destroyed: bool,
-    synced: bool,
-    retry: Option<Timer>,
-    flush_timer: Option<Timer>,
-    synced_waiters: Vec<(js_sys::Function, js_sys::Function)>,
-    persisted_waiters: Vec<(u64, js_sys::Function)>,
-    last_write_ms: Option<f64>,
-    load_ms: Option<f64>,
-    stats_timer: Option<Interval>,
+/// `new IndexeddbPersistence(name, doc, options)`. Every option is checked before anything is
+/// set up (an error leaves nothing behind).
+fn parse_options(options: &JsValue) -> ApiResult<(PersistenceConfig, Option<log::LevelFilter>)> {
+    let get = |k: &str| {
+        if options.is_object() {
+            js_sys::Reflect::get(options, &k.into()).unwrap_or_default()
+        } else {
+            JsValue::UNDEFINED
+        }
+    };
+    let num = |k: &str| -> ApiResult<Option<f64>> {
+        let v = get(k);
+        if v.is_undefined() {
+            return Ok(None);
+        }
+        match v.as_f64() {
+            Some(n) if n >= 0.0 && n.is_finite() => Ok(Some(n)),
+            _ => Err(ApiError::InvalidArgument(format!(
+                "option {k} must be a non-negative number"
+            ))),
+        }
+    };
+    let mut cfg = PersistenceConfig::default();
+    if let Some(n) = num("compactRows")? {
+        cfg.store.compact_rows = n.max(1.0) as usize;
+    }
+    if let Some(n) = num("compactBytes")? {
+        cfg.store.compact_bytes = n.max(1.0) as usize;
+    }
+    cfg.stats_interval_ms = num("statsInterval")?.unwrap_or(0.0) as u64;
+    cfg.persist = get("persist").as_bool() == Some(true);
+    let level = crate::js::provider::log_level(&get("logLevel"))?;
+    Ok((cfg, level))
 }
 
-struct Core {
-    name: String,
-    /// Origin of the initial load: restored state, which providers do not send as new.
-    origin: String,
-    /// Origin of rows picked up while compacting: other tabs' edits, new to this document, so
-    /// providers send them on (the tab that wrote them may have closed before it could).
-    merge_origin: String,
-    /// Reports a `blocked` open or delete request as an error event (the request goes on).
-    on_blocked: Closure<dyn FnMut(JsValue)>,
-    /// Storage failures by DOMException name.
-    errors: RefCell<BTreeMap<String, u64>>,
+/// Calls the JS listeners of `e` (y-indexeddb's event names and arguments).
+fn dispatch(listeners: &Listeners, e: &PersistenceEvent) {
+    match e {
+        PersistenceEvent::Synced => listeners.call("synced", &[JsValue::TRUE]),
+        PersistenceEvent::Persisted => listeners.call("persisted", &[JsValue::TRUE]),
+        PersistenceEvent::Error(err) => listeners.call("error", &[to_js(err)]),
+        PersistenceEvent::Stats(s) => listeners.call("stats", &[to_js_json(s)]),
+    }
+}
+
+/// The driver and the JS listeners it feeds, kept alive until `destroy()` (see `keepalive`).
+struct Shell {
+    /// Dropped first: no JS call after the driver is gone.
+    _events: Subscription<PersistenceEvent>,
+    listeners: Rc<Listeners>,
+    persistence: driver::IndexeddbPersistence,
     doc: Rc<DocShared>,
-    inner: RefCell<Inner>,
-    /// Updates from the document observer, drained outside any borrow.
-    queue: Rc<RefCell<Vec<Vec<u8>>>>,
-    listeners: Listeners,
-    flush_scheduled: Cell<bool>,
-    /// This persistence's consumer on the document's tap.
-    tap_id: Cell<u64>,
-    /// This core, for the `LocalStore` methods that start async work.
-    me: Weak<Core>,
+}
+
+impl Shell {
+    /// The persistence stopped: its origins are forgotten and it may go.
+    fn release(self: &Rc<Self>) {
+        for k in self.persistence.applied_origins() {
+            self.doc.unregister_origin(k.as_bytes());
+        }
+        keepalive::release(self);
+    }
 }
 
 /// Keeps a `Doc` in IndexedDB: loads it on start, writes every change in batches.
 #[wasm_bindgen]
 pub struct IndexeddbPersistence {
-    core: Rc<Core>,
-    /// Made by JS: keeps storing until `destroy()` even if the wrapper is collected
-    /// (see `keepalive`).
-    kept: bool,
+    shell: Rc<Shell>,
     /// The origin of the transactions that load stored state and other tabs' rows.
     origin: JsValue,
 }
 
-fn snapshot(core: &Core) -> PersistenceStats {
-    let inner = core.inner.borrow();
-    PersistenceStats {
-        store: inner.store.stats(),
-        last_write_ms: inner.last_write_ms,
-        load_ms: inner.load_ms,
-        errors: core.errors.borrow().clone(),
-    }
-}
-
-fn stats_js(core: &Core) -> JsValue {
-    to_js_json(&snapshot(core))
-}
-
-/// A storage failure: counted by its DOMException name, logged, and emitted as an `error`.
-fn report(core: &Core, e: JsValue) {
-    let err = ApiError::browser(e);
-    if let ApiError::Browser { name, .. } = &err {
-        log::warn!(target: "ysync::idb", "{}: {name}", core.name);
-        *core.errors.borrow_mut().entry(name.clone()).or_default() += 1;
-    }
-    core.emit("error", err.into());
-}
-
-/// A snapshot of a persistence's metrics.
-#[derive(Debug, Clone, serde::Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct PersistenceStats {
-    /// Rows, bytes, pending changes, writes, compactions, write failures.
-    #[serde(flatten)]
-    pub store: StoreStats,
-    /// Duration of the last completed transaction (ms).
-    pub last_write_ms: Option<f64>,
-    /// Duration of the initial load (ms).
-    pub load_ms: Option<f64>,
-    /// Storage failures by DOMException name (`QuotaExceededError`, `BlockedError`, ...).
-    pub errors: BTreeMap<String, u64>,
-}
-
-impl Core {
-    fn emit(&self, name: &str, arg: JsValue) {
-        self.listeners.call(name, &[arg]);
-    }
-
-    /// Moves observed updates into the store.
-    fn drain(&self) {
-        let updates = std::mem::take(&mut *self.queue.borrow_mut());
-        let mut inner = self.inner.borrow_mut();
-        for u in updates {
-            inner.store.push(u);
-        }
-    }
-
-    /// Resolves once the stored state is loaded into the document.
-    fn when_synced(&self) -> js_sys::Promise {
-        js_sys::Promise::new(&mut |resolve, reject| {
-            let mut inner = self.inner.borrow_mut();
-            if inner.synced {
-                let _ = resolve.call0(&JsValue::NULL);
-            } else {
-                inner.synced_waiters.push((resolve, reject));
-            }
-        })
-    }
-
-    /// Promise settlements for `whenPersisted` callers whose changes are durable now.
-    fn due_persisted(&self) -> Vec<js_sys::Function> {
-        let mut inner = self.inner.borrow_mut();
-        let waiters = std::mem::take(&mut inner.persisted_waiters);
-        let mut due = Vec::new();
-        for (mark, f) in waiters {
-            if inner.store.persisted(mark) {
-                due.push(f);
-            } else {
-                inner.persisted_waiters.push((mark, f));
-            }
-        }
-        due
-    }
-}
-
-const ACKED_PREFIX: &str = "ysync:acknowledged:";
-
-impl LocalStore for Core {
-    fn acknowledged(&self, key: &str) -> Acknowledged {
-        let me = self.me.upgrade();
-        let key = JsValue::from_str(&format!("{ACKED_PREFIX}{key}"));
-        Box::pin(async move {
-            let Some(me) = me else { return Ok(None) };
-            let stored = async {
-                JsFuture::from(me.when_synced()).await?;
-                let db = ensure_open(&me).await?;
-                JsFuture::from(idb::custom(&db, "get", &key, &JsValue::UNDEFINED)).await
-            }
-            .await;
-            // A failure was reported where it happened.
-            let v = stored.map_err(|_| ())?;
-            Ok(v.dyn_ref::<js_sys::Uint8Array>().map(|a| a.to_vec()))
-        })
-    }
-
-    fn failures(&self) -> u64 {
-        self.errors.borrow().values().sum()
-    }
-
-    fn save_acknowledged(&self, key: &str, state_vector: &[u8]) {
-        let Some(me) = self.me.upgrade() else {
-            return;
-        };
-        let key = JsValue::from_str(&format!("{ACKED_PREFIX}{key}"));
-        let value: JsValue = js_sys::Uint8Array::from(state_vector).into();
-        wasm_bindgen_futures::spawn_local(async move {
-            let r = async {
-                let db = ensure_open(&me).await?;
-                JsFuture::from(idb::custom(&db, "set", &key, &value)).await
-            }
-            .await;
-            if let Err(e) = r {
-                report(&me, e);
-            }
-        });
-    }
-}
-
-async fn ensure_open(core: &Rc<Core>) -> Result<JsValue, JsValue> {
-    if let Some(db) = core.inner.borrow().db.clone() {
-        return Ok(db);
-    }
-    if !idb::available() {
-        return Err(ApiError::Browser {
-            name: "NotSupportedError".into(),
-            message: "IndexedDB is not available".into(),
-        }
-        .into());
-    }
-    let weak = Rc::downgrade(core);
-    // Another tab upgraded or deleted the database, or the browser closed it: forget the
-    // handle; the next write opens it again.
-    let on_close = Closure::<dyn FnMut()>::new(move || {
-        if let Some(core) = weak.upgrade() {
-            core.inner.borrow_mut().db = None;
-        }
-    });
-    let db = JsFuture::from(idb::open(
-        &core.name,
-        on_close.as_ref().unchecked_ref(),
-        core.on_blocked.as_ref().unchecked_ref(),
-    ))
-    .await?;
-    let mut inner = core.inner.borrow_mut();
-    inner.db = Some(db.clone());
-    inner.db_closed = Some(on_close);
-    Ok(db)
-}
-
-/// Reads every stored row into the document.
-async fn load(core: Rc<Core>) {
-    // Whatever the document held before loading is written once after it (y-indexeddb
-    // writes the whole state on every open; we write only what the store lacks).
-    let before = {
-        let txn = core.doc.doc.transact();
-        let sv = txn.state_vector();
-        (sv != StateVector::default())
-            .then(|| txn.encode_state_as_update_v1(&StateVector::default()))
-    };
-    let started = now_f64();
-    let result = async {
-        let db = ensure_open(&core).await?;
-        JsFuture::from(idb::read_all(&db)).await
-    }
-    .await;
-    let (rows, bytes) = match result {
-        Ok(values) => match values.dyn_into::<js_sys::Array>() {
-            Ok(values) => apply_rows(&core, &values),
-            Err(_) => (0, 0),
-        },
-        Err(e) => {
-            report(&core, e);
-            (0, 0)
-        }
-    };
-    {
-        let mut inner = core.inner.borrow_mut();
-        let ms = now_f64() - started;
-        log::info!(target: "ysync::idb", "{}: loaded {rows} rows, {bytes} bytes in {ms:.1} ms", core.name);
-        inner.load_ms = Some(ms);
-        inner.store.loaded(rows, bytes);
-        inner.synced = true;
-        if let Some(u) = before {
-            inner.store.push(u);
-        }
-    }
-    let waiters = std::mem::take(&mut core.inner.borrow_mut().synced_waiters);
-    core.doc.flush_or_log();
-    for (resolve, _) in waiters {
-        let _ = resolve.call0(&JsValue::NULL);
-    }
-    core.emit("synced", JsValue::TRUE);
-    flush(&core);
-}
-
-/// Validates rows and applies the good ones in one transaction. Returns (rows, bytes) stored,
-/// and reports each bad row.
-fn apply_rows(core: &Rc<Core>, values: &js_sys::Array) -> (usize, usize) {
-    let Some((valid, bytes, _)) = fold_rows(core, values, &core.origin, false) else {
-        core.emit("error", ApiError::Busy.into());
-        return (values.length() as usize, 0);
-    };
-    let bad = valid.iter().filter(|v| !**v).count();
-    for _ in 0..bad {
-        core.emit(
-            "error",
-            ApiError::InvalidUpdate(crate::core::error::DecodeError::Yrs(
-                "a stored row is not a valid update; it was skipped".into(),
-            ))
-            .into(),
-        );
-    }
-    (values.length() as usize, bytes)
-}
-
-/// How many stored rows one load transaction applies (see [`fold_rows`]).
-const ROWS_PER_TRANSACTION: usize = 256;
-
-/// Applies every valid row to the document with `origin` (one of this persistence's, so it is
-/// not written back). Returns which rows were applied, their total size and, if `want_state`, the
-/// document's whole state afterwards; `None` if the document could not be written (then
-/// nothing may be deleted).
-fn fold_rows(
-    core: &Rc<Core>,
-    values: &js_sys::Array,
-    origin: &str,
-    want_state: bool,
-) -> Option<(Vec<bool>, usize, Vec<u8>)> {
-    let limits = Limits::default();
-    let packed = idb::pack(values);
-    let all = packed
-        .get(0)
-        .dyn_into::<js_sys::Uint8Array>()
-        .map(|a| a.to_vec())
-        .unwrap_or_default();
-    let ends = packed
-        .get(1)
-        .dyn_into::<js_sys::Uint32Array>()
-        .map(|a| a.to_vec())
-        .unwrap_or_default();
-    let mut valid = vec![false; values.length() as usize];
-    let mut bytes = 0;
-    let mut updates = Vec::with_capacity(ends.len());
-    let mut start = 0;
-    for (i, &end) in ends.iter().enumerate().take(valid.len()) {
-        let end = end as usize;
-        if let Some(row) = all.get(start..end) {
-            valid[i] = true;
-            bytes += row.len();
-            updates.push((i, row));
-            start = end;
-        }
-    }
-    let mut gate = core.doc.document.gate.borrow_mut();
-    // Rows go in transactions of at most ROWS_PER_TRANSACTION: yrs's commit squashes the new
-    // blocks right to left, copying the merged run again at every step, so many small rows in
-    // one transaction cost quadratic time (10,000 one-character rows: 43 ms in one, 5 ms in
-    // chunks of 256, natively: examples/one_transaction.rs). JS listeners run after the whole
-    // load, once per transaction.
-    for chunk in updates.chunks(ROWS_PER_TRANSACTION) {
-        let mut txn = core.doc.doc.try_transact_mut_with(origin).ok()?;
-        for (i, u) in chunk {
-            // A row that fails the checks or that yrs refuses counts as invalid: it is reported
-            // and kept on disk, never folded away. Blocks past a gap wait in the gate.
-            if gate.apply(&mut txn, u, &limits).is_err() {
-                valid[*i] = false;
-            }
-        }
-    }
-    // Blocks held by other paths (the server, applyUpdate) that the rows filled gaps for.
-    gate.settle(&core.doc.doc, &limits);
-    let held: Vec<Vec<u8>> = gate.held_updates().map(<[u8]>::to_vec).collect();
-    drop(gate);
-    let state = if want_state {
-        // Held blocks are part of what the rows hold: a compacted row must keep them.
-        let full = core
-            .doc
-            .doc
-            .transact()
-            .encode_state_as_update_v1(&StateVector::default());
-        if held.is_empty() {
-            full
-        } else {
-            yrs::merge_updates_v1(
-                std::iter::once(full.as_slice()).chain(held.iter().map(|h| h.as_slice())),
-            )
-            .ok()?
-        }
-    } else {
-        Vec::new()
-    };
-    Some((valid, bytes, state))
-}
-
-fn schedule_flush(weak: &Weak<Core>) {
-    let Some(core) = weak.upgrade() else { return };
-    if core.flush_scheduled.replace(true) {
-        return;
-    }
-    let mut inner = core.inner.borrow_mut();
-    // A timer of 0 ms: every change made in the current task goes into one transaction.
-    let t = inner.flush_timer.get_or_insert_with(|| {
-        Timer::for_owner(weak.clone(), |core| {
-            core.flush_scheduled.set(false);
-            flush(core);
-        })
-    });
-    t.schedule(0);
-}
-
-/// Runs the next store command, if any (the store hands out one at a time).
-fn flush(core: &Rc<Core>) {
-    core.drain();
-    let cmd = {
-        let mut inner = core.inner.borrow_mut();
-        if inner.destroyed {
-            return;
-        }
-        // Local updates were produced by yrs itself; should merging fail, the document's
-        // whole state holds all of them.
-        let cmd = inner.store.next_command(|updates| {
-            yrs::merge_updates_v1(updates.iter().map(|u| u.as_slice())).unwrap_or_else(|_| {
-                core.doc
-                    .doc
-                    .transact()
-                    .encode_state_as_update_v1(&StateVector::default())
-            })
-        });
-        cmd
-    };
-    let Some(cmd) = cmd else { return };
-    let core = core.clone();
-    wasm_bindgen_futures::spawn_local(async move {
-        let started = now_f64();
-        let outcome = run(&core, &cmd).await;
-        let ms = now_f64() - started;
-        let id = match cmd {
-            StoreCommand::Append { id, .. } | StoreCommand::Compact { id } => id,
-        };
-        match outcome {
-            Ok((compacted, rows, bytes)) => {
-                log::debug!(
-                    target: "ysync::idb",
-                    "{}: {} done in {ms:.1} ms: {rows} rows, {bytes} bytes",
-                    core.name,
-                    if compacted { "compaction" } else { "append" }
-                );
-                {
-                    let mut inner = core.inner.borrow_mut();
-                    inner.store.write_done(id, compacted, rows, bytes);
-                    inner.last_write_ms = Some(ms);
-                }
-                core.doc.flush_or_log();
-                for f in core.due_persisted() {
-                    let _ = f.call0(&JsValue::NULL);
-                }
-                core.emit("persisted", JsValue::TRUE);
-                flush(&core);
-            }
-            Err(e) => {
-                let delay = core.inner.borrow_mut().store.write_failed(id);
-                report(&core, e);
-                core.inner
-                    .borrow_mut()
-                    .retry
-                    .get_or_insert_with(|| Timer::for_owner(Rc::downgrade(&core), flush))
-                    .schedule(delay);
-            }
-        }
-    });
-}
-
-/// Runs one command as one transaction: (compacted, rows, bytes) on success.
-async fn run(core: &Rc<Core>, cmd: &StoreCommand) -> Result<(bool, usize, usize), JsValue> {
-    let db = ensure_open(core).await?;
-    match cmd {
-        StoreCommand::Append { update, .. } => {
-            let arr = js_sys::Uint8Array::from(update.as_slice());
-            let count = JsFuture::from(idb::append(&db, &arr)).await?;
-            // Other tabs append too: the transaction's own count is the truth.
-            let rows = count.as_f64().map_or(1, |n| n as usize);
-            Ok((false, rows, update.len()))
-        }
-        StoreCommand::Compact { .. } => {
-            let weak = Rc::downgrade(core);
-            let fold = Closure::<dyn FnMut(js_sys::Array) -> JsValue>::new(
-                move |values: js_sys::Array| {
-                    let Some(core) = weak.upgrade() else {
-                        return JsValue::NULL;
-                    };
-                    // Without the document's state nothing may be deleted: the transaction aborts.
-                    let Some((valid, _, state)) =
-                        fold_rows(&core, &values, &core.merge_origin, true)
-                    else {
-                        return JsValue::NULL;
-                    };
-                    let out = js_sys::Object::new();
-                    let valid: js_sys::Array = valid.into_iter().map(JsValue::from_bool).collect();
-                    let _ = js_sys::Reflect::set(&out, &"valid".into(), &valid);
-                    let _ = js_sys::Reflect::set(
-                        &out,
-                        &"update".into(),
-                        &js_sys::Uint8Array::from(state.as_slice()),
-                    );
-                    out.into()
-                },
-            );
-            let res = JsFuture::from(idb::compact(&db, fold.as_ref().unchecked_ref())).await?;
-            let n = |k: &str| {
-                js_sys::Reflect::get(&res, &k.into())
-                    .ok()
-                    .and_then(|v| v.as_f64())
-                    .unwrap_or(0.0) as usize
+/// A JS promise settled by a driver wait.
+fn promise(wait: impl FnOnce(crate::driver::provider::Settle)) -> js_sys::Promise {
+    let mut wait = Some(wait);
+    js_sys::Promise::new(&mut |resolve, reject| {
+        let Some(wait) = wait.take() else { return };
+        wait(Box::new(move |r| {
+            let _ = match r {
+                Ok(()) => resolve.call0(&JsValue::NULL),
+                Err(e) => reject.call1(&JsValue::NULL, &e.into()),
             };
-            Ok((true, n("rows"), n("bytes")))
-        }
-    }
+        }));
+    })
 }
 
 #[wasm_bindgen]
@@ -506,140 +106,39 @@ impl IndexeddbPersistence {
     /// every change until `destroy()`, whether or not the app keeps a reference to it (as
     /// y-indexeddb's).
     #[wasm_bindgen(constructor)]
-    pub fn create(
-        name: &str,
-        doc: &Doc,
-        options: Option<crate::js::ts::PersistenceOptionsArg>,
-    ) -> ApiResult<IndexeddbPersistence> {
-        let mut p = Self::new(name, doc, options)?;
-        keepalive::keep(&p.core);
-        p.kept = true;
-        Ok(p)
-    }
-}
-
-impl IndexeddbPersistence {
-    /// The persistence for a Rust app: as `new IndexeddbPersistence(…)` in JS, but when this
-    /// value is dropped it writes what is pending, then stops.
     pub fn new(
         name: &str,
         doc: &Doc,
         options: Option<crate::js::ts::PersistenceOptionsArg>,
     ) -> ApiResult<IndexeddbPersistence> {
-        let options = crate::js::ts::or_undefined(options);
-        let get = |k: &str| {
-            if options.is_object() {
-                js_sys::Reflect::get(&options, &k.into()).unwrap_or_default()
-            } else {
-                JsValue::UNDEFINED
-            }
-        };
-        // Every option is checked before anything is set up (an error leaves nothing behind).
-        let num = |k: &str| -> ApiResult<Option<f64>> {
-            let v = get(k);
-            if v.is_undefined() {
-                return Ok(None);
-            }
-            match v.as_f64() {
-                Some(n) if n >= 0.0 && n.is_finite() => Ok(Some(n)),
-                _ => Err(ApiError::InvalidArgument(format!(
-                    "option {k} must be a non-negative number"
-                ))),
-            }
-        };
-        let mut cfg = StoreConfig::default();
-        if let Some(n) = num("compactRows")? {
-            cfg.compact_rows = n.max(1.0) as usize;
-        }
-        if let Some(n) = num("compactBytes")? {
-            cfg.compact_bytes = n.max(1.0) as usize;
-        }
-        let every = num("statsInterval")?.unwrap_or(0.0);
-        let level = crate::js::provider::log_level(&get("logLevel"))?;
-        let shared = doc.shared();
-        // Loading restores state: providers do not take it for new local changes.
-        let n = origins::next_number();
-        let origin = Origin::Restore(n).encode();
-        let merge_origin = Origin::TabRows(n).encode();
-        let core = Rc::new_cyclic(|me: &Weak<Core>| {
-            let weak = me.clone();
-            let on_blocked = Closure::<dyn FnMut(JsValue)>::new(move |e: JsValue| {
-                if let Some(core) = weak.upgrade() {
-                    report(&core, e);
-                }
-            });
-            Core {
-                name: name.to_string(),
-                origin: origin.clone(),
-                merge_origin,
-                on_blocked,
-                errors: RefCell::default(),
-                doc: shared.clone(),
-                inner: RefCell::new(Inner {
-                    store: Store::new(cfg),
-                    db: None,
-                    db_closed: None,
-                    destroyed: false,
-                    synced: false,
-                    retry: None,
-                    flush_timer: None,
-                    synced_waiters: vec![],
-                    persisted_waiters: vec![],
-                    last_write_ms: None,
-                    load_ms: None,
-                    stats_timer: None,
-                }),
-                queue: Rc::default(),
-                listeners: Listeners::default(),
-                flush_scheduled: Cell::new(false),
-                tap_id: Cell::new(0),
-                me: me.clone(),
-            }
-        });
-        let store: Rc<dyn LocalStore> = core.clone();
-        shared.document.set_local_store(Rc::downgrade(&store));
-        let queue = core.queue.clone();
-        let weak = Rc::downgrade(&core);
-        // What this persistence loaded or picked up itself is not stored again.
-        let tap_id = shared.document.tap.add(move |t| match t.origin() {
-            Some(Origin::Restore(m) | Origin::TabRows(m)) if m == n => {}
-            _ => {
-                queue.borrow_mut().push(t.update().to_vec());
-                schedule_flush(&weak);
-            }
-        });
-        core.tap_id.set(tap_id);
-        if get("persist").as_bool() == Some(true) {
-            let _ = idb::request_persist();
-        }
+        let (cfg, level) = parse_options(&crate::js::ts::or_undefined(options))?;
         if let Some(level) = level {
             crate::web::log::set_level(level);
         }
-        if every > 0.0 {
-            let timer = Interval::for_owner(Rc::downgrade(&core), every as u64, |core| {
-                core.emit("stats", stats_js(core))
-            });
-            core.inner.borrow_mut().stats_timer = Some(timer);
-        }
-        wasm_bindgen_futures::spawn_local(load(core.clone()));
+        let shared = doc.shared();
+        let listeners: Rc<Listeners> = Rc::default();
+        let persistence = driver::IndexeddbPersistence::new(name, &shared.document, cfg)?;
+        let l = listeners.clone();
+        let events = persistence.subscribe(move |e| dispatch(&l, e));
         // Transactions that apply stored rows carry `persistence.origin` in events.
         let origin: JsValue = js_sys::Object::freeze(&js_sys::Object::new()).into();
-        shared.register_origin(core.origin.as_bytes(), origin.clone());
-        shared.register_origin(core.merge_origin.as_bytes(), origin.clone());
-        Ok(IndexeddbPersistence {
-            core,
-            kept: false,
-            origin,
-        })
+        for k in persistence.applied_origins() {
+            shared.register_origin(k.as_bytes(), origin.clone());
+        }
+        let shell = Rc::new(Shell {
+            _events: events,
+            listeners,
+            persistence,
+            doc: shared,
+        });
+        keepalive::keep(&shell);
+        Ok(IndexeddbPersistence { shell, origin })
     }
-}
 
-#[wasm_bindgen]
-impl IndexeddbPersistence {
     /// True once the stored state was loaded into the document.
     #[wasm_bindgen(getter)]
     pub fn synced(&self) -> bool {
-        self.core.inner.borrow().synced
+        self.shell.persistence.synced()
     }
 
     /// A snapshot of the storage metrics: `rows`, `bytes`, `pendingUpdates`, `pendingBytes`,
@@ -647,13 +146,13 @@ impl IndexeddbPersistence {
     /// DOMException name).
     #[wasm_bindgen(unchecked_return_type = "PersistenceStats")]
     pub fn stats(&self) -> JsValue {
-        stats_js(&self.core)
+        to_js_json(&self.shell.persistence.stats())
     }
 
     /// The database name.
     #[wasm_bindgen(getter)]
     pub fn name(&self) -> String {
-        self.core.name.clone()
+        self.shell.persistence.name().to_string()
     }
 
     /// The origin of the transactions that apply stored state (and other tabs' rows), as
@@ -666,36 +165,24 @@ impl IndexeddbPersistence {
     /// Resolves once the stored state is loaded into the document.
     #[wasm_bindgen(js_name = whenSynced, unchecked_return_type = "Promise<void>")]
     pub fn when_synced(&self) -> js_sys::Promise {
-        self.core.when_synced()
+        promise(|s| self.shell.persistence.when_synced(s))
     }
 
     /// Resolves once every change made before the call is durable (its IndexedDB transaction
     /// completed).
     #[wasm_bindgen(js_name = whenPersisted, unchecked_return_type = "Promise<void>")]
     pub fn when_persisted(&self) -> js_sys::Promise {
-        self.core.drain();
-        let core = self.core.clone();
-        let p = js_sys::Promise::new(&mut |resolve, _reject| {
-            let mut inner = core.inner.borrow_mut();
-            let mark = inner.store.mark();
-            if inner.store.persisted(mark) {
-                let _ = resolve.call0(&JsValue::NULL);
-            } else {
-                inner.persisted_waiters.push((mark, resolve));
-            }
-        });
-        flush(&self.core);
-        p
+        promise(|s| self.shell.persistence.when_persisted(s))
     }
 
-    /// `on('synced' | 'persisted' | 'error', cb)`.
+    /// `on('synced' | 'persisted' | 'error' | 'stats', cb)`.
     pub fn on(&self, event: &str, f: js_sys::Function) {
-        self.core.listeners.add(event, f);
+        self.shell.listeners.add(event, f);
     }
 
     /// Removes a listener added with `on`.
     pub fn off(&self, event: &str, f: &js_sys::Function) {
-        self.core.listeners.remove(event, f);
+        self.shell.listeners.remove(event, f);
     }
 
     /// Reads a custom value.
@@ -704,8 +191,7 @@ impl IndexeddbPersistence {
         &self,
         #[wasm_bindgen(unchecked_param_type = "IDBValidKey")] key: JsValue,
     ) -> Result<JsValue, JsValue> {
-        let db = ensure_open(&self.core).await?;
-        JsFuture::from(idb::custom(&db, "get", &key, &JsValue::UNDEFINED)).await
+        Ok(self.shell.persistence.get(&key).await?)
     }
 
     /// Stores a custom value.
@@ -714,9 +200,7 @@ impl IndexeddbPersistence {
         #[wasm_bindgen(unchecked_param_type = "IDBValidKey")] key: JsValue,
         #[wasm_bindgen(unchecked_param_type = "unknown")] value: JsValue,
     ) -> Result<(), JsValue> {
-        let db = ensure_open(&self.core).await?;
-        JsFuture::from(idb::custom(&db, "set", &key, &value)).await?;
-        Ok(())
+        Ok(self.shell.persistence.set(&key, &value).await?)
     }
 
     /// Deletes a custom value.
@@ -724,80 +208,23 @@ impl IndexeddbPersistence {
         &self,
         #[wasm_bindgen(unchecked_param_type = "IDBValidKey")] key: JsValue,
     ) -> Result<(), JsValue> {
-        let db = ensure_open(&self.core).await?;
-        JsFuture::from(idb::custom(&db, "del", &key, &JsValue::UNDEFINED)).await?;
-        Ok(())
+        Ok(self.shell.persistence.del(&key).await?)
     }
 
     /// Stops persisting and deletes the database.
     #[wasm_bindgen(js_name = clearData)]
     pub async fn clear_data(&self) -> Result<(), JsValue> {
-        self.stop();
-        self.core.inner.borrow_mut().store.reset();
-        JsFuture::from(idb::delete(
-            &self.core.name,
-            self.core.on_blocked.as_ref().unchecked_ref(),
-        ))
-        .await?;
-        Ok(())
+        let shell = self.shell.clone();
+        let r = shell.persistence.clear_data().await;
+        shell.release();
+        Ok(r?)
     }
 
     /// Writes what is pending, then stops observing the document and closes the database.
     pub async fn destroy(&self) -> Result<(), JsValue> {
-        if self.core.inner.borrow().synced {
-            JsFuture::from(self.when_persisted()).await?;
-        }
-        self.stop();
+        let shell = self.shell.clone();
+        shell.persistence.destroy().await?;
+        shell.release();
         Ok(())
-    }
-}
-
-impl IndexeddbPersistence {
-    /// A snapshot of the storage metrics, as Rust types.
-    pub fn stats_snapshot(&self) -> PersistenceStats {
-        snapshot(&self.core)
-    }
-
-    fn stop(&self) {
-        self.core.doc.unregister_origin(self.core.origin.as_bytes());
-        self.core
-            .doc
-            .unregister_origin(self.core.merge_origin.as_bytes());
-        self.core.doc.document.tap.remove(self.core.tap_id.get());
-        {
-            let mut inner = self.core.inner.borrow_mut();
-            inner.destroyed = true;
-            inner.retry = None;
-            inner.flush_timer = None;
-            inner.stats_timer = None;
-            if let Some(db) = inner.db.take() {
-                if let Ok(close) = js_sys::Reflect::get(&db, &"close".into()) {
-                    if let Ok(f) = close.dyn_into::<js_sys::Function>() {
-                        let _ = f.call0(&db);
-                    }
-                }
-            }
-        }
-        keepalive::release(&self.core);
-    }
-}
-
-impl Drop for IndexeddbPersistence {
-    fn drop(&mut self) {
-        // A Rust value: write what is pending, then stop (as `destroy()`). One made by JS keeps
-        // storing after its wrapper is gone, until `destroy()`.
-        if self.kept || self.core.inner.borrow().destroyed {
-            return;
-        }
-        let last = IndexeddbPersistence {
-            core: self.core.clone(),
-            kept: true,
-            origin: self.origin.clone(),
-        };
-        wasm_bindgen_futures::spawn_local(async move {
-            if last.destroy().await.is_err() {
-                log::warn!(target: "ysync::persistence", "pending writes failed when dropped");
-            }
-        });
     }
 }
