@@ -1,470 +1,23 @@
-//! `Doc` and the state it shares with its types, observers and providers.
-//!
-//! JS callbacks never run while Rust holds a borrow or a yrs transaction: yrs observers only
-//! queue events, and the queue is flushed after the call that caused them returns (after the
-//! outermost `transact` callback, inside one).
+//! `Doc`, Yjs's document class, and the module functions on documents and updates
+//! (`applyUpdate`, `encodeStateAsUpdate`, `mergeUpdates`...). What it shares with its types
+//! and drivers is in `shared`.
 
-use std::cell::{Cell, RefCell, RefMut};
-use std::collections::{HashMap, HashSet, VecDeque};
-use std::rc::{Rc, Weak};
-use std::sync::Arc;
+use std::rc::Rc;
 
 use wasm_bindgen::prelude::*;
 use yrs::types::ToJson;
 use yrs::updates::decoder::Decode;
 use yrs::updates::encoder::Encode;
-use yrs::{OffsetKind, Options, ReadTxn, Transact, WriteTxn};
+use yrs::{OffsetKind, Options, ReadTxn, WriteTxn};
 
 use crate::core::origin::Origin;
 use crate::core::validate::{self, Limits};
 use crate::driver::document::{AsDocument, Document};
 use crate::js::error::{ApiError, ApiResult};
-use crate::js::events::Listeners;
+use crate::js::shared::DocShared;
 use crate::js::ts::{opt_string, or_undefined, DocOptionsArg, StringArg, Unknown};
 use crate::js::types::{XmlFragment, YArray, YMap, YText};
 use crate::js::value::from_any;
-
-const OBSERVER_KEY: &str = "ysync-js-doc";
-
-/// A JS call waiting for the current borrow or transaction to end.
-pub(crate) enum Queued {
-    /// `update` listeners: the update and the transaction origin.
-    Update(Rc<[u8]>, JsValue),
-    /// `changes` listeners: the records of one transaction and `{ origin, local }`.
-    Changes(js_sys::Array, JsValue),
-    /// One observer with its arguments.
-    Call(js_sys::Function, js_sys::Array),
-}
-
-/// JS values standing for transaction origins. yrs origins are bytes; JS origins are any value,
-/// compared by identity (`Object.is`) as Yjs does.
-#[derive(Default)]
-struct Origins {
-    entries: Vec<(Vec<u8>, JsValue, u32)>,
-    next: u64,
-}
-
-impl Origins {
-    /// The origin of kind `kind` standing for `value` (a new one if it has none), encoded and
-    /// pinned once more.
-    fn acquire(&mut self, value: &JsValue, kind: fn(u64) -> Origin) -> String {
-        let same_kind = |bytes: &[u8]| {
-            Origin::parse(bytes)
-                .is_some_and(|o| std::mem::discriminant(&o) == std::mem::discriminant(&kind(0)))
-        };
-        if let Some(e) = self
-            .entries
-            .iter_mut()
-            .find(|e| same_kind(&e.0) && js_sys::Object::is(&e.1, value))
-        {
-            e.2 += 1;
-            return String::from_utf8_lossy(&e.0).into_owned();
-        }
-        self.next += 1;
-        let key = kind(self.next).encode();
-        self.entries
-            .push((key.clone().into_bytes(), value.clone(), 1));
-        key
-    }
-
-    /// Unpins `key`; forgotten when no longer pinned.
-    fn release(&mut self, key: &str) {
-        if let Some(i) = self.entries.iter().position(|e| e.0 == key.as_bytes()) {
-            self.entries[i].2 -= 1;
-            if self.entries[i].2 == 0 {
-                self.entries.swap_remove(i);
-            }
-        }
-    }
-
-    fn value(&self, key: &[u8]) -> JsValue {
-        self.entries
-            .iter()
-            .find(|e| e.0 == key)
-            .map(|e| e.1.clone())
-            .unwrap_or_else(|| JsValue::from_str(&String::from_utf8_lossy(key)))
-    }
-}
-
-/// What the yrs observers of a document share with it: they run inside a commit and may only
-/// queue work.
-#[derive(Default)]
-pub(crate) struct Hub {
-    queue: RefCell<VecDeque<Queued>>,
-    origins: RefCell<Origins>,
-    /// Change-feed records of the transaction being committed.
-    changes: RefCell<Vec<JsValue>>,
-    /// Root types the change feed observes.
-    feed_roots: RefCell<HashSet<Arc<str>>>,
-    pub(crate) listeners: Listeners,
-    shared: RefCell<Weak<DocShared>>,
-    /// A flush is scheduled for the next microtask.
-    scheduled: Cell<bool>,
-}
-
-impl Hub {
-    /// The document, for wrappers handed to observers.
-    pub(crate) fn shared(&self) -> Option<Rc<DocShared>> {
-        self.shared.borrow().upgrade()
-    }
-
-    /// Queues a JS call. The JS API flushes the queue before it returns; for edits made
-    /// another way (a Rust app through yrs, a provider's timer) a flush runs in the next
-    /// microtask, so nobody has to flush by hand. A synchronous loop of edits schedules one.
-    pub(crate) fn push(&self, q: Queued) {
-        self.queue.borrow_mut().push_back(q);
-        if !self.scheduled.replace(true) {
-            let shared = self.shared.borrow().clone();
-            wasm_bindgen_futures::spawn_local(async move {
-                if let Some(shared) = shared.upgrade() {
-                    shared.hub.scheduled.set(false);
-                    shared.flush_or_log();
-                }
-            });
-        }
-    }
-
-    /// The JS origin of `txn` (null if none).
-    pub(crate) fn origin(&self, txn: &yrs::TransactionMut<'_>) -> JsValue {
-        match txn.origin() {
-            None => JsValue::NULL,
-            Some(o) => self.origins.borrow().value(o.as_ref()),
-        }
-    }
-
-    /// `{ origin, local }` for `txn`, as Yjs's `transaction.origin` / `transaction.local`.
-    pub(crate) fn txn_info(&self, txn: &yrs::TransactionMut<'_>) -> JsValue {
-        let local = Origin::is_local(txn.origin().map(|o| o.as_ref()));
-        let info = js_sys::Object::new();
-        let _ = js_sys::Reflect::set(&info, &"origin".into(), &self.origin(txn));
-        let _ = js_sys::Reflect::set(&info, &"local".into(), &local.into());
-        info.into()
-    }
-
-    /// Adds change-feed records of the transaction being committed.
-    pub(crate) fn add_changes(&self, records: impl IntoIterator<Item = JsValue>) {
-        self.changes.borrow_mut().extend(records);
-    }
-
-    /// Whether anyone listens to `event`.
-    pub(crate) fn wants(&self, event: &str) -> bool {
-        self.listeners.has(event)
-    }
-}
-
-/// The JS functions observing one type (`deep` or not), called in the order they were added
-/// (yrs keeps its own observers in no particular order, so there is one yrs observer per set).
-pub(crate) type ObserverFns = Rc<RefCell<Vec<(u64, js_sys::Function)>>>;
-
-/// One yrs observer and the JS functions it calls.
-struct ObserverSet {
-    fns: ObserverFns,
-    unsubscribe: Box<dyn Fn()>,
-}
-
-/// A read transaction, or the write transaction `transact` holds open.
-pub enum Reader<'a> {
-    /// A transaction of its own.
-    Own(yrs::Transaction<'a>),
-    /// The transaction of the running `transact` callback.
-    Open(RefMut<'a, yrs::TransactionMut<'static>>),
-}
-
-impl ReadTxn for Reader<'_> {
-    fn store(&self) -> &yrs::Store {
-        match self {
-            Reader::Own(t) => ReadTxn::store(t),
-            Reader::Open(t) => ReadTxn::store(&**t),
-        }
-    }
-}
-
-/// State shared by a `Doc`, its types and the providers attached to it.
-pub struct DocShared {
-    /// The transaction `transact` holds open while its callback runs. Declared before `doc` so
-    /// it is dropped first: it borrows the document's store.
-    current: RefCell<Option<yrs::TransactionMut<'static>>>,
-    /// The yrs document.
-    pub doc: yrs::Doc,
-    pub(crate) hub: Rc<Hub>,
-    flushing: Cell<bool>,
-    next_id: Cell<u64>,
-    /// Observer sets by (branch address, deep).
-    observers: RefCell<HashMap<(usize, bool), ObserverSet>>,
-    graveyard: RefCell<Vec<Box<dyn std::any::Any>>>,
-    /// The document as the provider and the persistence drivers see it (the same yrs
-    /// document, its one gate, the attached storage).
-    pub document: Rc<Document>,
-}
-
-impl DocShared {
-    fn new(doc: yrs::Doc) -> ApiResult<Rc<Self>> {
-        let hub: Rc<Hub> = Rc::default();
-        let document = Rc::new(Document::new(doc.clone()).map_err(|_| ApiError::Busy)?);
-        let h = Rc::downgrade(&hub);
-        // Encoded only when an `update` listener wants it, and then shared with the other
-        // consumers of the document's tap.
-        document.tap.add(move |t| {
-            if let Some(hub) = h.upgrade() {
-                if hub.wants("update") {
-                    hub.push(Queued::Update(t.update(), hub.origin(t.txn())));
-                }
-            }
-        });
-        let h = Rc::downgrade(&hub);
-        // Type observers ran before this: the change feed holds one transaction's records.
-        let _ = doc.observe_after_transaction(OBSERVER_KEY, move |txn| {
-            let Some(hub) = h.upgrade() else { return };
-            let records = std::mem::take(&mut *hub.changes.borrow_mut());
-            if !records.is_empty() {
-                let list: js_sys::Array = records.into_iter().collect();
-                hub.push(Queued::Changes(list, hub.txn_info(txn)));
-            }
-        });
-        let shared = Rc::new(DocShared {
-            current: RefCell::new(None),
-            doc: doc.clone(),
-            hub,
-            flushing: Cell::new(false),
-            next_id: Cell::new(1),
-            observers: RefCell::default(),
-            graveyard: RefCell::default(),
-            document,
-        });
-        *shared.hub.shared.borrow_mut() = Rc::downgrade(&shared);
-        // Drivers deliver the document's events before their own.
-        let weak = Rc::downgrade(&shared);
-        shared.document.set_deliver(move || {
-            if let Some(shared) = weak.upgrade() {
-                shared.flush_or_log();
-            }
-        });
-        Ok(shared)
-    }
-
-    /// Registers a JS value to stand for transactions with `origin` in events.
-    pub fn register_origin(&self, origin: &[u8], value: JsValue) {
-        let mut o = self.hub.origins.borrow_mut();
-        o.entries.retain(|e| e.0 != origin);
-        o.entries.push((origin.to_vec(), value, 1));
-    }
-
-    /// Forgets a registered origin.
-    pub fn unregister_origin(&self, origin: &[u8]) {
-        self.hub
-            .origins
-            .borrow_mut()
-            .entries
-            .retain(|e| e.0 != origin);
-    }
-
-    /// The key standing for the JS origin `value` in transactions made here (`local`), pinned
-    /// until `release_origin`.
-    pub(crate) fn acquire_local_origin(&self, value: &JsValue) -> String {
-        self.hub.origins.borrow_mut().acquire(value, Origin::App)
-    }
-
-    /// Unpins a key from `acquire_local_origin`.
-    pub(crate) fn release_origin(&self, key: &str) {
-        self.hub.origins.borrow_mut().release(key);
-    }
-
-    /// Keeps `value` until no `transact` callback runs (yrs objects that must not be dropped
-    /// inside a transaction).
-    pub(crate) fn drop_later(&self, value: Box<dyn std::any::Any>) {
-        self.graveyard.borrow_mut().push(value);
-    }
-
-    /// Runs the queued listener calls. Re-entrant calls (a listener that edits the document)
-    /// only add to the queue the outer call is draining. Every listener runs; the first
-    /// exception is returned (as Yjs rethrows it) after the queue is empty.
-    pub fn flush(&self) -> Result<(), JsValue> {
-        if self.flushing.replace(true) {
-            return Ok(());
-        }
-        let mut first_err = None;
-        loop {
-            let next = self.hub.queue.borrow_mut().pop_front();
-            let Some(item) = next else { break };
-            // Listeners get two arguments by `call2`: no arguments array to build per event
-            // (an update event comes with every edit).
-            let (fs, a, b) = match item {
-                Queued::Update(update, origin) => (
-                    self.hub.listeners.get("update"),
-                    js_sys::Uint8Array::from(&update[..]).into(),
-                    origin,
-                ),
-                Queued::Changes(list, info) => {
-                    (self.hub.listeners.get("changes"), list.into(), info)
-                }
-                Queued::Call(f, args) => {
-                    if let Err(e) = f.apply(&JsValue::NULL, &args) {
-                        first_err.get_or_insert(e);
-                    }
-                    continue;
-                }
-            };
-            for f in fs {
-                if let Err(e) = f.call2(&JsValue::NULL, &a, &b) {
-                    first_err.get_or_insert(e);
-                }
-            }
-        }
-        self.flushing.set(false);
-        first_err.map_or(Ok(()), Err)
-    }
-
-    /// `flush` for callers with no JS caller to throw to (network, storage, timers): an
-    /// exception from a listener is printed.
-    pub fn flush_or_log(&self) {
-        if let Err(e) = self.flush() {
-            web_sys::console::error_2(&"ysync: a document listener threw".into(), &e);
-        }
-    }
-
-    /// Whether a `transact` callback is running.
-    pub(crate) fn in_transaction(&self) -> bool {
-        self.current.try_borrow().map_or(true, |c| c.is_some())
-    }
-
-    /// Runs `f` in the open `transact` transaction, or in a new one with `origin` whose events
-    /// are delivered when `f` returns.
-    pub(crate) fn edit_with<T>(
-        &self,
-        origin: Option<&str>,
-        f: impl FnOnce(&mut yrs::TransactionMut<'_>) -> ApiResult<T>,
-    ) -> ApiResult<T> {
-        {
-            let mut cur = self.current.try_borrow_mut().map_err(|_| ApiError::Busy)?;
-            if let Some(txn) = cur.as_mut() {
-                return f(txn);
-            }
-        }
-        let out = {
-            let mut txn = match origin {
-                Some(o) => self.doc.try_transact_mut_with(o),
-                None => self.doc.try_transact_mut(),
-            }
-            .map_err(|_| ApiError::Busy)?;
-            f(&mut txn)
-        };
-        let flushed = self.flush();
-        let v = out?;
-        flushed.map_err(ApiError::Listener)?;
-        Ok(v)
-    }
-
-    /// `edit_with` without an origin.
-    pub(crate) fn edit<T>(
-        &self,
-        f: impl FnOnce(&mut yrs::TransactionMut<'_>) -> ApiResult<T>,
-    ) -> ApiResult<T> {
-        self.edit_with(None, f)
-    }
-
-    /// A transaction to read with: the open `transact` one, or a new read transaction.
-    pub(crate) fn read(&self) -> ApiResult<Reader<'_>> {
-        let cur = self.current.try_borrow_mut().map_err(|_| ApiError::Busy)?;
-        match RefMut::filter_map(cur, |c| c.as_mut()) {
-            Ok(txn) => Ok(Reader::Open(txn)),
-            Err(_) => self
-                .doc
-                .try_transact()
-                .map(Reader::Own)
-                .map_err(|_| ApiError::Busy),
-        }
-    }
-
-    /// A fresh id for observers and subscriptions.
-    pub(crate) fn next_id(&self) -> u64 {
-        let n = self.next_id.get();
-        self.next_id.set(n + 1);
-        n
-    }
-
-    /// Adds `f` to the observers of `target`; `subscribe` makes the yrs observer when the
-    /// set is new (it gets the set and returns how to unsubscribe).
-    pub(crate) fn add_observer(
-        &self,
-        target: (usize, bool),
-        f: js_sys::Function,
-        subscribe: impl FnOnce(ObserverFns) -> Box<dyn Fn()>,
-    ) -> u64 {
-        let id = self.next_id();
-        let mut sets = self.observers.borrow_mut();
-        let set = sets.entry(target).or_insert_with(|| {
-            let fns: ObserverFns = Rc::default();
-            ObserverSet {
-                unsubscribe: subscribe(fns.clone()),
-                fns,
-            }
-        });
-        set.fns.borrow_mut().push((id, f));
-        id
-    }
-
-    /// Removes observers: the one with `id`, or those of `target` calling `f`. The yrs
-    /// observer goes with the last function of its set.
-    pub(crate) fn remove_observers(
-        &self,
-        pick: impl Fn(u64, (usize, bool), &js_sys::Function) -> bool,
-    ) {
-        let emptied: Vec<ObserverSet> = {
-            let mut sets = self.observers.borrow_mut();
-            for (t, set) in sets.iter() {
-                set.fns.borrow_mut().retain(|(id, f)| !pick(*id, *t, f));
-            }
-            let empty: Vec<(usize, bool)> = sets
-                .iter()
-                .filter(|(_, s)| s.fns.borrow().is_empty())
-                .map(|(t, _)| *t)
-                .collect();
-            empty.iter().filter_map(|t| sets.remove(t)).collect()
-        };
-        for set in emptied {
-            (set.unsubscribe)();
-        }
-    }
-
-    /// Makes the change feed observe every root type with a known type (roots appear when a
-    /// replica gets them with `getText`, `getMap`...; Yjs cannot type them before either).
-    pub(crate) fn ensure_feed(&self) {
-        if !self.hub.wants("changes") {
-            return;
-        }
-        let Ok(txn) = self.read() else { return };
-        let mut roots = self.hub.feed_roots.borrow_mut();
-        for (name, out) in txn.root_refs() {
-            if roots.contains(name) {
-                continue;
-            }
-            if matches!(out, yrs::Out::UndefinedRef(_)) {
-                continue;
-            }
-            if let Some(mut branch) = crate::js::observe::branch_of(&out) {
-                let name: Arc<str> = name.into();
-                roots.insert(name.clone());
-                let hub = Rc::downgrade(&self.hub);
-                branch.observe_deep(yrs::Origin::from("ysync-feed"), move |txn, events| {
-                    if let Some(hub) = hub.upgrade() {
-                        if hub.wants("changes") {
-                            let records = crate::js::observe::change_records(&name, txn, events);
-                            hub.add_changes(records);
-                        }
-                    }
-                });
-            }
-        }
-    }
-}
-
-impl Drop for DocShared {
-    fn drop(&mut self) {
-        // An open transaction (impossible outside `transact`) commits before the document goes.
-        self.current.get_mut().take();
-        let _ = self.doc.unobserve_after_transaction(OBSERVER_KEY);
-    }
-}
 
 /// Parses `new Doc({ clientID? })` options.
 fn doc_options(opts: &JsValue) -> ApiResult<Options> {
@@ -559,57 +112,7 @@ impl Doc {
         f: &js_sys::Function,
         origin: Option<Unknown>,
     ) -> ApiResult<JsValue> {
-        let origin = or_undefined(origin);
-        let shared = &self.shared;
-        // Nested: `f` joins the open transaction and gets its `{ origin, local }`.
-        let open = shared
-            .current
-            .try_borrow()
-            .map_err(|_| ApiError::Busy)?
-            .as_ref()
-            .map(|txn| shared.hub.txn_info(txn));
-        if let Some(info) = open {
-            return f.call1(&JsValue::NULL, &info).map_err(ApiError::Listener);
-        }
-        let key = (!origin.is_undefined() && !origin.is_null()).then(|| {
-            shared
-                .hub
-                .origins
-                .borrow_mut()
-                .acquire(&origin, Origin::App)
-        });
-        let opened = match &key {
-            Some(k) => shared.doc.try_transact_mut_with(k.as_str()),
-            None => shared.doc.try_transact_mut(),
-        };
-        let txn = match opened {
-            Ok(t) => t,
-            Err(_) => {
-                if let Some(k) = &key {
-                    shared.hub.origins.borrow_mut().release(k);
-                }
-                return Err(ApiError::Busy);
-            }
-        };
-        let info = shared.hub.txn_info(&txn);
-        // SAFETY: the transaction borrows `shared.doc`. It is stored in `shared.current`, taken
-        // back out and dropped (committed) below before this function returns, and `self`
-        // keeps `shared` alive meanwhile; `current` is also declared before `doc`, so even a
-        // leaked transaction would be dropped before the document.
-        let txn: yrs::TransactionMut<'static> = unsafe { std::mem::transmute(txn) };
-        *shared.current.borrow_mut() = Some(txn);
-        let result = f.call1(&JsValue::NULL, &info);
-        let txn = shared.current.borrow_mut().take();
-        drop(txn);
-        let dead = std::mem::take(&mut *shared.graveyard.borrow_mut());
-        drop(dead);
-        if let Some(k) = &key {
-            shared.hub.origins.borrow_mut().release(k);
-        }
-        let flushed = shared.flush();
-        let v = result.map_err(ApiError::Listener)?;
-        flushed.map_err(ApiError::Listener)?;
-        Ok(v)
+        self.shared.transact(f, or_undefined(origin))
     }
 
     /// `doc.on('update', (update, origin) => …)`: every transaction as a v1 update.
@@ -625,7 +128,7 @@ impl Doc {
         }
         self.shared.hub.listeners.add(event, f);
         if event == "changes" {
-            self.shared.ensure_feed();
+            crate::js::types::observe::ensure_feed(&self.shared);
         }
         Ok(())
     }
@@ -693,11 +196,7 @@ impl Doc {
         } else {
             origin
         };
-        let key = shared
-            .hub
-            .origins
-            .borrow_mut()
-            .acquire(&origin, Origin::Applied);
+        let key = shared.acquire_origin(&origin, Origin::Applied);
         let result = shared.edit_with(Some(&key), |txn| {
             shared
                 .document
@@ -718,7 +217,7 @@ impl Doc {
                 shared.flush().map_err(ApiError::Listener)?;
             }
         }
-        shared.hub.origins.borrow_mut().release(&key);
+        shared.release_origin(&key);
         result
     }
 }
@@ -748,7 +247,7 @@ impl Doc {
     fn root<T>(&self, get: impl FnOnce(&mut yrs::TransactionMut<'_>) -> T) -> ApiResult<T> {
         let t = self.shared.edit(|txn| Ok(get(txn)))?;
         // A new root type: the change feed observes it.
-        self.shared.ensure_feed();
+        crate::js::types::observe::ensure_feed(&self.shared);
         Ok(t)
     }
 }

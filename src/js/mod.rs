@@ -7,9 +7,9 @@ pub mod doc;
 pub mod error;
 pub mod events;
 pub mod keepalive;
-pub mod observe;
 pub mod persistence;
 pub mod provider;
+pub mod shared;
 #[cfg(feature = "test-hooks")]
 pub mod test_hooks;
 pub mod ts;

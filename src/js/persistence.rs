@@ -8,10 +8,11 @@ use wasm_bindgen::prelude::*;
 
 use crate::driver::persistence::{self as driver, PersistenceConfig, PersistenceEvent};
 use crate::driver::subscribers::Subscription;
-use crate::js::doc::{Doc, DocShared};
+use crate::js::doc::Doc;
 use crate::js::error::{to_js, ApiError, ApiResult};
 use crate::js::events::Listeners;
 use crate::js::keepalive;
+use crate::js::shared::DocShared;
 use crate::js::value::to_js_json;
 
 /// `new IndexeddbPersistence(name, doc, options)`. Every option is checked before anything is

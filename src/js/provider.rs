@@ -12,10 +12,11 @@ use crate::driver::provider::{
     self as driver, ProviderConfig, ProviderEvent, TokenFuture, TokenIn,
 };
 use crate::driver::subscribers::Subscription;
-use crate::js::doc::{Doc, DocShared};
+use crate::js::doc::Doc;
 use crate::js::error::{to_js, ApiError, ApiResult};
 use crate::js::events::Listeners;
 use crate::js::keepalive;
+use crate::js::shared::DocShared;
 use crate::js::value::to_js_json;
 
 fn get(obj: &JsValue, key: &str) -> JsValue {

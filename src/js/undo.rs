@@ -6,32 +6,11 @@ use std::rc::Rc;
 use std::sync::Arc;
 
 use wasm_bindgen::prelude::*;
-use yrs::branch::BranchPtr;
 use yrs::Transact;
 
-use crate::js::doc::DocShared;
 use crate::js::error::{ApiError, ApiResult};
-
-thread_local! {
-    /// Where a shared-type wrapper hands its branch to the `UndoManager` constructor (a JS
-    /// value cannot be downcast to a Rust struct, but it can be asked to call back).
-    static HANDOFF: RefCell<Option<(Rc<DocShared>, BranchPtr)>> = const { RefCell::new(None) };
-}
-
-/// Called by a wrapper's `__ysyncScope` method.
-pub(crate) fn hand_off(shared: Rc<DocShared>, branch: BranchPtr) {
-    HANDOFF.with(|h| *h.borrow_mut() = Some((shared, branch)));
-}
-
-/// The branch (and document) of a shared-type wrapper passed from JS.
-fn scope_of(v: &JsValue) -> ApiResult<(Rc<DocShared>, BranchPtr)> {
-    let bad = || ApiError::InvalidArgument("the scope must be shared types of one Doc".into());
-    let f = js_sys::Reflect::get(v, &"__ysyncScope".into()).map_err(|_| bad())?;
-    let f: js_sys::Function = f.dyn_into().map_err(|_| bad())?;
-    HANDOFF.with(|h| h.borrow_mut().take());
-    f.call0(v).map_err(|_| bad())?;
-    HANDOFF.with(|h| h.borrow_mut().take()).ok_or_else(bad)
-}
+use crate::js::shared::DocShared;
+use crate::js::types::scope_of;
 
 /// yrs reads the time to group edits (`captureTimeout`); `SystemTime` panics in wasm32.
 struct WebClock;
@@ -133,7 +112,7 @@ impl UndoManager {
         }
         let pinned: Vec<String> = others
             .iter()
-            .map(|v| shared.acquire_local_origin(v))
+            .map(|v| shared.acquire_origin(v, crate::core::origin::Origin::App))
             .collect();
         let tracked_origins: HashSet<yrs::Origin> = pinned
             .iter()

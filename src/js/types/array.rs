@@ -8,10 +8,10 @@ use yrs::types::ToJson;
 use yrs::{Any, Array as _, ArrayRef};
 
 use super::{check_index, check_range, out_to_js, YMap, YText};
-use crate::js::doc::DocShared;
 use crate::js::error::{ApiError, ApiResult};
-use crate::js::observe;
+use crate::js::shared::DocShared;
 use crate::js::ts::{opt_string, opt_uint, uint, NumberArg, StringArg};
+use crate::js::types::observe;
 use crate::js::value::{from_any, to_any};
 
 /// A shared array (`Y.Array`).

@@ -8,10 +8,10 @@ use yrs::types::ToJson;
 use yrs::{Map as _, MapRef};
 
 use super::{out_to_js, YArray, YText};
-use crate::js::doc::DocShared;
 use crate::js::error::{ApiError, ApiResult};
-use crate::js::observe;
+use crate::js::shared::DocShared;
 use crate::js::ts::{opt_string, string, StringArg};
+use crate::js::types::observe;
 use crate::js::value::{from_any, to_any};
 
 /// A shared map (`Y.Map`).

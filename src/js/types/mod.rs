@@ -1,15 +1,17 @@
 //! The shared types with Yjs's names and methods: `Text`, `YMap`, `YArray`, `XmlFragment`,
 //! `XmlElement`, `XmlText`. Each holds the document's shared state and a yrs reference.
 
+use std::cell::RefCell;
 use std::rc::Rc;
 use std::sync::Arc;
 
 use wasm_bindgen::prelude::*;
+use yrs::branch::BranchPtr;
 use yrs::types::Attrs;
 use yrs::{Any, Out};
 
-use crate::js::doc::DocShared;
 use crate::js::error::{ApiError, ApiResult};
+use crate::js::shared::DocShared;
 use crate::js::value::{from_out, to_any};
 
 /// A value read from the document: shared types as their wrappers (as Yjs returns `Y.Map`
@@ -25,6 +27,27 @@ pub(crate) fn out_to_js<T: yrs::ReadTxn>(shared: &Rc<DocShared>, o: Out, txn: &T
         Out::YXmlText(x) => XmlText::new(s, x).into(),
         other => from_out(&other, txn),
     }
+}
+
+thread_local! {
+    /// Where a shared-type wrapper hands its branch to the `UndoManager` constructor (a JS
+    /// value cannot be downcast to a Rust struct, but it can be asked to call back).
+    static HANDOFF: RefCell<Option<(Rc<DocShared>, BranchPtr)>> = const { RefCell::new(None) };
+}
+
+/// Called by a wrapper's `__ysyncScope` method: the undo hand-off is the types' own.
+pub(crate) fn hand_off(shared: Rc<DocShared>, branch: BranchPtr) {
+    HANDOFF.with(|h| *h.borrow_mut() = Some((shared, branch)));
+}
+
+/// The branch (and document) of a shared-type wrapper passed from JS.
+pub(crate) fn scope_of(v: &JsValue) -> ApiResult<(Rc<DocShared>, BranchPtr)> {
+    let bad = || ApiError::InvalidArgument("the scope must be shared types of one Doc".into());
+    let f = js_sys::Reflect::get(v, &"__ysyncScope".into()).map_err(|_| bad())?;
+    let f: js_sys::Function = f.dyn_into().map_err(|_| bad())?;
+    HANDOFF.with(|h| h.borrow_mut().take());
+    f.call0(v).map_err(|_| bad())?;
+    HANDOFF.with(|h| h.borrow_mut().take()).ok_or_else(bad)
 }
 
 fn past_end(index: u32, len: u32) -> ApiError {
@@ -118,7 +141,7 @@ macro_rules! observable {
             /// Hands this type to an `UndoManager` being built (internal).
             #[wasm_bindgen(js_name = __ysyncScope, skip_typescript)]
             pub fn scope_handoff(&self) {
-                crate::js::undo::hand_off(self.shared.clone(), self.branch());
+                $crate::js::types::hand_off(self.shared.clone(), self.branch());
             }
         }
 
@@ -385,6 +408,7 @@ export interface YEvent {
 
 mod array;
 mod map;
+pub(crate) mod observe;
 mod relative;
 mod text;
 mod xml;

@@ -4,15 +4,15 @@ use wasm_bindgen::prelude::*;
 
 use super::past_end;
 use crate::core::position;
-use crate::js::doc::DocShared;
 use crate::js::error::{ApiError, ApiResult};
+use crate::js::shared::DocShared;
 use crate::js::ts::{uint, NumberArg};
 
 /// `relativePosition(index, assoc)` of a text or an array whose length `len` gives.
 pub(super) fn create<S: yrs::IndexedSequence>(
     shared: &DocShared,
     seq: &S,
-    len: impl Fn(&crate::js::doc::Reader<'_>) -> u32,
+    len: impl Fn(&crate::js::shared::Reader<'_>) -> u32,
     index: &NumberArg,
     assoc: Option<i32>,
 ) -> ApiResult<JsValue> {

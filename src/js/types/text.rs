@@ -9,10 +9,10 @@ use yrs::types::Delta;
 use yrs::{Any, GetString, In, Text as _, TextRef};
 
 use super::{attrs, check_index, check_range, out_to_js};
-use crate::js::doc::DocShared;
 use crate::js::error::{ApiError, ApiResult};
-use crate::js::observe::{self, attrs_js};
+use crate::js::shared::DocShared;
 use crate::js::ts::{string, uint, NumberArg};
+use crate::js::types::observe::{self, attrs_js};
 use crate::js::value::to_any;
 
 /// The bodies of the text methods (see `text_methods!`).

@@ -10,10 +10,10 @@ use yrs::{
 };
 
 use super::{check_index, check_range};
-use crate::js::doc::DocShared;
 use crate::js::error::ApiResult;
-use crate::js::observe;
+use crate::js::shared::DocShared;
 use crate::js::ts::{opt_string, opt_uint, string, uint, NumberArg, StringArg};
+use crate::js::types::observe;
 
 /// The bodies of the child-node methods (see `xml_children!`), on an [`XmlFragmentRef`] view.
 pub(crate) mod xml_ops {

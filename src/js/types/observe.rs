@@ -10,10 +10,10 @@ use std::sync::Arc;
 use wasm_bindgen::prelude::*;
 use yrs::branch::BranchPtr;
 use yrs::types::{Change, Delta, EntryChange, Event, Events, PathSegment};
-use yrs::{Out, TransactionMut};
+use yrs::{Out, ReadTxn, TransactionMut};
 
-use crate::js::doc::{DocShared, Hub, Queued};
-use crate::js::types::out_to_js;
+use super::out_to_js;
+use crate::js::shared::{DocShared, Hub, Queued};
 use crate::js::value::{from_any, from_out};
 
 /// The branch behind a shared type value.
@@ -305,6 +305,36 @@ impl Subscription {
     pub fn unsubscribe(&self) {
         if let Some(s) = self.shared.upgrade() {
             s.remove_observers(|id, _, _| id == self.id);
+        }
+    }
+}
+/// Makes the change feed observe every root type with a known type (roots appear when a
+/// replica gets them with `getText`, `getMap`...; Yjs cannot type them before either).
+pub(crate) fn ensure_feed(shared: &DocShared) {
+    if !shared.hub.wants("changes") {
+        return;
+    }
+    let Ok(txn) = shared.read() else { return };
+    let mut roots = shared.hub.feed_roots.borrow_mut();
+    for (name, out) in txn.root_refs() {
+        if roots.contains(name) {
+            continue;
+        }
+        if matches!(out, yrs::Out::UndefinedRef(_)) {
+            continue;
+        }
+        if let Some(mut branch) = branch_of(&out) {
+            let name: Arc<str> = name.into();
+            roots.insert(name.clone());
+            let hub = Rc::downgrade(&shared.hub);
+            branch.observe_deep(yrs::Origin::from("ysync-feed"), move |txn, events| {
+                if let Some(hub) = hub.upgrade() {
+                    if hub.wants("changes") {
+                        let records = change_records(&name, txn, events);
+                        hub.add_changes(records);
+                    }
+                }
+            });
         }
     }
 }
