@@ -72,6 +72,19 @@ pub enum DecodeError {
         /// The limit.
         max: usize,
     },
+    /// A stored row that is not bytes at all.
+    #[error("a stored row is not bytes")]
+    NotBytes,
+    /// Text longer than the limit for what it holds (a relative position's JSON...).
+    #[error("{what} of {size} bytes exceeds {max}")]
+    TooLong {
+        /// What the text is.
+        what: &'static str,
+        /// Its size.
+        size: usize,
+        /// The limit.
+        max: usize,
+    },
     /// yrs rejected input that passed the structural checks.
     #[error("rejected by yrs: {0}")]
     Yrs(String),

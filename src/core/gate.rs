@@ -1,12 +1,12 @@
 //! Applies untrusted v1 updates in clock order, holding blocks that arrive past a gap until
-//! the gap fills (what Yjs does with pending structs); see [`validate::split_v1`] for why yrs
+//! the gap fills (what Yjs does with pending structs); see [`split_v1`](crate::core::split::split_v1) for why yrs
 //! must not integrate them early.
 
 use yrs::updates::decoder::Decode;
 use yrs::{ClientID, ReadTxn, Transact, TransactionMut, Update};
 
 use crate::core::error::DecodeError;
-use crate::core::validate::{self, Limits};
+use crate::core::validate::Limits;
 
 /// Updates held back because their blocks start past a gap, each with the origin of the
 /// transaction it arrived in.
@@ -153,7 +153,7 @@ impl Gate {
     ) -> Result<usize, DecodeError> {
         let sv = txn.state_vector();
         let own = Some(txn.doc().client_id().get());
-        let split = validate::split_v1(update, limits, own, |c| {
+        let split = crate::core::split::split_v1(update, limits, own, |c| {
             u64::from(sv.get(&ClientID::new(c)))
         })?;
         let now = split.now.as_deref().unwrap_or(update);

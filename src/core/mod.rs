@@ -11,6 +11,7 @@ pub mod gate;
 pub mod origin;
 pub mod position;
 pub mod session;
+pub mod split;
 pub mod stats;
 pub mod store;
 pub mod tap;

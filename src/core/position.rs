@@ -42,9 +42,13 @@ pub fn create<S: IndexedSequence, T: ReadTxn>(
 /// Parses Yjs position JSON (untrusted: it arrives in other peers' awareness states).
 pub fn parse(json: &str) -> Result<StickyIndex, DecodeError> {
     if json.len() > MAX_JSON {
-        return Err(DecodeError::Yrs("relative position too long".into()));
+        return Err(DecodeError::TooLong {
+            what: "relative position",
+            size: json.len(),
+            max: MAX_JSON,
+        });
     }
-    serde_json::from_str(json).map_err(|e| DecodeError::Yrs(format!("relative position: {e}")))
+    serde_json::from_str(json).map_err(|_| DecodeError::InvalidJson)
 }
 
 /// The current index of `pos` in `seq`, or `None` if it points into another type or into

@@ -86,18 +86,6 @@ pub enum CloseReason {
     PermissionDenied,
 }
 
-/// A command for the persistence adapter.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PersistCommand {
-    /// The server holds everything in this (v1-encoded) state vector, and every local change
-    /// is confirmed. Stored, it lets a reloaded page know which local content the server has
-    /// not confirmed (see [`Session::seed_unconfirmed`]) before the socket connects.
-    Acknowledged {
-        /// The local state vector when the last change was confirmed.
-        state_vector: Vec<u8>,
-    },
-}
-
 /// One output of the session, in the order it must be executed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Output {
@@ -107,8 +95,11 @@ pub enum Output {
     Broadcast(Vec<u8>),
     /// Close the socket.
     Close(CloseReason),
-    /// Run this persistence command.
-    Persist(PersistCommand),
+    /// The server holds everything in this (v1-encoded) state vector, and every local change
+    /// is confirmed: store it with the document. Stored, it lets a reloaded page know which
+    /// local content the server has not confirmed (see [`Session::seed_unconfirmed`]) before
+    /// the socket connects.
+    SaveAcknowledged(Vec<u8>),
     /// Tell the application.
     Event(Event),
 }
@@ -738,14 +729,11 @@ impl Session {
 
     fn persist_acknowledged(&mut self) {
         let sv = crate::core::frame::encode_state_vector(&self.state_vector());
-        self.out
-            .push_back(Output::Persist(PersistCommand::Acknowledged {
-                state_vector: sv,
-            }));
+        self.out.push_back(Output::SaveAcknowledged(sv));
     }
 
     /// Marks as unconfirmed every local change not covered by `acknowledged` (a state vector
-    /// from a stored [`PersistCommand::Acknowledged`]; empty if the server never confirmed
+    /// from a stored [`Output::SaveAcknowledged`]; empty if the server never confirmed
     /// anything), e.g. after a reload. Deletions always count until the server shows them.
     pub fn seed_unconfirmed(&mut self, now: u64, acknowledged: &StateVector) {
         self.tick(now);

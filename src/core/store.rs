@@ -1,7 +1,7 @@
 //! What to write to local storage, and when: batching, durability marks, compaction, retries.
 //!
-//! Commands, not I/O: the adapter runs each [`StoreCommand`] as one IndexedDB transaction and
-//! reports back with [`Store::write_done`] or [`Store::write_failed`]. A change counts as
+//! Commands, not I/O: the adapter runs each [`WriteCommand`] as one IndexedDB transaction and
+//! reports back with [`WritePlanner::write_done`] or [`WritePlanner::write_failed`]. A change counts as
 //! persisted only after the transaction holding it completed.
 
 /// When to compact, and how to retry.
@@ -31,7 +31,7 @@ impl Default for StoreConfig {
 
 /// One transaction for the adapter to run.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum StoreCommand {
+pub enum WriteCommand {
     /// Append `update` (the merged batch) as one row.
     Append {
         /// Batch id, echoed in `write_done` / `write_failed`.
@@ -47,7 +47,7 @@ pub enum StoreCommand {
     },
 }
 
-/// Persistence metrics (see [`Store::stats`]).
+/// Persistence metrics (see [`WritePlanner::stats`]).
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct StoreStats {
@@ -78,7 +78,7 @@ struct InFlight {
 
 /// The persistence planner for one document.
 #[derive(Debug)]
-pub struct Store {
+pub struct WritePlanner {
     cfg: StoreConfig,
     loaded: bool,
     pending: Vec<Vec<u8>>,
@@ -93,10 +93,10 @@ pub struct Store {
     counters: StoreStats,
 }
 
-impl Store {
+impl WritePlanner {
     /// A planner with the given settings; nothing is written before [`loaded`](Self::loaded).
     pub fn new(cfg: StoreConfig) -> Self {
-        Store {
+        WritePlanner {
             cfg,
             loaded: false,
             pending: Vec::new(),
@@ -171,7 +171,7 @@ impl Store {
 
     /// The next transaction to run, if any (one at a time). `merge` folds a batch of updates
     /// into one (the adapter passes yrs's merge).
-    pub fn next_command(&mut self, merge: impl Fn(&[Vec<u8>]) -> Vec<u8>) -> Option<StoreCommand> {
+    pub fn next_command(&mut self, merge: impl Fn(&[Vec<u8>]) -> Vec<u8>) -> Option<WriteCommand> {
         if !self.loaded || self.in_flight.is_some() {
             return None;
         }
@@ -190,14 +190,14 @@ impl Store {
         let flight = self.in_flight.as_ref()?;
         if compact {
             // The compacted state is taken from the document, which holds every pending change.
-            Some(StoreCommand::Compact { id })
+            Some(WriteCommand::Compact { id })
         } else if flight.updates.len() == 1 {
-            Some(StoreCommand::Append {
+            Some(WriteCommand::Append {
                 id,
                 update: flight.updates[0].clone(),
             })
         } else {
-            Some(StoreCommand::Append {
+            Some(WriteCommand::Append {
                 id,
                 update: merge(&flight.updates),
             })
@@ -267,12 +267,12 @@ mod tests {
 
     #[test]
     fn nothing_before_load_then_batches() {
-        let mut s = Store::new(StoreConfig::default());
+        let mut s = WritePlanner::new(StoreConfig::default());
         let m1 = s.push(vec![1]);
         assert_eq!(s.next_command(concat), None);
         s.loaded(0, 0);
         let m2 = s.push(vec![2]);
-        let Some(StoreCommand::Append { id, update }) = s.next_command(concat) else {
+        let Some(WriteCommand::Append { id, update }) = s.next_command(concat) else {
             panic!()
         };
         assert_eq!(update, vec![1, 2], "one transaction for the whole batch");
@@ -282,7 +282,7 @@ mod tests {
         assert!(!s.persisted(m1));
         s.write_done(id, false, 1, 2);
         assert!(s.persisted(m1) && s.persisted(m2) && !s.persisted(m3));
-        let Some(StoreCommand::Append { id, update }) = s.next_command(concat) else {
+        let Some(WriteCommand::Append { id, update }) = s.next_command(concat) else {
             panic!()
         };
         assert_eq!(update, vec![3]);
@@ -294,10 +294,10 @@ mod tests {
 
     #[test]
     fn failure_keeps_changes_and_backs_off() {
-        let mut s = Store::new(StoreConfig::default());
+        let mut s = WritePlanner::new(StoreConfig::default());
         s.loaded(0, 0);
         let m = s.push(vec![1]);
-        let Some(StoreCommand::Append { id, .. }) = s.next_command(concat) else {
+        let Some(WriteCommand::Append { id, .. }) = s.next_command(concat) else {
             panic!()
         };
         s.push(vec![2, 2]);
@@ -306,7 +306,7 @@ mod tests {
         let st = s.stats();
         assert_eq!((st.pending_updates, st.pending_bytes), (2, 3));
         assert_eq!((st.writes, st.write_failures), (0, 1));
-        let Some(StoreCommand::Append { id, update }) = s.next_command(concat) else {
+        let Some(WriteCommand::Append { id, update }) = s.next_command(concat) else {
             panic!()
         };
         assert_eq!(
@@ -320,7 +320,7 @@ mod tests {
             "in flight still counts as pending"
         );
         assert_eq!(s.write_failed(id), 1000);
-        let Some(StoreCommand::Append { id, .. }) = s.next_command(concat) else {
+        let Some(WriteCommand::Append { id, .. }) = s.next_command(concat) else {
             panic!()
         };
         s.write_done(id, false, 1, 2);
@@ -339,18 +339,18 @@ mod tests {
 
     #[test]
     fn compacts_past_the_row_threshold() {
-        let mut s = Store::new(StoreConfig {
+        let mut s = WritePlanner::new(StoreConfig {
             compact_rows: 3,
             ..StoreConfig::default()
         });
         s.loaded(2, 30);
         s.push(vec![1]);
-        let Some(StoreCommand::Append { id, .. }) = s.next_command(concat) else {
+        let Some(WriteCommand::Append { id, .. }) = s.next_command(concat) else {
             panic!()
         };
         // Another tab appended meanwhile: the transaction counted 4 rows.
         s.write_done(id, false, 4, 10);
-        let Some(StoreCommand::Compact { id }) = s.next_command(concat) else {
+        let Some(WriteCommand::Compact { id }) = s.next_command(concat) else {
             panic!("4 rows > 3: compaction")
         };
         s.write_done(id, true, 1, 25);
@@ -361,12 +361,12 @@ mod tests {
 
     #[test]
     fn compacts_on_size_but_not_over_and_over() {
-        let mut s = Store::new(StoreConfig {
+        let mut s = WritePlanner::new(StoreConfig {
             compact_bytes: 100,
             ..StoreConfig::default()
         });
         s.loaded(2, 150);
-        let Some(StoreCommand::Compact { id }) = s.next_command(concat) else {
+        let Some(WriteCommand::Compact { id }) = s.next_command(concat) else {
             panic!()
         };
         // The document itself is large: 120 bytes after compaction.
@@ -377,13 +377,13 @@ mod tests {
             "not twice the compacted size yet"
         );
         s.push(vec![0; 130]);
-        let Some(StoreCommand::Append { id, .. }) = s.next_command(concat) else {
+        let Some(WriteCommand::Append { id, .. }) = s.next_command(concat) else {
             panic!()
         };
         s.write_done(id, false, 2, 130);
         assert!(matches!(
             s.next_command(concat),
-            Some(StoreCommand::Compact { .. })
+            Some(WriteCommand::Compact { .. })
         ));
     }
 }

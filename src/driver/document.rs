@@ -15,7 +15,7 @@ pub type Acknowledged = Pin<Box<dyn Future<Output = Result<Option<Vec<u8>>, ()>>
 
 /// Local storage attached to a document, as seen by providers: where to keep the state vector
 /// the server acknowledged, per server room.
-pub trait LocalStore {
+pub trait AckStorage {
     /// The acknowledged state vector stored for `key`, once the stored state is loaded.
     fn acknowledged(&self, key: &str) -> Acknowledged;
     /// Stores the acknowledged state vector for `key`.
@@ -34,7 +34,7 @@ pub struct Document {
     /// Every committed change, classified and encoded once, for every consumer (sessions,
     /// storage, the document's listeners): one tap per document.
     pub tap: Rc<Tap>,
-    store: RefCell<Option<Weak<dyn LocalStore>>>,
+    store: RefCell<Option<Weak<dyn AckStorage>>>,
     deliver: RefCell<Option<Box<dyn Fn()>>>,
 }
 
@@ -52,12 +52,12 @@ impl Document {
     }
 
     /// Attaches local storage (the last one attached wins).
-    pub fn set_local_store(&self, store: Weak<dyn LocalStore>) {
+    pub fn set_local_store(&self, store: Weak<dyn AckStorage>) {
         *self.store.borrow_mut() = Some(store);
     }
 
     /// The attached local storage, if any is alive.
-    pub fn local_store(&self) -> Option<Rc<dyn LocalStore>> {
+    pub fn local_store(&self) -> Option<Rc<dyn AckStorage>> {
         self.store.borrow().as_ref().and_then(|w| w.upgrade())
     }
 

@@ -1,7 +1,7 @@
 //! The persistence driver: durable local storage of a document in IndexedDB, in y-indexeddb's
 //! database layout.
 //!
-//! The core [`Store`] decides what to write and when; this driver runs each command as one
+//! The core [`WritePlanner`] decides what to write and when; this driver runs each command as one
 //! IndexedDB transaction (through `web::idb`) and reports the outcome. Bytes read from disk
 //! are validated before yrs sees them; an undecodable row is skipped with an error event and
 //! kept on disk. `js::persistence` only parses JS options and turns events into JS ones.
@@ -14,10 +14,11 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use yrs::{ReadTxn, StateVector, Transact};
 
+use crate::core::error::DecodeError;
 use crate::core::origin::{self as origins, Origin};
-use crate::core::store::{Store, StoreCommand, StoreConfig, StoreStats};
+use crate::core::store::{StoreConfig, StoreStats, WriteCommand, WritePlanner};
 use crate::core::validate::Limits;
-use crate::driver::document::{Acknowledged, AsDocument, Document, LocalStore};
+use crate::driver::document::{AckStorage, Acknowledged, AsDocument, Document};
 use crate::driver::error::{Error, Result};
 use crate::driver::provider::Settle;
 use crate::driver::subscribers::{Subscribers, Subscription};
@@ -64,8 +65,8 @@ pub struct PersistenceStats {
     pub errors: BTreeMap<String, u64>,
 }
 
-struct Inner {
-    store: Store,
+struct PersistenceState {
+    store: WritePlanner,
     db: Option<JsValue>,
     /// Listener for the open connection's close / versionchange (lives as long as it).
     db_closed: Option<Closure<dyn FnMut()>>,
@@ -80,7 +81,7 @@ struct Inner {
     stats_timer: Option<Interval>,
 }
 
-struct Core {
+struct PersistenceCore {
     name: String,
     /// Origin of the initial load: restored state, which providers do not send as new.
     origin: String,
@@ -92,24 +93,24 @@ struct Core {
     /// Storage failures by DOMException name.
     errors: RefCell<BTreeMap<String, u64>>,
     doc: Rc<Document>,
-    inner: RefCell<Inner>,
+    inner: RefCell<PersistenceState>,
     /// Updates from the document's tap, drained outside any borrow.
     queue: Rc<RefCell<Vec<Vec<u8>>>>,
     subscribers: Subscribers<PersistenceEvent>,
     flush_scheduled: Cell<bool>,
     /// This persistence's consumer on the document's tap.
     tap_id: Cell<u64>,
-    /// This core, for the `LocalStore` methods that start async work.
-    me: Weak<Core>,
+    /// This core, for the `AckStorage` methods that start async work.
+    me: Weak<PersistenceCore>,
 }
 
 /// Keeps a document in IndexedDB: loads it on start, writes every change in batches. Dropping
 /// it writes what is pending, then stops (as [`IndexeddbPersistence::destroy`]).
 pub struct IndexeddbPersistence {
-    core: Rc<Core>,
+    core: Rc<PersistenceCore>,
 }
 
-fn snapshot(core: &Core) -> PersistenceStats {
+fn snapshot(core: &PersistenceCore) -> PersistenceStats {
     let inner = core.inner.borrow();
     PersistenceStats {
         store: inner.store.stats(),
@@ -120,7 +121,7 @@ fn snapshot(core: &Core) -> PersistenceStats {
 }
 
 /// A storage failure: counted by its DOMException name, logged, and emitted as an error.
-fn report(core: &Core, err: Error) {
+fn report(core: &PersistenceCore, err: Error) {
     if let Error::Browser { name, .. } = &err {
         log::warn!(target: "ysync::idb", "{}: {name}", core.name);
         *core.errors.borrow_mut().entry(name.clone()).or_default() += 1;
@@ -128,7 +129,7 @@ fn report(core: &Core, err: Error) {
     core.emit(PersistenceEvent::Error(err));
 }
 
-impl Core {
+impl PersistenceCore {
     /// Calls the subscribers (no borrow is held where events are emitted).
     fn emit(&self, e: PersistenceEvent) {
         self.subscribers.call(&e);
@@ -181,7 +182,7 @@ impl Core {
 
 const ACKED_PREFIX: &str = "ysync:acknowledged:";
 
-impl LocalStore for Core {
+impl AckStorage for PersistenceCore {
     fn acknowledged(&self, key: &str) -> Acknowledged {
         let me = self.me.upgrade();
         let key = JsValue::from_str(&format!("{ACKED_PREFIX}{key}"));
@@ -226,7 +227,7 @@ impl LocalStore for Core {
     }
 }
 
-async fn ensure_open(core: &Rc<Core>) -> Result<JsValue> {
+async fn ensure_open(core: &Rc<PersistenceCore>) -> Result<JsValue> {
     if let Some(db) = core.inner.borrow().db.clone() {
         return Ok(db);
     }
@@ -258,7 +259,7 @@ async fn ensure_open(core: &Rc<Core>) -> Result<JsValue> {
 }
 
 /// Reads every stored row into the document.
-async fn load(core: Rc<Core>) {
+async fn load(core: Rc<PersistenceCore>) {
     // Whatever the document held before loading is written once after it (y-indexeddb
     // writes the whole state on every open; we write only what the store lacks).
     let before = {
@@ -307,18 +308,14 @@ async fn load(core: Rc<Core>) {
 
 /// Validates rows and applies the good ones in one transaction. Returns (rows, bytes) stored,
 /// and reports each bad row.
-fn apply_rows(core: &Rc<Core>, values: &js_sys::Array) -> (usize, usize) {
-    let Some((valid, bytes, _)) = fold_rows(core, values, &core.origin, false) else {
+fn apply_rows(core: &Rc<PersistenceCore>, values: &js_sys::Array) -> (usize, usize) {
+    let Some((rejected, bytes, _)) = fold_rows(core, values, &core.origin, false) else {
         core.emit(PersistenceEvent::Error(Error::Busy));
         return (values.length() as usize, 0);
     };
-    let bad = valid.iter().filter(|v| !**v).count();
-    for _ in 0..bad {
-        core.emit(PersistenceEvent::Error(Error::InvalidUpdate(
-            crate::core::error::DecodeError::Yrs(
-                "a stored row is not a valid update; it was skipped".into(),
-            ),
-        )));
+    // Each skipped row with why it was refused.
+    for why in rejected.into_iter().flatten() {
+        core.emit(PersistenceEvent::Error(Error::InvalidUpdate(why)));
     }
     (values.length() as usize, bytes)
 }
@@ -327,15 +324,15 @@ fn apply_rows(core: &Rc<Core>, values: &js_sys::Array) -> (usize, usize) {
 const ROWS_PER_TRANSACTION: usize = 256;
 
 /// Applies every valid row to the document with `origin` (one of this persistence's, so it is
-/// not written back). Returns which rows were applied, their total size and, if `want_state`, the
-/// document's whole state afterwards; `None` if the document could not be written (then
-/// nothing may be deleted).
+/// not written back). Returns per row why it was refused (`None`: applied), the applied rows'
+/// total size and, if `want_state`, the document's whole state afterwards; `None` if the
+/// document could not be written (then nothing may be deleted).
 fn fold_rows(
-    core: &Rc<Core>,
+    core: &Rc<PersistenceCore>,
     values: &js_sys::Array,
     origin: &str,
     want_state: bool,
-) -> Option<(Vec<bool>, usize, Vec<u8>)> {
+) -> Option<(Vec<Option<DecodeError>>, usize, Vec<u8>)> {
     let limits = Limits::default();
     let packed = idb::pack(values);
     let all = packed
@@ -348,14 +345,14 @@ fn fold_rows(
         .dyn_into::<js_sys::Uint32Array>()
         .map(|a| a.to_vec())
         .unwrap_or_default();
-    let mut valid = vec![false; values.length() as usize];
+    let mut rejected = vec![Some(DecodeError::NotBytes); values.length() as usize];
     let mut bytes = 0;
     let mut updates = Vec::with_capacity(ends.len());
     let mut start = 0;
-    for (i, &end) in ends.iter().enumerate().take(valid.len()) {
+    for (i, &end) in ends.iter().enumerate().take(rejected.len()) {
         let end = end as usize;
         if let Some(row) = all.get(start..end) {
-            valid[i] = true;
+            rejected[i] = None;
             bytes += row.len();
             updates.push((i, row));
             start = end;
@@ -372,8 +369,8 @@ fn fold_rows(
         for (i, u) in chunk {
             // A row that fails the checks or that yrs refuses counts as invalid: it is reported
             // and kept on disk, never folded away. Blocks past a gap wait in the gate.
-            if gate.apply(&mut txn, u, &limits).is_err() {
-                valid[*i] = false;
+            if let Err(e) = gate.apply(&mut txn, u, &limits) {
+                rejected[*i] = Some(e);
             }
         }
     }
@@ -399,10 +396,10 @@ fn fold_rows(
     } else {
         Vec::new()
     };
-    Some((valid, bytes, state))
+    Some((rejected, bytes, state))
 }
 
-fn schedule_flush(weak: &Weak<Core>) {
+fn schedule_flush(weak: &Weak<PersistenceCore>) {
     let Some(core) = weak.upgrade() else { return };
     if core.flush_scheduled.replace(true) {
         return;
@@ -419,7 +416,7 @@ fn schedule_flush(weak: &Weak<Core>) {
 }
 
 /// Runs the next store command, if any (the store hands out one at a time).
-fn flush(core: &Rc<Core>) {
+fn flush(core: &Rc<PersistenceCore>) {
     core.drain();
     let cmd = {
         let mut inner = core.inner.borrow_mut();
@@ -445,7 +442,7 @@ fn flush(core: &Rc<Core>) {
         let outcome = run(&core, &cmd).await;
         let ms = now_f64() - started;
         let id = match cmd {
-            StoreCommand::Append { id, .. } | StoreCommand::Compact { id } => id,
+            WriteCommand::Append { id, .. } | WriteCommand::Compact { id } => id,
         };
         match outcome {
             Ok((compacted, rows, bytes)) => {
@@ -481,10 +478,10 @@ fn flush(core: &Rc<Core>) {
 }
 
 /// Runs one command as one transaction: (compacted, rows, bytes) on success.
-async fn run(core: &Rc<Core>, cmd: &StoreCommand) -> Result<(bool, usize, usize)> {
+async fn run(core: &Rc<PersistenceCore>, cmd: &WriteCommand) -> Result<(bool, usize, usize)> {
     let db = ensure_open(core).await?;
     match cmd {
-        StoreCommand::Append { update, .. } => {
+        WriteCommand::Append { update, .. } => {
             let arr = js_sys::Uint8Array::from(update.as_slice());
             let count = JsFuture::from(idb::append(&db, &arr))
                 .await
@@ -493,7 +490,7 @@ async fn run(core: &Rc<Core>, cmd: &StoreCommand) -> Result<(bool, usize, usize)
             let rows = count.as_f64().map_or(1, |n| n as usize);
             Ok((false, rows, update.len()))
         }
-        StoreCommand::Compact { .. } => {
+        WriteCommand::Compact { .. } => {
             let weak = Rc::downgrade(core);
             let fold = Closure::<dyn FnMut(js_sys::Array) -> JsValue>::new(
                 move |values: js_sys::Array| {
@@ -501,13 +498,16 @@ async fn run(core: &Rc<Core>, cmd: &StoreCommand) -> Result<(bool, usize, usize)
                         return JsValue::NULL;
                     };
                     // Without the document's state nothing may be deleted: the transaction aborts.
-                    let Some((valid, _, state)) =
+                    let Some((rejected, _, state)) =
                         fold_rows(&core, &values, &core.merge_origin, true)
                     else {
                         return JsValue::NULL;
                     };
                     let out = js_sys::Object::new();
-                    let valid: js_sys::Array = valid.into_iter().map(JsValue::from_bool).collect();
+                    let valid: js_sys::Array = rejected
+                        .iter()
+                        .map(|r| JsValue::from_bool(r.is_none()))
+                        .collect();
                     let _ = js_sys::Reflect::set(&out, &"valid".into(), &valid);
                     let _ = js_sys::Reflect::set(
                         &out,
@@ -544,22 +544,22 @@ impl IndexeddbPersistence {
         let n = origins::next_number();
         let origin = Origin::Restore(n).encode();
         let merge_origin = Origin::TabRows(n).encode();
-        let core = Rc::new_cyclic(|me: &Weak<Core>| {
+        let core = Rc::new_cyclic(|me: &Weak<PersistenceCore>| {
             let weak = me.clone();
             let on_blocked = Closure::<dyn FnMut(JsValue)>::new(move |e: JsValue| {
                 if let Some(core) = weak.upgrade() {
                     report(&core, Error::browser(e));
                 }
             });
-            Core {
+            PersistenceCore {
                 name: name.to_string(),
                 origin,
                 merge_origin,
                 on_blocked,
                 errors: RefCell::default(),
                 doc: doc.clone(),
-                inner: RefCell::new(Inner {
-                    store: Store::new(cfg.store),
+                inner: RefCell::new(PersistenceState {
+                    store: WritePlanner::new(cfg.store),
                     db: None,
                     db_closed: None,
                     destroyed: false,
@@ -579,7 +579,7 @@ impl IndexeddbPersistence {
                 me: me.clone(),
             }
         });
-        let store: Rc<dyn LocalStore> = core.clone();
+        let store: Rc<dyn AckStorage> = core.clone();
         doc.set_local_store(Rc::downgrade(&store));
         let queue = core.queue.clone();
         let weak = Rc::downgrade(&core);

@@ -16,7 +16,7 @@ use std::rc::{Rc, Weak};
 use crate::core::awareness::AwarenessChange;
 use crate::core::connection::{Command, Connection};
 use crate::core::error::SyncError;
-use crate::core::session::{CloseReason, Config, Event, Output, PersistCommand, Session, Status};
+use crate::core::session::{CloseReason, Config, Event, Output, Session, Status};
 use crate::core::stats::SyncStats;
 use crate::driver::document::{AsDocument, Document};
 use crate::driver::error::{Error, Result};
@@ -159,7 +159,7 @@ pub struct ProviderStats {
 pub type Settle = Box<dyn FnOnce(Result<()>)>;
 
 /// What the driver owns and the machines it runs, borrowed one event at a time.
-struct State {
+struct ProviderState {
     session: Session,
     /// serverUrl/room, without query (also the BroadcastChannel name and the storage key).
     base_url: String,
@@ -191,8 +191,8 @@ struct State {
     tap_id: u64,
 }
 
-struct Driver {
-    state: RefCell<State>,
+struct ProviderCore {
+    state: RefCell<ProviderState>,
     doc: Rc<Document>,
     subscribers: Subscribers<ProviderEvent>,
     /// Events to deliver once no borrow is held.
@@ -207,10 +207,10 @@ struct Driver {
 /// Real-time sync of a document with a y-websocket server room. Dropping it disconnects and
 /// releases every listener, timer, channel and socket.
 pub struct WebsocketProvider {
-    driver: Rc<Driver>,
+    driver: Rc<ProviderCore>,
 }
 
-impl Driver {
+impl ProviderCore {
     fn emit(&self, e: ProviderEvent) {
         self.events.borrow_mut().push(e);
     }
@@ -240,13 +240,13 @@ fn navigator_online() -> bool {
 }
 
 /// The app wants to be connected: tell the policy, run what it says.
-fn connect(d: &Rc<Driver>) {
+fn connect(d: &Rc<ProviderCore>) {
     d.state.borrow_mut().conn.start();
     run_commands(d);
 }
 
 /// Executes the connection policy's commands.
-fn run_commands(d: &Rc<Driver>) {
+fn run_commands(d: &Rc<ProviderCore>) {
     loop {
         let cmd = d.state.borrow_mut().conn.poll_command();
         match cmd {
@@ -261,7 +261,7 @@ fn run_commands(d: &Rc<Driver>) {
 }
 
 /// Starts a connection attempt: fetch a token if configured, then open the socket.
-fn attempt(d: &Rc<Driver>) {
+fn attempt(d: &Rc<ProviderCore>) {
     let token = {
         let mut st = d.state.borrow_mut();
         if st.destroyed || st.socket.is_some() || st.fetching_token {
@@ -312,7 +312,7 @@ fn attempt(d: &Rc<Driver>) {
     }
 }
 
-fn attempt_failed(d: &Rc<Driver>) {
+fn attempt_failed(d: &Rc<ProviderCore>) {
     {
         let mut st = d.state.borrow_mut();
         let now = now_ms();
@@ -323,7 +323,7 @@ fn attempt_failed(d: &Rc<Driver>) {
 }
 
 /// The connection is gone (or never came up): the policy plans the next attempt.
-fn closed(st: &mut State, now: u64) {
+fn closed(st: &mut ProviderState, now: u64) {
     st.conn.closed(now);
     if let Some(delay) = st.conn.pending_delay() {
         log::info!(target: "ysync::provider", "reconnecting in {delay} ms");
@@ -349,7 +349,7 @@ fn query(params: &[(String, String)]) -> String {
         .join("&")
 }
 
-fn open_socket(d: &Rc<Driver>, token: Option<String>) {
+fn open_socket(d: &Rc<ProviderCore>, token: Option<String>) {
     let failed = {
         let mut st = d.state.borrow_mut();
         let mut params = st.params.clone();
@@ -398,7 +398,7 @@ fn open_socket(d: &Rc<Driver>, token: Option<String>) {
     }
 }
 
-fn on_socket(d: &Rc<Driver>, generation: u64, ev: SocketEvent) {
+fn on_socket(d: &Rc<ProviderCore>, generation: u64, ev: SocketEvent) {
     {
         let mut st = d.state.borrow_mut();
         // Events of a replaced socket are ignored.
@@ -447,7 +447,7 @@ fn drop_later<T: 'static>(x: Option<T>) {
 }
 
 /// Executes the session's outputs, settles waits, arms the timer, then delivers events.
-fn pump(d: &Rc<Driver>) {
+fn pump(d: &Rc<ProviderCore>) {
     d.pump_scheduled.set(false);
     {
         let mut st = d.state.borrow_mut();
@@ -480,7 +480,7 @@ fn pump(d: &Rc<Driver>) {
                         closed(&mut st, now);
                     }
                 }
-                Output::Persist(PersistCommand::Acknowledged { state_vector }) => {
+                Output::SaveAcknowledged(state_vector) => {
                     if let Some(store) = d.doc.local_store() {
                         store.save_acknowledged(&st.base_url, &state_vector);
                     }
@@ -527,7 +527,7 @@ fn pump(d: &Rc<Driver>) {
 }
 
 /// Marks local content the server never acknowledged (per local storage) as unconfirmed.
-fn seed_from_store(d: &Rc<Driver>, acknowledged: crate::driver::document::Acknowledged) {
+fn seed_from_store(d: &Rc<ProviderCore>, acknowledged: crate::driver::document::Acknowledged) {
     let weak = Rc::downgrade(d);
     wasm_bindgen_futures::spawn_local(async move {
         let stored = acknowledged.await;
@@ -549,7 +549,7 @@ fn seed_from_store(d: &Rc<Driver>, acknowledged: crate::driver::document::Acknow
     });
 }
 
-fn on_event(d: &Rc<Driver>, st: &mut State, e: Event) {
+fn on_event(d: &Rc<ProviderCore>, st: &mut ProviderState, e: Event) {
     match e {
         Event::Status(s) => d.emit(ProviderEvent::Status(s)),
         Event::Synced(b) => {
@@ -575,7 +575,7 @@ fn on_event(d: &Rc<Driver>, st: &mut State, e: Event) {
     }
 }
 
-fn snapshot(d: &Driver) -> ProviderStats {
+fn snapshot(d: &ProviderCore) -> ProviderStats {
     let mut st = d.state.borrow_mut();
     let mut sync = st.session.stats(now_ms());
     // Storage failures are counted by the document's local store (IndexedDB), if any.
@@ -590,13 +590,13 @@ fn snapshot(d: &Driver) -> ProviderStats {
 }
 
 /// Tells peers this client left, if it had a state (the caller pumps).
-fn leave(st: &mut State) {
+fn leave(st: &mut ProviderState) {
     if st.session.awareness().local_state().is_some() {
         st.session.set_local_awareness(now_ms(), None);
     }
 }
 
-fn schedule_pump(weak: &Weak<Driver>) {
+fn schedule_pump(weak: &Weak<ProviderCore>) {
     let Some(d) = weak.upgrade() else { return };
     if d.pump_scheduled.replace(true) {
         return;
@@ -609,7 +609,7 @@ fn schedule_pump(weak: &Weak<Driver>) {
     });
 }
 
-fn open_channel(d: &Rc<Driver>) {
+fn open_channel(d: &Rc<ProviderCore>) {
     {
         let mut st = d.state.borrow_mut();
         if !st.cross_tab || st.channel.is_some() || st.destroyed {
@@ -636,7 +636,7 @@ fn open_channel(d: &Rc<Driver>) {
 
 /// Reports the window's events to the connection policy (online, offline, visibility) and
 /// to the session (pagehide).
-fn watch_window(d: &Rc<Driver>) {
+fn watch_window(d: &Rc<ProviderCore>) {
     let Some(window) = web_sys::window() else {
         return;
     };
@@ -710,8 +710,8 @@ impl WebsocketProvider {
         session.share_gate(doc.gate.clone());
         // And one tap: the session takes local changes from the bytes every consumer shares.
         session.share_tap(doc.tap.clone());
-        let d = Rc::new(Driver {
-            state: RefCell::new(State {
+        let d = Rc::new(ProviderCore {
+            state: RefCell::new(ProviderState {
                 session,
                 base_url: format!("{}/{}", server_url.trim_end_matches('/'), room),
                 params: cfg.params,

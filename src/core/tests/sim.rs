@@ -168,7 +168,7 @@ pub struct Client {
     /// Frames it posted to the other tabs.
     pub broadcast_frames: Vec<Vec<u8>>,
     /// Persistence commands it emitted.
-    pub persisted: Vec<crate::core::session::PersistCommand>,
+    pub persisted: Vec<Vec<u8>>,
 }
 
 #[derive(Debug)]
@@ -360,7 +360,7 @@ impl Sim {
                         }
                     }
                 }
-                Output::Persist(c) => self.clients[i].persisted.push(c),
+                Output::SaveAcknowledged(sv) => self.clients[i].persisted.push(sv),
                 Output::Event(e) => self.clients[i].events.push(e),
             }
         }

@@ -1,0 +1,136 @@
+//! Splitting a checked v1 update at the first gap of each client: what yrs can integrate now,
+//! and what must wait in the gate (`gate.rs`) until the gap fills.
+
+use crate::core::error::DecodeError;
+use crate::core::validate::{self, BlockAt, Limits};
+
+/// A checked v1 update cut where yrs would have to integrate out of clock order.
+#[derive(Debug)]
+pub struct Split {
+    /// What can be integrated now (with the whole delete set), or `None` when that is the
+    /// input unchanged.
+    pub now: Option<Vec<u8>>,
+    /// Blocks that start past a gap (a client's missing clocks), to apply once the gap fills.
+    pub held: Option<Vec<u8>>,
+    /// How many blocks `now` holds.
+    pub now_blocks: usize,
+}
+
+/// One client's run of blocks in a v1 update.
+struct Section {
+    client: u64,
+    blocks: Vec<BlockAt>,
+}
+
+fn write_var(out: &mut Vec<u8>, mut n: u64) {
+    while n >= 0x80 {
+        out.push((n as u8 & 0x7f) | 0x80);
+        n >>= 7;
+    }
+    out.push(n as u8);
+}
+
+fn write_sections(out: &mut Vec<u8>, bytes: &[u8], sections: &[(u64, &[BlockAt])]) {
+    write_var(out, sections.len() as u64);
+    for (client, blocks) in sections {
+        write_var(out, blocks.len() as u64);
+        write_var(out, *client);
+        write_var(out, blocks[0].1);
+        for (range, ..) in blocks.iter() {
+            out.extend_from_slice(&bytes[range.clone()]);
+        }
+    }
+}
+
+/// Checks a v1 update like [`validate::update_v1`] and splits it against the document's state vector
+/// (`clock_of(client)`), whose own client id is `own`: per client, the blocks up to the first gap (a block starting past
+/// what the document and the earlier blocks cover, or a Skip) can be integrated now; the rest
+/// is held. yrs 0.28 integrates a block after a gap at once, leaving a placeholder, and a
+/// later block that overlaps the placeholder's end underflows a clock in yrs (a panic natively,
+/// silent store corruption on wasm32) — found by the `frame` fuzz target. Yjs keeps such
+/// blocks pending instead, which is what holding them does.
+pub fn split_v1(
+    bytes: &[u8],
+    limits: &Limits,
+    own: Option<u64>,
+    clock_of: impl Fn(u64) -> u64,
+) -> Result<Split, DecodeError> {
+    // Sections without blocks are never visited and have nothing to split.
+    let mut sections: Vec<Section> = Vec::new();
+    let mut current = None;
+    let ds = validate::blocks_v1(bytes, limits, |section, client, b| {
+        if current != Some(section) {
+            current = Some(section);
+            sections.push(Section {
+                client,
+                blocks: Vec::new(),
+            });
+        }
+        if let Some(last) = sections.last_mut() {
+            last.blocks.push(b);
+        }
+    })?;
+
+    let mut now = Vec::new();
+    let mut held = Vec::new();
+    let mut cut = false;
+    for sec in &sections {
+        // Only this document writes its own clocks: anything past them is refused whole (Yjs
+        // would switch to a new client id; yrs cannot, and such blocks broke its accounting in
+        // fuzzing: fuzz/artifacts/frame/crash-a529718a…).
+        // A document that has written nothing under its id yet may load its own past (a
+        // fixed clientID restored from storage).
+        if Some(sec.client) == own
+            && clock_of(sec.client) > 0
+            && sec
+                .blocks
+                .last()
+                .is_some_and(|(_, clock, len, _)| clock + len > clock_of(sec.client))
+        {
+            return Err(DecodeError::OwnClientId);
+        }
+        let mut end = clock_of(sec.client);
+        let mut k = 0;
+        while k < sec.blocks.len() {
+            let (_, clock, len, skip) = sec.blocks[k];
+            if skip || clock > end {
+                break;
+            }
+            end = end.max(clock + len);
+            k += 1;
+        }
+        if k > 0 {
+            now.push((sec.client, &sec.blocks[..k]));
+        }
+        if k < sec.blocks.len() {
+            cut = true;
+            // A held run never starts with a Skip: it starts at the next real block.
+            let rest = &sec.blocks[k..];
+            if let Some(first) = rest.iter().position(|b| !b.3) {
+                held.push((sec.client, &rest[first..]));
+            }
+        }
+    }
+    let now_blocks = now.iter().map(|(_, b)| b.len()).sum();
+    if !cut {
+        return Ok(Split {
+            now: None,
+            held: None,
+            now_blocks,
+        });
+    }
+    let mut now_bytes = Vec::with_capacity(bytes.len());
+    write_sections(&mut now_bytes, bytes, &now);
+    now_bytes.extend_from_slice(&bytes[ds..]);
+    let held = (!held.is_empty()).then(|| {
+        let mut out = Vec::new();
+        write_sections(&mut out, bytes, &held);
+        out.push(0); // no deletions: they all went with `now`
+        out
+    });
+    Ok(Split {
+        now: Some(now_bytes),
+        held,
+        now_blocks,
+    })
+}
