@@ -6,7 +6,7 @@
 import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { gzipSync, brotliCompressSync, constants } from 'node:zlib'
-import { build } from '../e2e/node_modules/esbuild/lib/main.js'
+import { build } from 'esbuild'
 import { ensureBuilt, launchPage, median, outDir, repoRoot, row } from './lib.mjs'
 
 const gz = (b) => gzipSync(b, { level: 9 }).length

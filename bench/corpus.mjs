@@ -7,7 +7,7 @@
 // Quick mode makes small versions (the first 5,000 edits, x3, ~100 KB) under other names.
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import * as Y from '../e2e/node_modules/yjs/dist/yjs.mjs'
+import * as Y from 'yjs'
 import { loadTrace, outDir } from './lib.mjs'
 
 const VERSION = 1 // bump when a generator changes, so stale caches are not reused

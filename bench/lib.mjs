@@ -5,7 +5,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, 
 import { tmpdir } from 'node:os'
 import { gunzipSync } from 'node:zlib'
 import { join } from 'node:path'
-import { chromium } from '../e2e/node_modules/playwright-core/index.mjs'
+import { chromium } from 'playwright-core'
 import { chromiumArgs, freePort, repoRoot, until } from '../e2e/lib.mjs'
 import { guardGlue } from '../npm/guard.mjs'
 

@@ -8,16 +8,16 @@ const pick = (v) => typeof v === 'string' ? v : pick(v.browser ?? v.module ?? v.
 
 /** Writes the page; `pkg` is the ysync module it loads (the benchmarks use a bench build). */
 export function writePeersPage ({ pkg = '/pkg/ysync.js', file = 'peers.html' } = {}) {
-  const lib0 = JSON.parse(readFileSync(here + 'node_modules/lib0/package.json', 'utf8'))
+  const lib0 = JSON.parse(readFileSync(here + '../node_modules/lib0/package.json', 'utf8'))
   const imports = {
-    yjs: '/e2e/node_modules/yjs/dist/yjs.mjs',
-    'y-indexeddb': '/e2e/node_modules/y-indexeddb/src/y-indexeddb.js',
-    'y-websocket': '/e2e/node_modules/y-websocket/src/y-websocket.js'
+    yjs: '/node_modules/yjs/dist/yjs.mjs',
+    'y-indexeddb': '/node_modules/y-indexeddb/src/y-indexeddb.js',
+    'y-websocket': '/node_modules/y-websocket/src/y-websocket.js'
   }
-  for (const m of ['sync', 'awareness', 'auth']) imports['y-protocols/' + m] = `/e2e/node_modules/y-protocols/${m}.js`
+  for (const m of ['sync', 'awareness', 'auth']) imports['y-protocols/' + m] = `/node_modules/y-protocols/${m}.js`
   for (const [k, v] of Object.entries(lib0.exports)) {
     if (k === '.' || k.includes('*') || k.endsWith('.json')) continue
-    try { imports['lib0' + k.slice(1)] = '/e2e/node_modules/lib0/' + pick(v).replace(/^\.\//, '') } catch {}
+    try { imports['lib0' + k.slice(1)] = '/node_modules/lib0/' + pick(v).replace(/^\.\//, '') } catch {}
   }
   mkdirSync(here + 'artifacts', { recursive: true })
   writeFileSync(here + 'artifacts/' + file, `<!doctype html>

@@ -5,7 +5,7 @@
 // and state vector, and Yjs, the reference, must read each ysync replica's bytes the same way.
 //
 //   node e2e/differential.mjs [--seeds N] [--ops N] [--first SEED]   (soak; prints the count)
-//   e2e/differential-ci.mjs runs the regression seeds and a CI-sized set.
+//   e2e/differential.test.mjs runs the regression seeds and a CI-sized set (YSYNC_DIFF_SEEDS).
 import { startYServer, startStatic, launchBrowser, yjsPeer, until, repoRoot, openInteropPage, Y } from './lib.mjs'
 import { faultProxy, rng } from './fault-proxy.mjs'
 

@@ -26,7 +26,7 @@ export const freePort = () => new Promise((resolvePort, reject) => {
 /** Starts @y/websocket-server with node directly (so its PID is the server's). */
 export async function startYServer (port) {
   port = port ?? await freePort()
-  const child = spawn(process.execPath, [join(here, 'node_modules/@y/websocket-server/src/server.js')], {
+  const child = spawn(process.execPath, [join(here, '../node_modules/@y/websocket-server/src/server.js')], {
     env: { ...process.env, HOST: '127.0.0.1', PORT: String(port) },
     stdio: ['ignore', 'pipe', 'pipe']
   })

@@ -44,7 +44,7 @@ test('the packed package: ESM, exports, types, no side effects, README, and the 
   assert.match(readFileSync(join(dir, 'README.md'), 'utf8'), /await init\(\)/)
 })
 
-const tsc = (project) => spawnSync(process.execPath, [join(here, 'node_modules/typescript/bin/tsc'), ...project], { cwd: app, encoding: 'utf8' })
+const tsc = (project) => spawnSync(process.execPath, [join(here, '../node_modules/typescript/bin/tsc'), ...project], { cwd: app, encoding: 'utf8' })
 const tsFlags = ['--strict', '--noEmit', '--target', 'es2022', '--module', 'esnext', '--moduleResolution', 'bundler', '--lib', 'es2022,dom']
 
 test('a TypeScript consumer compiles with tsc --strict; misuse does not', () => {

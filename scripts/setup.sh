@@ -37,13 +37,13 @@ if ! command -v g++ >/dev/null; then
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends g++
 fi
 
-lock_hash=$(sha256sum e2e/package-lock.json | cut -d' ' -f1)
-if [ "$(cat e2e/node_modules/.ysync-lock-hash 2>/dev/null)" != "$lock_hash" ]; then
-  say "npm packages (e2e/package-lock.json)"
+lock_hash=$(sha256sum package-lock.json | cut -d' ' -f1)
+if [ "$(cat node_modules/.ysync-lock-hash 2>/dev/null)" != "$lock_hash" ]; then
+  say "npm packages (package-lock.json: the repository's Node tooling)"
   # Not `npm ci`: the registry mirror here lists only this platform's optional native
   # packages (rollup, esbuild), so `npm ci` calls the lockfile out of sync. `npm install` with
   # the lockfile installs exactly the locked versions and leaves the lockfile as it is.
-  (cd e2e && npm install --no-audit --no-fund --ignore-scripts)
-  echo "$lock_hash" > e2e/node_modules/.ysync-lock-hash
+  npm install --no-audit --no-fund --ignore-scripts
+  echo "$lock_hash" > node_modules/.ysync-lock-hash
 fi
 echo "setup: ok"

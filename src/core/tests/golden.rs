@@ -1,4 +1,4 @@
-//! Golden vectors: frames produced by the real yjs + y-protocols (e2e/golden.mjs) must decode,
+//! Golden vectors: frames produced by the real yjs + y-protocols (scripts/golden.mjs) must decode,
 //! and our encoder must produce them byte for byte.
 
 #[cfg(target_arch = "wasm32")]

@@ -105,12 +105,12 @@ const vectors = {
     json: Y.relativePositionToJSON(Y.createRelativePositionFromTypeIndex(doc.getText('note'), index, assoc))
   })))
 }
-const text = JSON.stringify({ generatedBy: 'e2e/golden.mjs with yjs ' + (await import('yjs/package.json', { with: { type: 'json' } })).default.version, vectors }, null, 2) + '\n'
+const text = JSON.stringify({ generatedBy: 'scripts/golden.mjs with yjs ' + (await import('yjs/package.json', { with: { type: 'json' } })).default.version, vectors }, null, 2) + '\n'
 awareness.destroy()
 if (process.argv.includes("--check")) {
   const have = readFileSync(out, 'utf8')
   if (have !== text) {
-    console.error('tests/fixtures/golden.json differs from what yjs/y-protocols produce now; run: node e2e/golden.mjs')
+    console.error('tests/fixtures/golden.json differs from what yjs/y-protocols produce now; run: node scripts/golden.mjs')
     process.exit(1)
   }
   console.log('golden vectors match yjs/y-protocols')
