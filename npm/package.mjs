@@ -40,7 +40,8 @@ writeFileSync(dts, readFileSync(dts, 'utf8').replace(/^ *\[Symbol\.dispose\]\(\)
 copyFileSync(root + 'npm/README.md', root + 'pkg/README.md')
 
 // Cargo's `strip` removes rustc's symbol names, but wasm-bindgen writes a `name` section for its
-// own shims (8 KB) and a `producers` section; the browser needs neither (issue #5).
+// own shims and a `producers` section; the browser needs neither (issue #5; their size is in
+// docs/size.md).
 const wasm = root + 'pkg/ysync_bg.wasm'
 writeFileSync(wasm, withoutCustom(readFileSync(wasm), ['name', 'producers']))
 

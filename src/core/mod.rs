@@ -27,7 +27,7 @@ mod tests;
 /// an update for `observe_update_v1` subscribers. The SDK's observers subscribe to
 /// `observe_transaction_cleanup` instead and encode (`txn.encode_update_v1()`) only the
 /// transactions they need: an update observer makes yrs encode every transaction, a whole
-/// 10 MB document loaded from storage included, even when nothing wants those bytes.
+/// document loaded from storage included, even when nothing wants those bytes.
 pub fn changed(txn: &yrs::TransactionMut) -> bool {
     !txn.delete_set().is_empty() || txn.after_state() != txn.before_state()
 }

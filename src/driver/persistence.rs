@@ -361,9 +361,8 @@ fn fold_rows(
     let mut gate = core.doc.gate.borrow_mut();
     // Rows go in transactions of at most ROWS_PER_TRANSACTION: yrs's commit squashes the new
     // blocks right to left, copying the merged run again at every step, so many small rows in
-    // one transaction cost quadratic time (10,000 one-character rows: 43 ms in one, 5 ms in
-    // chunks of 256, natively: examples/one_transaction.rs). JS listeners run after the whole
-    // load, once per transaction.
+    // one transaction cost quadratic time (measured by examples/one_transaction.rs; figures in
+    // docs/benchmarks.md). JS listeners run after the whole load, once per transaction.
     for chunk in updates.chunks(ROWS_PER_TRANSACTION) {
         let mut txn = core.doc.ydoc.try_transact_mut_with(origin).ok()?;
         for (i, u) in chunk {
