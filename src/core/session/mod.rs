@@ -148,27 +148,20 @@ impl Default for Config {
     }
 }
 
-#[derive(Debug)]
-struct Probe {
-    sent_at: u64,
-    /// Id from the ack tracker: changes sent before it carry a lower or equal id.
-    id: u64,
-}
+mod link;
+mod tabs;
+mod timers;
+
+use link::{Link, Probe};
+use tabs::TabPeer;
+use timers::{Timer, TimerTable};
 
 #[derive(Debug)]
 enum Conn {
     Down,
     Connecting,
-    Up {
-        synced: bool,
-        probes: VecDeque<Probe>,
-        last_rx: u64,
-        /// Local changes were sent after the newest probe.
-        probe_wanted: bool,
-        given_up: bool,
-        /// When the last probe was sent (for the resync interval).
-        last_probe: u64,
-    },
+    /// Open, with its acknowledgement probing.
+    Up(Link),
     Denied,
 }
 
@@ -187,11 +180,10 @@ pub struct Session {
     out: VecDeque<Output>,
     now: u64,
     last_unsynced: (usize, usize),
-    bc_open: bool,
+    /// The other tabs of this document (BroadcastChannel).
+    tabs: TabPeer,
     /// `Origin::Server` of this session, encoded.
     origin: String,
-    /// `Origin::Tab` of this session, encoded.
-    bc_origin: String,
     /// Where the session hears of local changes, and its consumer there.
     tap: Rc<Tap>,
     tap_id: u64,
@@ -251,9 +243,8 @@ impl Session {
             out: VecDeque::new(),
             now,
             last_unsynced: (0, 0),
-            bc_open: false,
+            tabs: TabPeer::new(bc_origin),
             origin,
-            bc_origin,
             tap,
             tap_id,
             stats: Recorder::default(),
@@ -284,7 +275,7 @@ impl Session {
     /// The yrs origins of the transactions this session applies: updates from the server and
     /// updates from other tabs.
     pub fn applied_origins(&self) -> [&str; 2] {
-        [&self.origin, &self.bc_origin]
+        [&self.origin, &self.tabs.origin]
     }
 
     /// The awareness (presence) states.
@@ -297,13 +288,13 @@ impl Session {
         match self.conn {
             Conn::Down | Conn::Denied => Status::Disconnected,
             Conn::Connecting => Status::Connecting,
-            Conn::Up { .. } => Status::Connected,
+            Conn::Up(_) => Status::Connected,
         }
     }
 
     /// True once the first sync step 2 of this connection arrived.
     pub fn synced(&self) -> bool {
-        matches!(self.conn, Conn::Up { synced: true, .. })
+        matches!(&self.conn, Conn::Up(l) if l.synced)
     }
 
     /// True after the server refused access; the adapter must not reconnect.
@@ -356,14 +347,7 @@ impl Session {
         self.pull_local();
         self.ack.reset_sent();
         self.stats.up(now);
-        self.conn = Conn::Up {
-            synced: false,
-            probes: VecDeque::new(),
-            last_rx: now,
-            probe_wanted: false,
-            given_up: false,
-            last_probe: now,
-        };
+        self.conn = Conn::Up(Link::new(now));
         self.emit(Event::Status(Status::Connected));
         self.send_probe();
         if self.cfg.awareness && self.awareness.local_state().is_some() {
@@ -376,79 +360,8 @@ impl Session {
     /// then noticed within the probe timeout.
     pub fn probe_now(&mut self, now: u64) {
         self.tick(now);
-        if let Conn::Up { probes, .. } = &self.conn {
-            if probes.is_empty() {
-                self.send_probe();
-            }
-        }
-    }
-
-    /// The channel to other tabs opened: announce ourselves as y-websocket does (sync step 1,
-    /// our whole state, an awareness query and our awareness state).
-    pub fn broadcast_opened(&mut self, now: u64) {
-        self.tick(now);
-        self.pull_local();
-        self.bc_open = true;
-        let (sv, full) = {
-            let txn = self.doc.transact();
-            (
-                txn.state_vector(),
-                txn.encode_state_as_update_v1(&StateVector::default()),
-            )
-        };
-        self.broadcast(&Message::Sync(SyncMessage::SyncStep1(sv)));
-        self.broadcast(&Message::Sync(SyncMessage::SyncStep2(full)));
-        if self.cfg.awareness {
-            self.broadcast(&Message::AwarenessQuery);
-            let me = self.awareness.client_id();
-            if self.awareness.local_state().is_some() {
-                let u = self.awareness.update_for(&[me]);
-                self.broadcast(&Message::Awareness(u));
-            }
-        }
-    }
-
-    /// The channel to other tabs closed.
-    pub fn broadcast_closed(&mut self) {
-        self.bc_open = false;
-    }
-
-    /// A frame from another tab. Malformed input is reported and dropped; nothing is closed.
-    pub fn handle_broadcast(&mut self, now: u64, frame: &[u8]) {
-        self.tick(now);
-        self.pull_local();
-        if !self.bc_open {
-            return;
-        }
-        let decoded = self.dialect.decode(frame, &self.cfg.limits);
-        if let Some(e) = decoded.error {
-            self.emit(Event::Error(e));
-            if decoded.messages.is_empty() {
-                return;
-            }
-        }
-        for m in decoded.messages {
-            match m {
-                Message::Sync(SyncMessage::SyncStep1(sv)) => {
-                    let diff = self.doc.transact().encode_state_as_update_v1(&sv);
-                    self.broadcast(&Message::Sync(SyncMessage::SyncStep2(diff)));
-                }
-                Message::Sync(SyncMessage::SyncStep2(u))
-                | Message::Sync(SyncMessage::Update(u)) => {
-                    if let Err(e) = self.apply_with_origin(&u, &self.bc_origin.clone()) {
-                        self.emit(Event::Error(SyncError::MalformedFrame(e)));
-                        return;
-                    }
-                    self.stats.applied().tabs += 1;
-                }
-                Message::Awareness(u) => self.on_remote_awareness(u),
-                Message::AwarenessQuery => {
-                    if let Some(m) = self.awareness_answer() {
-                        self.broadcast(&m);
-                    }
-                }
-                Message::Auth(_) | Message::Custom(..) => {}
-            }
+        if matches!(&self.conn, Conn::Up(l) if !l.in_flight()) {
+            self.send_probe();
         }
     }
 
@@ -457,7 +370,7 @@ impl Session {
         self.tick(now);
         // Down or Denied: the session already left the connection (a protocol error or a
         // refusal) and said so; this is the adapter confirming the socket is gone.
-        if matches!(self.conn, Conn::Connecting | Conn::Up { .. }) {
+        if matches!(self.conn, Conn::Connecting | Conn::Up(_)) {
             let why = code.map_or_else(|| "closed".to_string(), |c| c.to_string());
             self.go_down(Conn::Down, why);
         }
@@ -467,7 +380,7 @@ impl Session {
     /// server's awareness states gone, disconnected.
     fn go_down(&mut self, next: Conn, why: String) {
         let was_synced = self.synced();
-        let was_up = matches!(self.conn, Conn::Up { .. });
+        let was_up = matches!(self.conn, Conn::Up(_));
         self.stats.down(self.now);
         self.stats.closed(why);
         self.conn = next;
@@ -480,7 +393,7 @@ impl Session {
             let change = self.awareness.remove_remote();
             self.emit_awareness(change, false);
             // The other tabs' states went too: ask them again (they are still here).
-            if self.cfg.awareness && self.bc_open {
+            if self.cfg.awareness && self.tabs.open {
                 self.broadcast(&Message::AwarenessQuery);
             }
         }
@@ -493,7 +406,7 @@ impl Session {
         self.tick(now);
         self.pull_local();
         match &mut self.conn {
-            Conn::Up { last_rx, .. } => *last_rx = now,
+            Conn::Up(l) => l.received(now),
             // A frame after close (a replaced socket) is ignored.
             _ => return,
         }
@@ -504,7 +417,7 @@ impl Session {
                 self.fail(SyncError::MalformedFrame(e));
                 return;
             }
-            if !matches!(self.conn, Conn::Up { .. }) {
+            if !matches!(self.conn, Conn::Up(_)) {
                 return;
             }
         }
@@ -516,69 +429,60 @@ impl Session {
         self.flush_local();
     }
 
-    /// Time passed: renew / expire awareness, probe an idle server, give up on a silent one.
+    /// Time passed: the expired timers fire (see [`Timer::ALL`] for the order): ask about
+    /// recent changes, renew / expire awareness, give up on a silent server, probe an idle one.
     pub fn handle_timeout(&mut self, now: u64) {
         self.tick(now);
         self.pull_local();
-        self.flush_local();
-        if self.cfg.awareness {
-            let (renew, change) = self.awareness.on_timeout(now);
-            if let Some(u) = renew {
-                self.send_awareness(u);
-            }
-            self.emit_awareness(change, false);
-        }
-        let timeout = self.cfg.probe_timeout_ms;
-        let idle = self.cfg.idle_probe_ms;
-        let resync = self.cfg.resync_interval_ms;
-        if let Conn::Up {
-            probes,
-            last_rx,
-            last_probe,
-            ..
-        } = &self.conn
-        {
-            if let Some(p) = probes.front() {
-                if now >= p.sent_at.max(*last_rx) + timeout {
-                    self.emit(Event::Error(SyncError::Timeout(timeout)));
-                    self.go_down(Conn::Down, "timeout".into());
-                    self.out.push_back(Output::Close(CloseReason::Timeout));
-                }
-            } else if now >= *last_rx + idle || (resync > 0 && now >= *last_probe + resync) {
-                self.send_probe();
+        for t in Timer::ALL {
+            // Each timer's deadline as the ones before it left the state.
+            if self.timers().expired(t, now) {
+                self.fire(t, now);
             }
         }
     }
 
-    /// When [`handle_timeout`](Self::handle_timeout) should be called next, if ever.
-    pub fn poll_timeout(&self) -> Option<u64> {
-        let mut t: Option<u64> = None;
-        let mut at = |v: u64| t = Some(t.map_or(v, |x| x.min(v)));
-        if self.cfg.awareness {
-            at(self.awareness.next_timeout());
-        }
-        if let Conn::Up {
-            probes,
-            last_rx,
-            last_probe,
-            probe_wanted,
-            ..
-        } = &self.conn
-        {
-            match probes.front() {
-                Some(p) => at(p.sent_at.max(*last_rx) + self.cfg.probe_timeout_ms),
-                None => {
-                    if *probe_wanted {
-                        at(*last_probe + self.cfg.ack_interval_ms);
-                    }
-                    at(*last_rx + self.cfg.idle_probe_ms);
-                    if self.cfg.resync_interval_ms > 0 {
-                        at(*last_probe + self.cfg.resync_interval_ms);
-                    }
+    fn fire(&mut self, t: Timer, now: u64) {
+        match t {
+            Timer::AckProbe => self.flush_local(),
+            Timer::Awareness => {
+                let (renew, change) = self.awareness.on_timeout(now);
+                if let Some(u) = renew {
+                    self.send_awareness(u);
                 }
+                self.emit_awareness(change, false);
             }
+            Timer::ProbeTimeout => {
+                let timeout = self.cfg.probe_timeout_ms;
+                self.emit(Event::Error(SyncError::Timeout(timeout)));
+                self.go_down(Conn::Down, "timeout".into());
+                self.out.push_back(Output::Close(CloseReason::Timeout));
+            }
+            Timer::IdleProbe | Timer::Resync => self.send_probe(),
+        }
+    }
+
+    /// Every deadline the session has now: its one timer table.
+    fn timers(&self) -> TimerTable {
+        let mut t = TimerTable::default();
+        if self.cfg.awareness {
+            t.set(Timer::Awareness, Some(self.awareness.next_timeout()));
+        }
+        if let Conn::Up(l) = &self.conn {
+            t.set(Timer::AckProbe, l.ack_probe_at(self.cfg.ack_interval_ms));
+            t.set(
+                Timer::ProbeTimeout,
+                l.probe_timeout_at(self.cfg.probe_timeout_ms),
+            );
+            t.set(Timer::IdleProbe, l.idle_probe_at(self.cfg.idle_probe_ms));
+            t.set(Timer::Resync, l.resync_at(self.cfg.resync_interval_ms));
         }
         t
+    }
+
+    /// When [`handle_timeout`](Self::handle_timeout) should be called next, if ever.
+    pub fn poll_timeout(&self) -> Option<u64> {
+        self.timers().next()
     }
 
     /// The next output to execute at `now` (ms). Local document changes made since the last
@@ -631,10 +535,10 @@ impl Session {
     /// Our awareness update goes to the server (when connected) and to the other tabs.
     fn send_awareness(&mut self, u: yrs::sync::awareness::AwarenessUpdate) {
         let m = Message::Awareness(u);
-        if matches!(self.conn, Conn::Up { .. }) {
+        if matches!(self.conn, Conn::Up(_)) {
             self.transmit(&m);
         }
-        if self.bc_open {
+        if self.tabs.open {
             self.broadcast(&m);
         }
     }
@@ -652,11 +556,11 @@ impl Session {
         if updates.is_empty() {
             return;
         }
-        let up = matches!(self.conn, Conn::Up { .. });
+        let up = matches!(self.conn, Conn::Up(_));
         for (u, from_bc) in updates {
             // A change from another tab goes to the server too (that tab may be offline), but
             // never back to the tabs.
-            if self.bc_open && !from_bc {
+            if self.tabs.open && !from_bc {
                 self.broadcast(&Message::Sync(SyncMessage::Update(u.clone())));
             }
             if up {
@@ -666,24 +570,21 @@ impl Session {
                 self.stats.applied().local += 1;
             }
             if self.ack.push(u, up, self.now).is_some() {
-                if let Conn::Up { probe_wanted, .. } = &mut self.conn {
-                    *probe_wanted = true;
+                if let Conn::Up(l) = &mut self.conn {
+                    l.want_probe();
                 }
             }
         }
         self.report_unsynced();
     }
 
-    /// Sends a probe for changes sent since the last one, unless one is already waiting.
+    /// Sends a probe for changes sent since the last one, unless one is already waiting or
+    /// the ack interval has not passed.
     fn flush_local(&mut self) {
-        if let Conn::Up {
-            probes,
-            probe_wanted: true,
-            last_probe,
-            ..
-        } = &self.conn
-        {
-            if probes.is_empty() && self.now >= *last_probe + self.cfg.ack_interval_ms {
+        if let Conn::Up(l) = &self.conn {
+            if l.ack_probe_at(self.cfg.ack_interval_ms)
+                .is_some_and(|at| self.now >= at)
+            {
                 self.send_probe();
             }
         }
@@ -698,16 +599,8 @@ impl Session {
             sent_at: self.now,
             id: self.ack.next_probe(),
         };
-        if let Conn::Up {
-            probes,
-            probe_wanted,
-            last_probe,
-            ..
-        } = &mut self.conn
-        {
-            probes.push_back(p);
-            *probe_wanted = false;
-            *last_probe = self.now;
+        if let Conn::Up(l) = &mut self.conn {
+            l.sent(p);
         }
         self.transmit(&Message::Sync(SyncMessage::SyncStep1(sv)));
     }
@@ -745,11 +638,11 @@ impl Session {
             self.report_unsynced();
             return;
         }
-        let up = matches!(self.conn, Conn::Up { .. });
+        let up = matches!(self.conn, Conn::Up(_));
         if self.ack.push(diff.clone(), up, self.now).is_some() && up {
             self.transmit(&Message::Sync(SyncMessage::Update(diff)));
-            if let Conn::Up { probe_wanted, .. } = &mut self.conn {
-                *probe_wanted = true;
+            if let Conn::Up(l) = &mut self.conn {
+                l.want_probe();
             }
         }
         self.report_unsynced();
@@ -797,8 +690,8 @@ impl Session {
                 // The step 2 just sent carries every unconfirmed change the server lacks.
                 self.ack.mark_all_sent();
                 if self.ack.count() > 0 {
-                    if let Conn::Up { probe_wanted, .. } = &mut self.conn {
-                        *probe_wanted = true;
+                    if let Conn::Up(l) = &mut self.conn {
+                        l.want_probe();
                     }
                 }
             }
@@ -858,11 +751,7 @@ impl Session {
 
     fn on_probe_answer(&mut self, have: &IdSet, deleted: &IdSet) {
         let (probe, first) = match &mut self.conn {
-            Conn::Up { probes, synced, .. } => {
-                let first = !*synced;
-                *synced = true;
-                (probes.pop_front(), first)
-            }
+            Conn::Up(l) => l.answered(),
             _ => return,
         };
         if first {
@@ -885,18 +774,11 @@ impl Session {
             self.transmit(&Message::Sync(SyncMessage::Update(update)));
             resent = true;
         }
-        if let Conn::Up {
-            probe_wanted,
-            given_up,
-            ..
-        } = &mut self.conn
-        {
+        if let Conn::Up(l) = &mut self.conn {
             if resent {
-                *probe_wanted = true;
+                l.want_probe();
             }
-            if exhausted.is_some() && !*given_up {
-                *given_up = true;
-            } else {
+            if !(exhausted.is_some() && l.give_up_once()) {
                 exhausted = None;
             }
         }
