@@ -2,6 +2,7 @@
 //! (`sim`), the session's behaviour in it (`session`), and frames made by Yjs (`golden`).
 
 mod golden;
+mod reconnect;
 mod session;
 mod sim;
 

@@ -11,8 +11,9 @@ use yrs::updates::decoder::{Decode, DecoderV1};
 use yrs::updates::encoder::Encode;
 use yrs::{Doc, ReadTxn, Transact, Update};
 
+use crate::core::connection::{Command, Connection};
 use crate::core::frame::{Dialect, YWebsocket};
-use crate::core::session::{Config, Event, Output, Session};
+use crate::core::session::{CloseReason, Config, Event, Output, Session};
 
 /// Server behaviour switches.
 #[derive(Debug, Default, Clone)]
@@ -167,8 +168,13 @@ pub struct Client {
     pub bc: bool,
     /// Frames it posted to the other tabs.
     pub broadcast_frames: Vec<Vec<u8>>,
-    /// Persistence commands it emitted.
+    /// Acknowledged state vectors it asked to store.
     pub persisted: Vec<Vec<u8>>,
+    /// The real reconnect policy, for a client that connects by it ([`Sim::auto_connect`]);
+    /// `None`: the test connects and disconnects by hand.
+    pub policy: Option<Connection>,
+    /// When the policy started each connection attempt.
+    pub attempts: Vec<u64>,
 }
 
 #[derive(Debug)]
@@ -191,6 +197,8 @@ pub struct Sim {
     conn_owner: HashMap<u64, usize>,
     /// Random extra delay per frame, in ms (0: order kept per link).
     pub jitter: u64,
+    /// Whether a connection attempt reaches the server (false: it fails at once).
+    pub reachable: bool,
     rng: fastrand::Rng,
 }
 
@@ -205,6 +213,7 @@ impl Sim {
             seq: 0,
             conn_owner: HashMap::new(),
             jitter: 0,
+            reachable: true,
             rng: fastrand::Rng::with_seed(seed),
         }
     }
@@ -224,6 +233,8 @@ impl Sim {
             bc: false,
             broadcast_frames: vec![],
             persisted: vec![],
+            policy: None,
+            attempts: vec![],
         });
         self.clients.len() - 1
     }
@@ -241,6 +252,74 @@ impl Sim {
         let out = self.server.on_connect(conn);
         self.deliver_to_clients(out);
         self.pump(i);
+    }
+
+    /// Client `i` connects, and reconnects, by the real policy (delays capped at
+    /// `max_backoff_ms`), as a provider with `connect: true` does.
+    pub fn auto_connect(&mut self, i: usize, max_backoff_ms: u64) {
+        let mut policy = Connection::new(max_backoff_ms, 7 + i as u64, true);
+        policy.start();
+        self.clients[i].policy = Some(policy);
+        self.run_policy(i);
+    }
+
+    /// The browser went offline or online for client `i`.
+    pub fn set_online(&mut self, i: usize, online: bool) {
+        if let Some(p) = &mut self.clients[i].policy {
+            if online {
+                p.online()
+            } else {
+                p.offline()
+            }
+        }
+        self.run_policy(i);
+    }
+
+    /// Client `i`'s page was hidden or became visible.
+    pub fn set_hidden(&mut self, i: usize, hidden: bool) {
+        let now = self.now;
+        if let Some(p) = &mut self.clients[i].policy {
+            if hidden {
+                p.hidden(now)
+            } else {
+                p.visible(now)
+            }
+        }
+        self.run_policy(i);
+    }
+
+    /// Executes the policy's commands, as the provider driver does.
+    fn run_policy(&mut self, i: usize) {
+        loop {
+            let Some(cmd) = self.clients[i]
+                .policy
+                .as_mut()
+                .and_then(|p| p.poll_command())
+            else {
+                return;
+            };
+            let now = self.now;
+            match cmd {
+                Command::Connect => {
+                    self.clients[i].attempts.push(now);
+                    if self.reachable {
+                        if let Some(p) = &mut self.clients[i].policy {
+                            p.opened();
+                        }
+                        self.connect(i);
+                    } else {
+                        self.failed_attempt(i);
+                        if let Some(p) = &mut self.clients[i].policy {
+                            p.closed(now);
+                        }
+                    }
+                }
+                Command::Probe => {
+                    self.clients[i].session.probe_now(now);
+                    self.pump(i);
+                }
+            }
+        }
     }
 
     /// Opens client `i`'s channel to the other tabs.
@@ -275,6 +354,9 @@ impl Sim {
         if let Some(conn) = self.clients[i].conn.take() {
             let now = self.now;
             self.clients[i].session.closed(now, Some(1006));
+            if let Some(p) = &mut self.clients[i].policy {
+                p.closed(now);
+            }
             let out = self.server.on_close(conn);
             self.deliver_to_clients(out);
             self.pump(i);
@@ -288,6 +370,9 @@ impl Sim {
                 self.server.conns.remove(&conn);
                 let now = self.now;
                 self.clients[i].session.closed(now, Some(1006));
+                if let Some(p) = &mut self.clients[i].policy {
+                    p.closed(now);
+                }
                 self.pump(i);
             }
         }
@@ -348,6 +433,14 @@ impl Sim {
                         self.send(conn, true, bytes, delay);
                     }
                 }
+                Output::Close(CloseReason::PermissionDenied) => {
+                    // Denied: the policy never tries again (the close that follows changes
+                    // nothing).
+                    if let Some(p) = &mut self.clients[i].policy {
+                        p.denied();
+                    }
+                    self.drop_conn(i);
+                }
                 Output::Close(_) => self.drop_conn(i),
                 Output::Broadcast(bytes) => {
                     self.clients[i].broadcast_frames.push(bytes.clone());
@@ -361,7 +454,14 @@ impl Sim {
                     }
                 }
                 Output::SaveAcknowledged(sv) => self.clients[i].persisted.push(sv),
-                Output::Event(e) => self.clients[i].events.push(e),
+                Output::Event(e) => {
+                    if e == Event::Synced(true) {
+                        if let Some(p) = &mut self.clients[i].policy {
+                            p.synced();
+                        }
+                    }
+                    self.clients[i].events.push(e)
+                }
             }
         }
     }
@@ -376,7 +476,11 @@ impl Sim {
             let next_timer = self
                 .clients
                 .iter()
-                .filter_map(|c| c.session.poll_timeout())
+                .flat_map(|c| {
+                    let policy = c.policy.as_ref().and_then(|p| p.poll_timeout());
+                    [c.session.poll_timeout(), policy]
+                })
+                .flatten()
                 .min();
             let next = match (next_flight, next_timer) {
                 (Some((f, _)), Some(t)) => f.min(t),
@@ -427,6 +531,13 @@ impl Sim {
                     let now = self.now;
                     self.clients[i].session.handle_timeout(now);
                     self.pump(i);
+                }
+                let now = self.now;
+                if let Some(p) = &mut self.clients[i].policy {
+                    if p.poll_timeout().is_some_and(|t| t <= now) {
+                        p.handle_timeout(now);
+                        self.run_policy(i);
+                    }
                 }
             }
             if next == until {
