@@ -155,18 +155,18 @@ struct ObserverSet {
 }
 
 /// A read transaction, or the write transaction `transact` holds open.
-pub enum Reader<'a> {
+pub enum ReadView<'a> {
     /// A transaction of its own.
     Own(yrs::Transaction<'a>),
     /// The transaction of the running `transact` callback.
     Open(RefMut<'a, yrs::TransactionMut<'static>>),
 }
 
-impl ReadTxn for Reader<'_> {
+impl ReadTxn for ReadView<'_> {
     fn store(&self) -> &yrs::Store {
         match self {
-            Reader::Own(t) => ReadTxn::store(t),
-            Reader::Open(t) => ReadTxn::store(&**t),
+            ReadView::Own(t) => ReadTxn::store(t),
+            ReadView::Open(t) => ReadTxn::store(&**t),
         }
     }
 }
@@ -406,14 +406,14 @@ impl DocShared {
     }
 
     /// A transaction to read with: the open `transact` one, or a new read transaction.
-    pub(crate) fn read(&self) -> ApiResult<Reader<'_>> {
+    pub(crate) fn read(&self) -> ApiResult<ReadView<'_>> {
         let cur = self.current.try_borrow_mut().map_err(|_| ApiError::Busy)?;
         match RefMut::filter_map(cur, |c| c.as_mut()) {
-            Ok(txn) => Ok(Reader::Open(txn)),
+            Ok(txn) => Ok(ReadView::Open(txn)),
             Err(_) => self
                 .doc
                 .try_transact()
-                .map(Reader::Own)
+                .map(ReadView::Own)
                 .map_err(|_| ApiError::Busy),
         }
     }

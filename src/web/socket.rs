@@ -94,16 +94,6 @@ impl Socket {
     pub fn send(&self, frame: &[u8]) -> Result<(), JsValue> {
         self.ws.send_with_u8_array(frame)
     }
-
-    /// Bytes queued by the browser and not yet sent.
-    pub fn buffered_amount(&self) -> u32 {
-        self.ws.buffered_amount()
-    }
-
-    /// True while the socket is open.
-    pub fn is_open(&self) -> bool {
-        self.ws.ready_state() == WebSocket::OPEN
-    }
 }
 
 impl Drop for Socket {

@@ -12,7 +12,7 @@ use crate::js::ts::{uint, NumberArg};
 pub(super) fn create<S: yrs::IndexedSequence>(
     shared: &DocShared,
     seq: &S,
-    len: impl Fn(&crate::js::shared::Reader<'_>) -> u32,
+    len: impl Fn(&crate::js::shared::ReadView<'_>) -> u32,
     index: &NumberArg,
     assoc: Option<i32>,
 ) -> ApiResult<JsValue> {
