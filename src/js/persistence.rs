@@ -229,3 +229,35 @@ impl IndexeddbPersistence {
         Ok(())
     }
 }
+
+#[wasm_bindgen(typescript_custom_section)]
+const PERSISTENCE_TS: &str = r#"
+/** Options of `new IndexeddbPersistence(name, doc, options)`. */
+export interface IndexeddbPersistenceOptions {
+  /** Ask the browser for persistent storage (`navigator.storage.persist()`). */
+  persist?: boolean;
+  /** Compact the stored rows into one past this many rows (default 500). */
+  compactRows?: number;
+  /** ... or past this many stored bytes. */
+  compactBytes?: number;
+  /** Emit a `stats` event this often, ms (default 0: off). */
+  statsInterval?: number;
+  /** Turn the debug log on. */
+  logLevel?: LogLevel;
+}
+
+/** `persistence.stats()` and its `stats` event. */
+export interface PersistenceStats {
+  rows: number;
+  bytes: number;
+  pendingUpdates: number;
+  pendingBytes: number;
+  writes: number;
+  compactions: number;
+  writeFailures: number;
+  lastWriteMs: number | null;
+  loadMs: number | null;
+  /** Storage failures by DOMException name (QuotaExceededError, BlockedError...). */
+  errors: Record<string, number>;
+}
+"#;

@@ -544,20 +544,6 @@ export interface WebsocketProviderOptions {
   logLevel?: LogLevel;
 }
 
-/** Options of `new IndexeddbPersistence(name, doc, options)`. */
-export interface IndexeddbPersistenceOptions {
-  /** Ask the browser for persistent storage (`navigator.storage.persist()`). */
-  persist?: boolean;
-  /** Compact the stored rows into one past this many rows (default 500). */
-  compactRows?: number;
-  /** ... or past this many stored bytes. */
-  compactBytes?: number;
-  /** Emit a `stats` event this often, ms (default 0: off). */
-  statsInterval?: number;
-  /** Turn the debug log on. */
-  logLevel?: LogLevel;
-}
-
 /** One client's presence state (JSON). */
 export type AwarenessState = { [field: string]: JsonValue };
 /** Messages and the bytes of the frames that carried them. */
@@ -581,20 +567,6 @@ export interface ProviderStats {
   unacknowledged: { count: number; bytes: number; oldestAgeMs: number | null };
   lastProbeRttMs: number | null;
   /** Errors by code: MALFORMED_FRAME, FRAME_TOO_LARGE, PERMISSION_DENIED, TIMEOUT, NOT_APPLIED, STORAGE_FAILURE... */
-  errors: Record<string, number>;
-}
-/** `persistence.stats()` and its `stats` event. */
-export interface PersistenceStats {
-  rows: number;
-  bytes: number;
-  pendingUpdates: number;
-  pendingBytes: number;
-  writes: number;
-  compactions: number;
-  writeFailures: number;
-  lastWriteMs: number | null;
-  loadMs: number | null;
-  /** Storage failures by DOMException name (QuotaExceededError, BlockedError...). */
   errors: Record<string, number>;
 }
 "#;
