@@ -133,6 +133,132 @@ test('presence past maxAwarenessClients is refused with AWARENESS_LIMIT; known c
   await context.close()
 })
 
+/**
+ * A v1 update of `blocks` strings of `len` characters for `client`, the first at `clock`:
+ * written by hand because no Yjs document would make one past a gap.
+ */
+function gappedUpdate (client, clock, blocks, len) {
+  const e = encoding.createEncoder()
+  encoding.writeVarUint(e, 1) // one client section
+  encoding.writeVarUint(e, blocks)
+  encoding.writeVarUint(e, client)
+  encoding.writeVarUint(e, clock)
+  const text = 'x'.repeat(len)
+  for (let i = 0; i < blocks; i++) {
+    encoding.writeUint8(e, 4) // a string item with no origins: its parent follows
+    encoding.writeVarUint(e, 1) // the parent is a root type, by name
+    encoding.writeVarString(e, 'gap')
+    encoding.writeVarString(e, text)
+  }
+  encoding.writeVarUint(e, 0) // no deletions
+  return encoding.toUint8Array(e)
+}
+
+/** A sync message frame of y-websocket: 0 (sync), `type` (1 step 2, 2 update), the update. */
+function syncFrame (type, update) {
+  const e = encoding.createEncoder()
+  encoding.writeVarUint(e, 0)
+  encoding.writeVarUint(e, type)
+  encoding.writeVarUint8Array(e, update)
+  return encoding.toUint8Array(e)
+}
+
+test('updates past a gap: 10,000 from a server and 4,000 through applyUpdate cost flat work, a good update still applies at once, a huge gapped frame is refused with HELD_LIMIT', async () => {
+  // A hostile server: it syncs, then sends what the test tells it to.
+  const { WebSocketServer } = await import('ws')
+  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 })
+  await new Promise((resolve) => wss.once('listening', resolve))
+  const conns = []
+  wss.on('connection', (ws) => {
+    conns.push(ws)
+    ws.send(syncFrame(1, Uint8Array.of(0, 0))) // step 2 of an empty document: synced
+  })
+  const url = `ws://127.0.0.1:${wss.address().port}`
+  const { page, context, log } = await openInteropPage(browser, web.url)
+  await page.evaluate(async ({ url }) => {
+    const { Doc, WebsocketProvider } = window.ysync
+    window.doc = new Doc()
+    window.provider = new WebsocketProvider(url, 'gap', window.doc, { disableBc: true })
+    window.errors = []
+    window.provider.on('error', (e) => window.errors.push(e.code))
+    await window.provider.whenSynced()
+  }, { url })
+  const rows = []
+  const measure = async (what, run, done) => {
+    await watchStalls(page)
+    const t0 = Date.now()
+    await run()
+    await until(() => page.evaluate(done), 60_000, what)
+    await new Promise((r) => setTimeout(r, 100))
+    const s = await stalls(page)
+    rows.push({ phase: what, ms: Date.now() - t0, stallMs: Math.round(s.gap), longtaskMs: Math.round(s.longtask), wasmMiB: s.wasmMiB })
+    return s
+  }
+  // 10,000 updates of 1 KB from the server, each past the gap the first leaves, then a good one.
+  const good = new Y.Doc()
+  good.clientID = 7
+  good.getText('t').insert(0, 'ok')
+  const fromServer = await measure('10,000 gapped updates from the server, then a good one', () => {
+    for (let i = 0; i < 10_000; i++) conns[0].send(syncFrame(2, gappedUpdate(424242, 1_000_000 + i * 1000, 1, 1000)))
+    conns[0].send(syncFrame(2, Y.encodeStateAsUpdate(good)))
+  }, "window.doc.getText('t').toString() === 'ok'")
+  // Through applyUpdate: batches of 1,000, 2,000 and 4,000; the slowest single call is kept.
+  const batches = await page.evaluate(() => {
+    const { applyUpdate } = window.ysync
+    const frame = (client, clock) => {
+      // The same bytes as gappedUpdate() in the test, for one 1,000-character block.
+      const out = [1, 1]
+      const varUint = (n) => { while (n >= 0x80) { out.push((n & 0x7f) | 0x80); n = Math.floor(n / 128) } out.push(n) }
+      varUint(client)
+      varUint(clock)
+      out.push(4, 1, 3, 0x67, 0x61, 0x70)
+      varUint(1000)
+      for (let i = 0; i < 1000; i++) out.push(0x78)
+      out.push(0)
+      return Uint8Array.from(out)
+    }
+    const result = []
+    let client = 500_000
+    for (const n of [1000, 2000, 4000]) {
+      client++
+      const ups = Array.from({ length: n }, (_, i) => frame(client, 1_000_000 + i * 1000))
+      let slowest = 0
+      const t0 = performance.now()
+      for (const u of ups) {
+        const t = performance.now()
+        applyUpdate(window.doc, u)
+        slowest = Math.max(slowest, performance.now() - t)
+      }
+      result.push({ updates: n, ms: Math.round(performance.now() - t0), slowestCallMs: +slowest.toFixed(1) })
+    }
+    return result
+  })
+  console.table(batches)
+  // One frame of 150,000 blocks past a gap: over the cap of 100,000 held blocks.
+  const before = await page.evaluate(() => window.wasmExports.memory.buffer.byteLength)
+  const huge = await measure('one frame of 150,000 gapped blocks', () => {
+    conns[0].send(syncFrame(2, gappedUpdate(777777, 5_000_000, 150_000, 1)))
+  }, "window.errors.includes('HELD_LIMIT')")
+  const grownMiB = (await page.evaluate(() => window.wasmExports.memory.buffer.byteLength) - before) / 2 ** 20
+  console.table(rows)
+  console.log(`wasm memory grown by the refused frame: ${grownMiB.toFixed(1)} MiB`)
+  const after = await page.evaluate(() => {
+    window.doc.getText('t').insert(2, '!')
+    return { text: window.doc.getText('t').toString(), status: window.provider.status, errors: window.errors }
+  })
+  assert.equal(after.text, 'ok!', 'the document works')
+  assert.equal(after.status, 'connected', 'refusing held blocks does not drop the connection')
+  assert.deepEqual(after.errors, ['HELD_LIMIT'])
+  for (const s of [fromServer, huge]) assert.ok(s.gap < 200, `main thread stalled ${s.gap.toFixed(0)} ms`)
+  for (const b of batches) assert.ok(b.slowestCallMs < 200, `one applyUpdate took ${b.slowestCallMs} ms`)
+  assert.ok(grownMiB < 64, `the refused frame grew wasm memory by ${grownMiB.toFixed(1)} MiB`)
+  assert.equal(log.filter((l) => l.startsWith('pageerror')).length, 0, log.join('\n'))
+  await page.evaluate(() => window.provider.destroy())
+  await context.close()
+  for (const c of conns) c.terminate()
+  await new Promise((resolve) => wss.close(resolve))
+})
+
 const U1 = '010101002301016d0362696e0301020300' // client 1 sets m.bin = Uint8Array [1, 2, 3]
 const U2 = '01010300840204012100' // client 3 inserts after an item nobody sent (pending)
 

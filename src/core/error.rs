@@ -121,6 +121,18 @@ pub enum SyncError {
         /// The cap (`Limits::max_awareness_clients`).
         max: usize,
     },
+    /// Blocks that arrived past a gap (their client's earlier clocks missing) were refused:
+    /// the document holds as many as `Limits::max_held_blocks` / `max_held_bytes` allow. The
+    /// rest of the update was applied; a later sync exchange sends the refused blocks again.
+    #[error(
+        "{blocks} blocks ({bytes} bytes) past a gap refused: the cap on held blocks is reached"
+    )]
+    HeldLimit {
+        /// Blocks refused.
+        blocks: usize,
+        /// Their size.
+        bytes: usize,
+    },
 }
 
 impl SyncError {
@@ -133,6 +145,7 @@ impl SyncError {
             SyncError::Timeout(_) => "TIMEOUT",
             SyncError::NotApplied(_) => "NOT_APPLIED",
             SyncError::AwarenessLimit { .. } => "AWARENESS_LIMIT",
+            SyncError::HeldLimit { .. } => "HELD_LIMIT",
         }
     }
 }

@@ -1,14 +1,21 @@
 //! Applies untrusted v1 updates in clock order, holding blocks that arrive past a gap until
-//! the gap fills (what Yjs does with pending structs); see [`split_v1`](crate::core::split::split_v1) for why yrs
-//! must not integrate them early.
+//! the gap fills (what Yjs does with pending structs); see
+//! [`split_v1`](crate::core::split::split_v1) for why yrs must not integrate them early.
+//!
+//! Held blocks are indexed by client and first clock, so the work an update costs depends on
+//! that update (and on the held runs it makes fit), never on how much is held; what is held is
+//! capped in blocks and bytes.
+
+use std::collections::{BTreeMap, BTreeSet};
 
 use yrs::updates::decoder::Decode;
-use yrs::{ClientID, ReadTxn, Transact, TransactionMut, Update};
+use yrs::{ClientID, ReadTxn, StateVector, Transact, TransactionMut, Update};
 
 use crate::core::error::DecodeError;
+use crate::core::split::HeldRun;
 use crate::core::validate::Limits;
 
-/// Updates held back because their blocks start past a gap, each with the origin of the
+/// Blocks held back because they start past a gap, each run with the origin of the
 /// transaction it arrived in.
 ///
 /// One gate per document: the server's frames, other tabs, stored rows and `applyUpdate` all
@@ -18,13 +25,28 @@ use crate::core::validate::Limits;
 /// what it is: the server's content is not sent back to it, an app's update is.
 #[derive(Debug, Default)]
 pub struct Gate {
-    held: Vec<Held>,
+    /// Held runs by client, then by first clock.
+    held: BTreeMap<u64, BTreeMap<u64, Held>>,
+    /// Clients whose clock advanced since their first held run was last looked at.
+    ready: BTreeSet<u64>,
+    blocks: usize,
+    bytes: usize,
+    /// Bytes of updates the gate split or applied (what its work is proportional to).
+    examined: u64,
 }
 
 #[derive(Debug)]
 struct Held {
     origin: Option<Vec<u8>>,
-    update: Vec<u8>,
+    run: HeldRun,
+}
+
+/// What an update did at the gate.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Applied {
+    /// Blocks past a gap that did not fit under the cap on held blocks and bytes: dropped
+    /// (`(blocks, bytes)`). A later sync exchange sends them again.
+    pub refused: Option<(usize, usize)>,
 }
 
 /// A document's one gate, shared by its session, its storage and its API.
@@ -38,35 +60,62 @@ fn origin_of(txn: &TransactionMut) -> Option<Vec<u8>> {
     txn.origin().map(|o| o.as_ref().to_vec())
 }
 
+fn clock(sv: &StateVector, client: u64) -> u64 {
+    u64::from(sv.get(&ClientID::new(client)))
+}
+
 impl Gate {
-    /// Held updates and their size in bytes.
+    /// Held blocks and their size in bytes.
     pub fn held(&self) -> (usize, usize) {
-        (self.held.len(), self.bytes())
+        (self.blocks, self.bytes)
     }
 
-    /// The held updates, e.g. to keep them in a compacted row.
+    /// Bytes the gate has split or applied so far: its work, for tests that check it does not
+    /// grow with what is held.
+    pub fn examined(&self) -> u64 {
+        self.examined
+    }
+
+    /// The held runs, e.g. to keep them in a compacted row.
     pub fn held_updates(&self) -> impl Iterator<Item = &[u8]> {
-        self.held.iter().map(|h| h.update.as_slice())
+        self.held
+            .values()
+            .flat_map(|runs| runs.values().map(|h| h.run.update.as_slice()))
     }
 
-    fn bytes(&self) -> usize {
-        self.held.iter().map(|h| h.update.len()).sum()
+    /// Drops what is held under `origin` (a server's blocks, when its connection is replaced:
+    /// the new connection's sync step 2 sends them again). Returns the blocks dropped.
+    pub fn drop_origin(&mut self, origin: &[u8]) -> usize {
+        let before = self.blocks;
+        for runs in self.held.values_mut() {
+            runs.retain(|_, h| {
+                let keep = h.origin.as_deref() != Some(origin);
+                if !keep {
+                    self.blocks -= h.run.blocks;
+                    self.bytes -= h.run.update.len();
+                }
+                keep
+            });
+        }
+        self.held.retain(|_, runs| !runs.is_empty());
+        before - self.blocks
     }
 
     /// Checks `update` and applies what fits the document's clocks now, then whatever blocks
-    /// held under the same origin fit after it. Held bytes are capped at `limits.max_frame`;
-    /// past that the oldest are dropped (a later sync exchange sends them again). Blocks held
-    /// under other origins wait for [`settle`](Self::settle), once `txn` is committed.
+    /// held under the same origin fit after it. Blocks past a gap are held up to
+    /// `limits.max_held_blocks` / `limits.max_held_bytes`; past that they are refused (see
+    /// [`Applied::refused`]). Blocks held under other origins wait for
+    /// [`settle`](Self::settle), once `txn` is committed.
     pub fn apply(
         &mut self,
         txn: &mut TransactionMut,
         update: &[u8],
         limits: &Limits,
-    ) -> Result<(), DecodeError> {
+    ) -> Result<Applied, DecodeError> {
         let origin = origin_of(txn);
-        self.step(txn, &origin, update, limits)?;
+        let applied = self.step(txn, &origin, update, limits)?;
         self.retry(txn, &origin, limits);
-        Ok(())
+        Ok(applied)
     }
 
     /// Applies the held blocks of every other origin that fit now, each origin in a
@@ -75,29 +124,53 @@ impl Gate {
     pub fn settle(&mut self, doc: &yrs::Doc, limits: &Limits) -> bool {
         let mut any = false;
         loop {
-            let mut origins: Vec<Option<Vec<u8>>> = Vec::new();
-            for h in &self.held {
-                if !origins.contains(&h.origin) {
-                    origins.push(h.origin.clone());
-                }
-            }
-            let mut progress = false;
-            for origin in origins {
-                let txn = match &origin {
-                    Some(o) => doc.try_transact_mut_with(o.as_slice()),
-                    None => doc.try_transact_mut(),
-                };
-                let Ok(mut txn) = txn else { return any };
-                progress |= self.retry(&mut txn, &origin, limits);
-            }
-            if !progress {
+            let sv = match doc.try_transact() {
+                Ok(t) => t.state_vector(),
+                Err(_) => return any,
+            };
+            let Some(origin) = self.first_fit(&sv, None) else {
+                return any;
+            };
+            let txn = match &origin {
+                Some(o) => doc.try_transact_mut_with(o.as_slice()),
+                None => doc.try_transact_mut(),
+            };
+            let Ok(mut txn) = txn else { return any };
+            if !self.retry(&mut txn, &origin, limits) {
                 return any;
             }
             any = true;
         }
     }
 
-    /// Retries the blocks held under `origin` (as one update) while some of them fit; true if
+    /// The origin of a held run that fits `sv` now (of `only`, if given); clients whose first
+    /// run does not fit leave the ready set.
+    fn first_fit(
+        &mut self,
+        sv: &StateVector,
+        only: Option<&Option<Vec<u8>>>,
+    ) -> Option<Option<Vec<u8>>> {
+        let mut found = None;
+        let mut stale = Vec::new();
+        for &c in &self.ready {
+            let first = self.held.get(&c).and_then(|runs| runs.iter().next());
+            match first {
+                Some((&start, h)) if start <= clock(sv, c) => {
+                    if only.is_none_or(|o| *o == h.origin) {
+                        found = Some(h.origin.clone());
+                        break;
+                    }
+                }
+                _ => stale.push(c),
+            }
+        }
+        for c in stale {
+            self.ready.remove(&c);
+        }
+        found
+    }
+
+    /// Applies the held runs of `origin` that fit, one at a time, while any does; true if
     /// any did.
     fn retry(
         &mut self,
@@ -107,73 +180,107 @@ impl Gate {
     ) -> bool {
         let mut any = false;
         loop {
-            let (mine, rest): (Vec<Held>, Vec<Held>) = std::mem::take(&mut self.held)
-                .into_iter()
-                .partition(|h| &h.origin == origin);
-            self.held = rest;
-            if mine.is_empty() {
+            let sv = txn.state_vector();
+            if self.first_fit(&sv, Some(origin)).is_none() {
                 return any;
             }
-            let merged = if mine.len() == 1 {
-                mine.into_iter()
-                    .next()
-                    .map(|h| h.update)
-                    .unwrap_or_default()
-            } else {
-                match yrs::merge_updates_v1(mine.iter().map(|h| h.update.as_slice())) {
-                    Ok(m) => m,
-                    Err(e) => {
-                        log::warn!(target: "ysync::gate", "dropped held blocks that do not merge: {e}");
-                        return any;
-                    }
-                }
+            // The first client in the ready set whose first run fits and is of `origin`.
+            let pick = self.ready.iter().copied().find(|c| {
+                self.held
+                    .get(c)
+                    .and_then(|runs| runs.iter().next())
+                    .is_some_and(|(&start, h)| start <= clock(&sv, *c) && &h.origin == origin)
+            });
+            let Some(c) = pick else { return any };
+            let Some(h) = self.take_first(c) else {
+                return any;
             };
             // The update itself is in: a held part that now fails its checks (e.g. it writes
             // our own clocks, which were still 0 when it was held) is dropped, not reported as
             // this update's error again and again.
-            match self.step(txn, origin, &merged, limits) {
-                Ok(0) => return any,
+            match self.step(txn, origin, &h.run.update, limits) {
                 Ok(_) => any = true,
                 Err(e) => {
                     log::warn!(target: "ysync::gate", "dropped held blocks: {e}");
-                    return any;
                 }
             }
         }
     }
 
+    fn take_first(&mut self, client: u64) -> Option<Held> {
+        let runs = self.held.get_mut(&client)?;
+        let (_, h) = runs.pop_first()?;
+        if runs.is_empty() {
+            self.held.remove(&client);
+        }
+        self.blocks -= h.run.blocks;
+        self.bytes -= h.run.update.len();
+        Some(h)
+    }
+
     /// Splits `update` at the first gap of each client, applies the part before (with the
-    /// whole delete set) and holds the rest; returns how many blocks were applied.
+    /// whole delete set) and holds the rest.
     fn step(
         &mut self,
         txn: &mut TransactionMut,
         origin: &Option<Vec<u8>>,
         update: &[u8],
         limits: &Limits,
-    ) -> Result<usize, DecodeError> {
+    ) -> Result<Applied, DecodeError> {
+        self.examined += update.len() as u64;
         let sv = txn.state_vector();
-        let own = Some(txn.doc().client_id().get());
-        let split = crate::core::split::split_v1(update, limits, own, |c| {
-            u64::from(sv.get(&ClientID::new(c)))
-        })?;
+        let own = txn.doc().client_id().get();
+        let split = crate::core::split::split_v1(update, limits, Some(own), |c| clock(&sv, c))?;
         let now = split.now.as_deref().unwrap_or(update);
         txn.apply_update(Update::decode_v1(now).map_err(yrs_err)?)
             .map_err(yrs_err)?;
-        if let Some(h) = split.held {
-            self.hold(origin, h, limits);
+        self.ready.extend(split.now_clients);
+        // This document's own clock advances with local edits, outside the gate: its held
+        // runs (its own past, loaded before it wrote anything) are looked at every time.
+        if self.held.contains_key(&own) {
+            self.ready.insert(own);
         }
-        Ok(split.now_blocks)
+        let mut applied = Applied::default();
+        let (blocks, bytes) = split
+            .held
+            .iter()
+            .fold((0, 0), |(b, n), r| (b + r.blocks, n + r.update.len()));
+        if blocks > 0 {
+            if self.blocks + blocks > limits.max_held_blocks
+                || self.bytes + bytes > limits.max_held_bytes
+            {
+                log::warn!(target: "ysync::gate", "refused {blocks} blocks past a gap ({bytes} bytes): over the cap");
+                applied.refused = Some((blocks, bytes));
+            } else {
+                for run in split.held {
+                    self.hold(origin, run);
+                }
+            }
+        }
+        Ok(applied)
     }
 
-    fn hold(&mut self, origin: &Option<Vec<u8>>, update: Vec<u8>, limits: &Limits) {
-        self.held.push(Held {
-            origin: origin.clone(),
-            update,
-        });
-        while self.bytes() > limits.max_frame && !self.held.is_empty() {
-            let dropped = self.held.remove(0);
-            log::warn!(target: "ysync::gate", "dropped {} held bytes over the cap", dropped.update.len());
+    fn hold(&mut self, origin: &Option<Vec<u8>>, run: HeldRun) {
+        let runs = self.held.entry(run.client).or_default();
+        // The same first clock twice (a resent update): keep the longer run.
+        if let Some(old) = runs.get(&run.start) {
+            if old.run.end >= run.end {
+                return;
+            }
+            self.blocks -= old.run.blocks;
+            self.bytes -= old.run.update.len();
         }
+        self.blocks += run.blocks;
+        self.bytes += run.update.len();
+        // A run may fit at once (its gap was filled by an earlier part of this update).
+        self.ready.insert(run.client);
+        runs.insert(
+            run.start,
+            Held {
+                origin: origin.clone(),
+                run,
+            },
+        );
     }
 }
 
@@ -215,7 +322,7 @@ mod tests {
         for i in [2, 3] {
             gate.apply(&mut dst.transact_mut(), &ups[i], &l).unwrap();
         }
-        assert_eq!(gate.held().0, 1, "k2 and k3 wait for k0 and k1");
+        assert_eq!(gate.held().0, 2, "k2 and k3 wait for k0 and k1");
         assert_eq!(dst.get_or_insert_map("m").len(&dst.transact()), 0);
         gate.apply(&mut dst.transact_mut(), &ups[0], &l).unwrap();
         assert_eq!(dst.get_or_insert_map("m").len(&dst.transact()), 1);
@@ -257,6 +364,103 @@ mod tests {
         gate.apply(&mut dst.transact_mut(), &up[0], &l).unwrap();
         assert_eq!(gate.held(), (0, 0));
         gate.apply(&mut dst.transact_mut(), &up[0], &l).unwrap();
+    }
+
+    fn map_sets(client: u64, n: usize) -> Vec<Vec<u8>> {
+        updates_of(
+            &Doc::with_client_id(client),
+            |d, i| {
+                d.get_or_insert_map("m")
+                    .insert(&mut d.transact_mut(), format!("k{i}"), i as i64);
+            },
+            n,
+        )
+    }
+
+    #[test]
+    fn the_work_of_an_update_does_not_grow_with_what_is_held() {
+        let ups = map_sets(9, 10_001);
+        let dst = Doc::with_client_id(1);
+        let mut gate = Gate::default();
+        let l = Limits::default();
+        // Every update but the first waits for it.
+        for u in &ups[1..] {
+            gate.apply(&mut dst.transact_mut(), u, &l).unwrap();
+        }
+        assert_eq!(gate.held().0, 10_000);
+        let held_bytes = gate.held().1;
+        let other = map_sets(8, 1);
+        let before = gate.examined();
+        gate.apply(&mut dst.transact_mut(), &other[0], &l).unwrap();
+        let work = gate.examined() - before;
+        assert_eq!(
+            work,
+            other[0].len() as u64,
+            "an unrelated update costs its own bytes, not the {held_bytes} held"
+        );
+        // The missing first update releases every held one, each once.
+        let before = gate.examined();
+        gate.apply(&mut dst.transact_mut(), &ups[0], &l).unwrap();
+        assert_eq!(gate.held(), (0, 0));
+        assert_eq!(dst.get_or_insert_map("m").len(&dst.transact()), 10_001);
+        assert!(
+            gate.examined() - before <= 2 * held_bytes as u64,
+            "each held run is applied once"
+        );
+    }
+
+    #[test]
+    fn blocks_over_the_cap_are_refused_and_the_rest_applies() {
+        let ups = map_sets(9, 6);
+        let dst = Doc::with_client_id(1);
+        let mut gate = Gate::default();
+        let l = Limits {
+            max_held_blocks: 3,
+            ..Limits::default()
+        };
+        for u in &ups[2..5] {
+            let a = gate.apply(&mut dst.transact_mut(), u, &l).unwrap();
+            assert_eq!(a.refused, None);
+        }
+        let a = gate.apply(&mut dst.transact_mut(), &ups[5], &l).unwrap();
+        assert_eq!(a.refused, Some((1, ups[5].len())), "the fourth held block");
+        assert_eq!(gate.held().0, 3);
+        let bytes = Limits {
+            max_held_bytes: gate.held().1,
+            ..Limits::default()
+        };
+        let a = gate
+            .apply(&mut dst.transact_mut(), &ups[5], &bytes)
+            .unwrap();
+        assert!(a.refused.is_some(), "and past the byte cap");
+        // What fits now is applied whatever the cap: k0 and k1 release k2..k4.
+        for u in &ups[..2] {
+            gate.apply(&mut dst.transact_mut(), u, &l).unwrap();
+        }
+        assert_eq!(dst.get_or_insert_map("m").len(&dst.transact()), 5);
+        assert_eq!(gate.held(), (0, 0));
+    }
+
+    #[test]
+    fn dropping_an_origin_keeps_the_others_runs() {
+        let ups = map_sets(9, 3);
+        let more = map_sets(8, 3);
+        let dst = Doc::with_client_id(1);
+        let mut gate = Gate::default();
+        let l = Limits::default();
+        gate.apply(&mut dst.transact_mut_with("server"), &ups[2], &l)
+            .unwrap();
+        gate.apply(&mut dst.transact_mut_with("app"), &more[2], &l)
+            .unwrap();
+        assert_eq!(gate.held().0, 2);
+        assert_eq!(gate.drop_origin(b"server"), 1);
+        assert_eq!(gate.held().0, 1);
+        assert_eq!(gate.drop_origin(b"server"), 0);
+        for u in &more[..2] {
+            gate.apply(&mut dst.transact_mut_with("app"), u, &l)
+                .unwrap();
+        }
+        assert_eq!(gate.held(), (0, 0));
     }
 
     #[test]

@@ -10,10 +10,28 @@ pub struct Split {
     /// What can be integrated now (with the whole delete set), or `None` when that is the
     /// input unchanged.
     pub now: Option<Vec<u8>>,
-    /// Blocks that start past a gap (a client's missing clocks), to apply once the gap fills.
-    pub held: Option<Vec<u8>>,
+    /// Per client, the blocks that start past a gap (its missing clocks), to apply once the
+    /// gap fills.
+    pub held: Vec<HeldRun>,
     /// How many blocks `now` holds.
     pub now_blocks: usize,
+    /// The clients `now` has blocks of (their clocks advance when it is applied).
+    pub now_clients: Vec<u64>,
+}
+
+/// One client's blocks past a gap, as an update of their own (no deletions).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeldRun {
+    /// The client.
+    pub client: u64,
+    /// The clock of its first block: it fits once the document has every clock before it.
+    pub start: u64,
+    /// The clock after its last block.
+    pub end: u64,
+    /// How many blocks it has.
+    pub blocks: usize,
+    /// The v1 update of those blocks alone.
+    pub update: Vec<u8>,
 }
 
 /// One client's run of blocks in a v1 update.
@@ -112,25 +130,39 @@ pub fn split_v1(
         }
     }
     let now_blocks = now.iter().map(|(_, b)| b.len()).sum();
+    let now_clients = now.iter().map(|(c, _)| *c).collect();
     if !cut {
         return Ok(Split {
             now: None,
-            held: None,
+            held: Vec::new(),
             now_blocks,
+            now_clients,
         });
     }
     let mut now_bytes = Vec::with_capacity(bytes.len());
     write_sections(&mut now_bytes, bytes, &now);
     now_bytes.extend_from_slice(&bytes[ds..]);
-    let held = (!held.is_empty()).then(|| {
-        let mut out = Vec::new();
-        write_sections(&mut out, bytes, &held);
-        out.push(0); // no deletions: they all went with `now`
-        out
-    });
+    let held = held
+        .into_iter()
+        .map(|(client, blocks)| {
+            let mut update = Vec::new();
+            write_sections(&mut update, bytes, &[(client, blocks)]);
+            update.push(0); // no deletions: they all went with `now`
+            let (_, first, ..) = blocks[0];
+            let end = blocks.last().map_or(first, |(_, c, len, _)| c + len);
+            HeldRun {
+                client,
+                start: first,
+                end,
+                blocks: blocks.len(),
+                update,
+            }
+        })
+        .collect();
     Ok(Split {
         now: Some(now_bytes),
         held,
         now_blocks,
+        now_clients,
     })
 }

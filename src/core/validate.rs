@@ -13,6 +13,10 @@ use crate::core::error::DecodeError;
 pub struct Limits {
     /// Largest frame accepted from the network, in bytes.
     pub max_frame: usize,
+    /// Most blocks held past a gap (waiting for missing clocks) at once, per document.
+    pub max_held_blocks: usize,
+    /// Most bytes of such blocks held at once, per document.
+    pub max_held_bytes: usize,
     /// Deepest nesting of `Any` values (arrays / objects) inside an update.
     pub max_depth: usize,
     /// Largest JSON state of one awareness entry, in bytes.
@@ -26,6 +30,8 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_frame: 64 * 1024 * 1024,
+            max_held_blocks: 100_000,
+            max_held_bytes: 32 * 1024 * 1024,
             max_depth: 256,
             max_awareness_state: 64 * 1024,
             max_awareness_clients: crate::core::awareness::MAX_CLIENTS,

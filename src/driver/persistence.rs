@@ -14,7 +14,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use yrs::{ReadTxn, StateVector, Transact};
 
-use crate::core::error::DecodeError;
+use crate::core::error::{DecodeError, SyncError};
 use crate::core::origin::{self as origins, Origin};
 use crate::core::store::{StoreConfig, StoreStats, WriteCommand, WritePlanner};
 use crate::core::validate::Limits;
@@ -315,7 +315,7 @@ fn apply_rows(core: &Rc<PersistenceCore>, values: &js_sys::Array) -> (usize, usi
     };
     // Each skipped row with why it was refused.
     for why in rejected.into_iter().flatten() {
-        core.emit(PersistenceEvent::Error(Error::InvalidUpdate(why)));
+        core.emit(PersistenceEvent::Error(why));
     }
     (values.length() as usize, bytes)
 }
@@ -332,7 +332,7 @@ fn fold_rows(
     values: &js_sys::Array,
     origin: &str,
     want_state: bool,
-) -> Option<(Vec<Option<DecodeError>>, usize, Vec<u8>)> {
+) -> Option<(Vec<Option<Error>>, usize, Vec<u8>)> {
     let limits = Limits::default();
     let packed = idb::pack(values);
     let all = packed
@@ -345,7 +345,9 @@ fn fold_rows(
         .dyn_into::<js_sys::Uint32Array>()
         .map(|a| a.to_vec())
         .unwrap_or_default();
-    let mut rejected = vec![Some(DecodeError::NotBytes); values.length() as usize];
+    let mut rejected: Vec<Option<Error>> = (0..values.length())
+        .map(|_| Some(Error::InvalidUpdate(DecodeError::NotBytes)))
+        .collect();
     let mut bytes = 0;
     let mut updates = Vec::with_capacity(ends.len());
     let mut start = 0;
@@ -368,8 +370,14 @@ fn fold_rows(
         for (i, u) in chunk {
             // A row that fails the checks or that yrs refuses counts as invalid: it is reported
             // and kept on disk, never folded away. Blocks past a gap wait in the gate.
-            if let Err(e) = gate.apply(&mut txn, u, &limits) {
-                rejected[*i] = Some(e);
+            // Blocks refused over the cap on held blocks keep their row on disk too.
+            match gate.apply(&mut txn, u, &limits) {
+                Err(e) => rejected[*i] = Some(Error::InvalidUpdate(e)),
+                Ok(applied) => {
+                    if let Some((blocks, bytes)) = applied.refused {
+                        rejected[*i] = Some(Error::Sync(SyncError::HeldLimit { blocks, bytes }));
+                    }
+                }
             }
         }
     }

@@ -10,6 +10,7 @@ use yrs::updates::decoder::Decode;
 use yrs::updates::encoder::Encode;
 use yrs::{OffsetKind, Options, ReadTxn, WriteTxn};
 
+use crate::core::error::SyncError;
 use crate::core::origin::Origin;
 use crate::core::validate::{self, Limits};
 use crate::driver::document::{AsDocument, Document};
@@ -204,6 +205,11 @@ impl Doc {
                 .borrow_mut()
                 .apply(txn, update, &Limits::default())
                 .map_err(ApiError::from)
+        });
+        // Blocks past a gap over the cap: the rest is in, these are not (a typed error).
+        let result = result.and_then(|applied| match applied.refused {
+            Some((blocks, bytes)) => Err(ApiError::Sync(SyncError::HeldLimit { blocks, bytes })),
+            None => Ok(()),
         });
         // Blocks the server, other tabs or storage held that this update filled a gap for, each
         // under its own origin. Not inside a `transact` callback: its transaction is still open.

@@ -341,9 +341,15 @@ impl Session {
         }
     }
 
-    /// The socket opened: send sync step 1 (a probe) and the local awareness state.
+    /// The socket opened: send sync step 1 (a probe) and the local awareness state. What the
+    /// gate held of the last connection's frames is dropped: this connection's sync step 2
+    /// sends it again.
     pub fn connected(&mut self, now: u64) {
         self.tick(now);
+        let dropped = self.gate.borrow_mut().drop_origin(self.origin.as_bytes());
+        if dropped > 0 {
+            log::debug!(target: "ysync::session", "dropped {dropped} held blocks of the last connection");
+        }
         self.pull_local();
         self.ack.reset_sent();
         self.stats.up(now);
@@ -667,15 +673,19 @@ impl Session {
         // What the server holds (for acknowledgements), whether or not it all fits now.
         let ids = (u.insertions(true), u.delete_set().clone());
         let mut gate = self.gate.borrow_mut();
-        {
+        let applied = {
             let mut txn = self
                 .doc
                 .try_transact_mut_with(origin)
                 .map_err(|e| yrs_err(&e))?;
-            gate.apply(&mut txn, update, &self.cfg.limits)?;
-        }
+            gate.apply(&mut txn, update, &self.cfg.limits)?
+        };
         // Blocks other paths held (storage, the app's applyUpdate) that this filled the gap for.
         gate.settle(&self.doc, &self.cfg.limits);
+        drop(gate);
+        if let Some((blocks, bytes)) = applied.refused {
+            self.emit(Event::Error(SyncError::HeldLimit { blocks, bytes }));
+        }
         Ok(ids)
     }
 

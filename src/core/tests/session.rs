@@ -5,6 +5,7 @@ use wasm_bindgen_test::wasm_bindgen_test as test;
 
 use yrs::sync::awareness::{AwarenessUpdate, AwarenessUpdateEntry};
 use yrs::sync::{Message, SyncMessage};
+use yrs::updates::decoder::Decode;
 use yrs::{Array, GetString, Map, ReadTxn, StateVector, Text, Transact};
 
 use crate::core::error::SyncError;
@@ -1079,4 +1080,62 @@ fn an_apps_update_past_a_gap_goes_in_with_the_servers_and_is_still_sent() {
         ["k1"],
         "released under the app's origin, so sent"
     );
+}
+
+/// Blocks past a gap from the server are held up to the cap, refused past it with a typed
+/// error (the connection stays), and a new connection drops what the last one left held: its
+/// sync step 2 brings everything again.
+#[test]
+fn held_blocks_are_capped_and_re_requested_on_reconnect() {
+    let src = yrs::Doc::with_client_id(50);
+    let ups: Vec<Vec<u8>> = (0..6)
+        .map(|i| {
+            let m = src.get_or_insert_map("m");
+            let before = src.transact().state_vector();
+            m.insert(&mut src.transact_mut(), format!("k{i}"), i as i64);
+            src.transact().encode_state_as_update_v1(&before)
+        })
+        .collect();
+    let mut sim = Sim::new(60);
+    let mut c = cfg();
+    c.limits.max_held_blocks = 2;
+    let a = sim.add_client(1, c);
+    let gate = crate::core::gate::SharedGate::default();
+    sim.clients[a].session.share_gate(gate.clone());
+    sim.connect(a);
+    sim.run_for(100);
+    // k1..k5 arrive without k0: two are held, three refused.
+    for u in &ups[1..] {
+        let now = sim.now;
+        let f = frame(&Message::Sync(SyncMessage::Update(u.clone())));
+        sim.clients[a].session.handle_frame(now, &f);
+        sim.pump(a);
+    }
+    let refused = sim.clients[a]
+        .events
+        .iter()
+        .filter(|e| matches!(e, Event::Error(SyncError::HeldLimit { blocks: 1, .. })))
+        .count();
+    assert_eq!(refused, 3);
+    assert_eq!(sim.clients[a].session.status(), Status::Connected);
+    let m = sim.clients[a].doc.get_or_insert_map("m");
+    assert_eq!(m.len(&sim.clients[a].doc.transact()), 0, "nothing fits yet");
+    // The server has all of it; a new connection brings it.
+    for u in &ups {
+        sim.server
+            .doc
+            .transact_mut()
+            .apply_update(yrs::Update::decode_v1(u).unwrap())
+            .unwrap();
+    }
+    assert_eq!(gate.borrow().held().0, 2);
+    sim.disconnect(a);
+    sim.connect(a);
+    assert_eq!(
+        gate.borrow().held(),
+        (0, 0),
+        "dropped: the new connection sends them"
+    );
+    sim.run_for(200);
+    assert_eq!(m.len(&sim.clients[a].doc.transact()), 6);
 }
