@@ -259,6 +259,67 @@ test('updates past a gap: 10,000 from a server and 4,000 through applyUpdate cos
   await new Promise((resolve) => wss.close(resolve))
 })
 
+test('100,000 garbage rows in IndexedDB: one error event, quarantined by one compaction, later writes are appends again', async () => {
+  const { page, context, log } = await openInteropPage(browser, web.url)
+  const out = await page.evaluate(async () => {
+    const name = 'garbage-' + Math.random()
+    // One good row (what a tab stored), then 100,000 rows no update decodes from.
+    const good = new window.ysync.Doc()
+    good.getText('note').insert(0, 'kept')
+    await new Promise((resolve, reject) => {
+      const r = indexedDB.open(name)
+      r.onupgradeneeded = () => { r.result.createObjectStore('updates', { autoIncrement: true }); r.result.createObjectStore('custom') }
+      r.onsuccess = () => {
+        const tx = r.result.transaction('updates', 'readwrite')
+        const store = tx.objectStore('updates')
+        store.add(good.encodeStateAsUpdate())
+        for (let i = 0; i < 100_000; i++) store.add(new Uint8Array([1, 2, 3]))
+        tx.oncomplete = () => { r.result.close(); resolve() }
+        tx.onerror = () => reject(tx.error)
+      }
+    })
+    const { Doc, IndexeddbPersistence } = window.ysync
+    const doc = new Doc()
+    const errors = []
+    let t0 = performance.now()
+    const p = new IndexeddbPersistence(name, doc, {})
+    p.on('error', (e) => errors.push(e.code + ': ' + e.message))
+    await p.whenSynced()
+    const loadMs = performance.now() - t0
+    t0 = performance.now()
+    while (p.stats().quarantined < 100_000) await new Promise((resolve) => setTimeout(resolve, 20))
+    const quarantineMs = performance.now() - t0
+    const compactions = p.stats().compactions
+    let slowest = 0
+    for (let i = 0; i < 20; i++) {
+      const t = performance.now()
+      doc.getText('note').insert(0, '.')
+      await p.whenPersisted()
+      slowest = Math.max(slowest, performance.now() - t)
+    }
+    const stats = p.stats()
+    await p.destroy()
+    // A reload reads no bad row again.
+    const again = new IndexeddbPersistence(name, new Doc(), {})
+    const errorsAgain = []
+    again.on('error', (e) => errorsAgain.push(e.code))
+    t0 = performance.now()
+    await again.whenSynced()
+    const reloadMs = performance.now() - t0
+    await again.clearData()
+    return { errors, errorsAgain, loadMs, quarantineMs, reloadMs, slowestPersistMs: slowest, compactionsDuring: stats.compactions - compactions, rows: stats.rows, text: doc.getText('note').toString() }
+  })
+  console.table([{ loadMs: Math.round(out.loadMs), quarantineMs: Math.round(out.quarantineMs), slowestWhenPersistedMs: Math.round(out.slowestPersistMs), reloadMs: Math.round(out.reloadMs), rowsAfter: out.rows }])
+  assert.equal(out.errors.length, 1, out.errors.join('\n'))
+  assert.match(out.errors[0], /^INVALID_UPDATE: 100000 stored rows are not valid updates/)
+  assert.equal(out.text, '.'.repeat(20) + 'kept')
+  assert.equal(out.compactionsDuring, 0, 'after the quarantine, 20 writes are appends, not compactions')
+  assert.ok(out.rows <= 21, `rows left: ${out.rows}`)
+  assert.deepEqual(out.errorsAgain, [])
+  assert.equal(log.filter((l) => l.startsWith('pageerror')).length, 0, log.join('\n'))
+  await context.close()
+})
+
 const U1 = '010101002301016d0362696e0301020300' // client 1 sets m.bin = Uint8Array [1, 2, 3]
 const U2 = '01010300840204012100' // client 3 inserts after an item nobody sent (pending)
 

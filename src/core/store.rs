@@ -66,6 +66,9 @@ pub struct StoreStats {
     pub compactions: u64,
     /// Transactions that failed (each is retried).
     pub write_failures: u64,
+    /// Undecodable rows moved out of the store (into the `custom` store, as one array under
+    /// `ysync:quarantine:<key of the first>`).
+    pub quarantined: u64,
 }
 
 #[derive(Debug)]
@@ -90,6 +93,8 @@ pub struct WritePlanner {
     bytes: usize,
     compacted_bytes: usize,
     failures: u32,
+    /// Stored rows that do not decode wait to be quarantined by a compaction.
+    clean_up: bool,
     counters: StoreStats,
 }
 
@@ -108,6 +113,7 @@ impl WritePlanner {
             bytes: 0,
             compacted_bytes: 0,
             failures: 0,
+            clean_up: false,
             counters: StoreStats::default(),
         }
     }
@@ -164,8 +170,21 @@ impl WritePlanner {
         self.failures
     }
 
+    /// The load found rows that do not decode: the next transaction is a compaction, which
+    /// moves them out of the way (they would otherwise be read, and counted against
+    /// `compact_rows`, forever).
+    pub fn clean_up(&mut self) {
+        self.clean_up = true;
+    }
+
+    /// A compaction moved `n` undecodable rows out of the store.
+    pub fn quarantined(&mut self, n: usize) {
+        self.counters.quarantined += n as u64;
+    }
+
     fn wants_compaction(&self) -> bool {
-        self.rows > self.cfg.compact_rows
+        self.clean_up
+            || self.rows > self.cfg.compact_rows
             || (self.bytes > self.cfg.compact_bytes && self.bytes > 2 * self.compacted_bytes)
     }
 
@@ -216,6 +235,7 @@ impl WritePlanner {
         self.counters.writes += 1;
         if compacted {
             self.counters.compactions += 1;
+            self.clean_up = false;
         }
         self.rows = rows;
         if compacted {
@@ -263,6 +283,25 @@ mod tests {
 
     fn concat(us: &[Vec<u8>]) -> Vec<u8> {
         us.concat()
+    }
+
+    #[test]
+    fn undecodable_rows_found_at_load_are_cleaned_up_by_one_compaction() {
+        let mut s = WritePlanner::new(StoreConfig::default());
+        s.loaded(3, 30);
+        assert_eq!(s.next_command(concat), None, "3 rows, nothing pending");
+        s.clean_up();
+        let Some(WriteCommand::Compact { id }) = s.next_command(concat) else {
+            panic!("a compaction, with nothing pending and few rows")
+        };
+        s.quarantined(2);
+        s.write_done(id, true, 1, 10);
+        assert_eq!(s.stats().quarantined, 2);
+        s.push(vec![1]);
+        assert!(
+            matches!(s.next_command(concat), Some(WriteCommand::Append { .. })),
+            "then appends again"
+        );
     }
 
     #[test]

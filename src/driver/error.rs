@@ -14,6 +14,16 @@ pub enum Error {
     /// Bytes that are not a valid update or state vector.
     #[error("invalid update: {0}")]
     InvalidUpdate(#[from] DecodeError),
+    /// Stored rows that are not valid updates: skipped at load, then moved out of the store by
+    /// the next compaction (into its `custom` store, as one array under
+    /// `ysync:quarantine:<key of the first>`).
+    #[error("{count} stored rows are not valid updates (the first: {first}); they were skipped and are quarantined")]
+    SkippedRows {
+        /// How many rows.
+        count: usize,
+        /// Why the first was refused.
+        first: DecodeError,
+    },
     /// A document method was called while one of its transactions was open.
     #[error("the document is inside another transaction")]
     Busy,
@@ -42,7 +52,7 @@ impl Error {
     pub fn code(&self) -> &'static str {
         match self {
             Error::InvalidArgument(_) => "INVALID_ARGUMENT",
-            Error::InvalidUpdate(_) => "INVALID_UPDATE",
+            Error::InvalidUpdate(_) | Error::SkippedRows { .. } => "INVALID_UPDATE",
             Error::Busy => "DOC_BUSY",
             Error::Destroyed => "DESTROYED",
             Error::Sync(e) => e.code(),

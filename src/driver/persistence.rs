@@ -313,9 +313,36 @@ fn apply_rows(core: &Rc<PersistenceCore>, values: &js_sys::Array) -> (usize, usi
         core.emit(PersistenceEvent::Error(Error::Busy));
         return (values.length() as usize, 0);
     };
-    // Each skipped row with why it was refused.
+    // One event for every undecodable row (the first one's reason), one for blocks refused
+    // over the cap; the undecodable rows are quarantined by a compaction right away.
+    let mut skipped = 0;
+    let mut first = None;
+    let mut held = (0, 0);
     for why in rejected.into_iter().flatten() {
-        core.emit(PersistenceEvent::Error(why));
+        match why {
+            Error::InvalidUpdate(e) => {
+                skipped += 1;
+                first.get_or_insert(e);
+            }
+            Error::Sync(SyncError::HeldLimit { blocks, bytes }) => {
+                held = (held.0 + blocks, held.1 + bytes);
+            }
+            other => core.emit(PersistenceEvent::Error(other)),
+        }
+    }
+    if let Some(first) = first {
+        log::warn!(target: "ysync::idb", "{}: {skipped} undecodable rows", core.name);
+        core.inner.borrow_mut().store.clean_up();
+        core.emit(PersistenceEvent::Error(Error::SkippedRows {
+            count: skipped,
+            first,
+        }));
+    }
+    if held.0 > 0 {
+        core.emit(PersistenceEvent::Error(Error::Sync(SyncError::HeldLimit {
+            blocks: held.0,
+            bytes: held.1,
+        })));
     }
     (values.length() as usize, bytes)
 }
@@ -515,7 +542,14 @@ async fn run(core: &Rc<PersistenceCore>, cmd: &WriteCommand) -> Result<(bool, us
                         .iter()
                         .map(|r| JsValue::from_bool(r.is_none()))
                         .collect();
+                    // Rows that do not decode leave the store; rows refused for now (their
+                    // blocks over the cap on held blocks) stay.
+                    let quarantine: js_sys::Array = rejected
+                        .iter()
+                        .map(|r| JsValue::from_bool(matches!(r, Some(Error::InvalidUpdate(_)))))
+                        .collect();
                     let _ = js_sys::Reflect::set(&out, &"valid".into(), &valid);
+                    let _ = js_sys::Reflect::set(&out, &"quarantine".into(), &quarantine);
                     let _ = js_sys::Reflect::set(
                         &out,
                         &"update".into(),
@@ -533,6 +567,11 @@ async fn run(core: &Rc<PersistenceCore>, cmd: &WriteCommand) -> Result<(bool, us
                     .and_then(|v| v.as_f64())
                     .unwrap_or(0.0) as usize
             };
+            let quarantined = n("quarantined");
+            if quarantined > 0 {
+                log::info!(target: "ysync::idb", "{}: quarantined {quarantined} undecodable rows", core.name);
+                core.inner.borrow_mut().store.quarantined(quarantined);
+            }
             Ok((true, n("rows"), n("bytes")))
         }
     }

@@ -39,7 +39,9 @@ pub fn to_js(e: &ApiError) -> JsValue {
     match e {
         ApiError::InvalidArgument(_) => make_type_error(e.code(), &msg),
         ApiError::Sync(_) => make_error("SyncError", e.code(), &msg, None),
-        ApiError::InvalidUpdate(_) => make_error("UpdateError", e.code(), &msg, None),
+        ApiError::InvalidUpdate(_) | ApiError::SkippedRows { .. } => {
+            make_error("UpdateError", e.code(), &msg, None)
+        }
         // The DOMException name (QuotaExceededError, BlockedError, ...) as `domName`.
         ApiError::Browser { name, .. } => make_error("YsyncError", e.code(), &msg, Some(name)),
         ApiError::Listener(v) => v.clone(),

@@ -255,6 +255,8 @@ export interface PersistenceStats {
   writes: number;
   compactions: number;
   writeFailures: number;
+  /** Undecodable rows moved out of the store (into its `custom` store, as one array under `ysync:quarantine:<key of the first>`). */
+  quarantined: number;
   lastWriteMs: number | null;
   loadMs: number | null;
   /** Storage failures by DOMException name (QuotaExceededError, BlockedError...). */

@@ -69,25 +69,39 @@ export function idbAppend(db, update) {
   return done(tx, () => count.result)
 }
 export function idbCompact(db, fold) {
-  const tx = db.transaction(['updates'], 'readwrite', { durability: 'strict' })
+  const tx = db.transaction(['updates', 'custom'], 'readwrite', { durability: 'strict' })
   const store = tx.objectStore('updates')
+  const custom = tx.objectStore('custom')
   const keys = store.getAllKeys()
   const values = store.getAll()
   let rows = 0
   let bytes = 0
+  let quarantined = 0
   values.onsuccess = () => {
     let out
     try { out = fold(values.result) } catch (e) { out = null }
     if (!out) { tx.abort(); return }
+    // Its key is above every key read: the range deletes below never reach it.
     store.add(out.update)
     rows = 1
     bytes = out.update.length
-    keys.result.forEach((k, i) => {
-      if (out.valid[i]) store.delete(k)
-      else { rows++; bytes += values.result[i]?.length ?? 0 }
-    })
+    const ks = keys.result
+    const gone = ks.map((k, i) => out.valid[i] || out.quarantine[i])
+    // Rows that do not decode are kept out of the way: copied as one value, then deleted.
+    const bad = ks.flatMap((k, i) => out.quarantine[i] ? [values.result[i]] : [])
+    if (bad.length > 0) custom.put(bad, 'ysync:quarantine:' + ks[out.quarantine.indexOf(true)])
+    quarantined = bad.length
+    ks.forEach((k, i) => { if (!gone[i]) { rows++; bytes += values.result[i]?.length ?? 0 } })
+    // One delete per run of consecutive keys, not one per row.
+    for (let i = 0; i < ks.length; i++) {
+      if (!gone[i]) continue
+      let j = i
+      while (j + 1 < ks.length && gone[j + 1]) j++
+      store.delete(i === j ? ks[i] : IDBKeyRange.bound(ks[i], ks[j]))
+      i = j
+    }
   }
-  return done(tx, () => ({ rows, bytes }))
+  return done(tx, () => ({ rows, bytes, quarantined }))
 }
 export function idbCustom(db, mode, key, value) {
   const tx = db.transaction(['custom'], mode === 'get' ? 'readonly' : 'readwrite')
@@ -131,8 +145,10 @@ extern "C" {
     /// Appends one update row; resolves to the number of rows after it.
     #[wasm_bindgen(js_name = idbAppend)]
     pub fn append(db: &JsValue, update: &js_sys::Uint8Array) -> js_sys::Promise;
-    /// Compacts: `fold(values)` returns `{ update, valid }` (valid rows are replaced by
-    /// `update`), or null to abort the transaction with nothing changed.
+    /// Compacts: `fold(values)` returns `{ update, valid, quarantine }` (valid rows are
+    /// replaced by `update`; quarantined ones are moved, as one array, to the `custom` store
+    /// under `ysync:quarantine:<key of the first>`), or null to abort the transaction with
+    /// nothing changed.
     #[wasm_bindgen(js_name = idbCompact)]
     pub fn compact(db: &JsValue, fold: &js_sys::Function) -> js_sys::Promise;
     /// `mode` is `get`, `set` or `del` on the `custom` store.
