@@ -16,13 +16,14 @@ use std::rc::{Rc, Weak};
 use crate::core::awareness::AwarenessChange;
 use crate::core::connection::{Command, Connection};
 use crate::core::error::SyncError;
+use crate::core::inbox::Inbox;
 use crate::core::session::{CloseReason, Config, Event, Output, Session, Status};
 use crate::core::stats::SyncStats;
 use crate::driver::document::{AsDocument, Document};
 use crate::driver::error::{Error, Result};
 use crate::driver::subscribers::{Subscribers, Subscription};
 use crate::web::broadcast::Channel;
-use crate::web::clock::{now_ms, seed};
+use crate::web::clock::{now_f64, now_ms, seed};
 use crate::web::listener::Listener;
 use crate::web::socket::{Socket, SocketEvent};
 use crate::web::timer::{Interval, Timer};
@@ -189,6 +190,10 @@ struct ProviderState {
     stats_timer: Option<Interval>,
     /// This driver's consumer on the document's tap.
     tap_id: u64,
+    /// Socket events handled in time slices (a burst of frames must not hold the page).
+    inbox: Inbox<(u64, SocketEvent)>,
+    /// The inbox's zero-delay timer: ends a slice, drains what waits.
+    inbox_timer: Option<Timer>,
 }
 
 struct ProviderCore {
@@ -398,9 +403,47 @@ fn open_socket(d: &Rc<ProviderCore>, token: Option<String>) {
     }
 }
 
+/// A socket event arrived: handled now, or queued behind a burst (see [`Inbox`]).
 fn on_socket(d: &Rc<ProviderCore>, generation: u64, ev: SocketEvent) {
+    let handle = {
+        let mut st = d.state.borrow_mut();
+        let now = now_f64();
+        let item = st.inbox.arrive(now, (generation, ev));
+        arm_inbox(d, &mut st);
+        item
+    };
+    if let Some((generation, ev)) = handle {
+        socket_event(d, &mut d.state.borrow_mut(), generation, ev);
+        pump(d);
+    }
+}
+
+/// Schedules the inbox's timer if it asks for it.
+fn arm_inbox(d: &Rc<ProviderCore>, st: &mut ProviderState) {
+    if st.inbox.take_timer_request() {
+        st.inbox_timer
+            .get_or_insert_with(|| Timer::for_owner(Rc::downgrade(d), drain_inbox))
+            .schedule(0);
+    }
+}
+
+/// The inbox's timer: a new slice; queued events are handled until its budget is spent, then
+/// the session's outputs run once for all of them.
+fn drain_inbox(d: &Rc<ProviderCore>) {
     {
         let mut st = d.state.borrow_mut();
+        st.inbox.yielded();
+        while let Some((generation, ev)) = st.inbox.next(now_f64()) {
+            socket_event(d, &mut st, generation, ev);
+        }
+        arm_inbox(d, &mut st);
+    }
+    pump(d);
+}
+
+/// Feeds one socket event to the session and the policy (the caller pumps).
+fn socket_event(d: &Rc<ProviderCore>, st: &mut ProviderState, generation: u64, ev: SocketEvent) {
+    {
         // Events of a replaced socket are ignored.
         if st.generation != generation || st.socket.is_none() {
             return;
@@ -431,11 +474,10 @@ fn on_socket(d: &Rc<ProviderCore>, generation: u64, ev: SocketEvent) {
                 log::info!(target: "ysync::provider", "closed: code {code}");
                 drop_later(st.socket.take());
                 st.session.closed(now, Some(code));
-                closed(&mut st, now);
+                closed(st, now);
             }
         }
     }
-    pump(d);
 }
 
 /// Drops a browser resource after the current event handler returns (its closure may be the
@@ -733,6 +775,8 @@ impl WebsocketProvider {
                 seeded: false,
                 stats_timer: None,
                 tap_id: 0,
+                inbox: Inbox::default(),
+                inbox_timer: None,
             }),
             doc: doc.clone(),
             subscribers: Subscribers::default(),
@@ -789,6 +833,7 @@ impl WebsocketProvider {
             st.conn.stop();
             st.generation += 1;
             st.fetching_token = false;
+            st.inbox.clear();
             drop_later(st.socket.take());
             drop_later(st.channel.take());
             st.session.broadcast_closed();
@@ -816,6 +861,8 @@ impl WebsocketProvider {
             st.conn.stop();
             st.timer = None;
             st.stats_timer = None;
+            st.inbox.clear();
+            st.inbox_timer = None;
             st.window.clear();
             drop_later(st.socket.take());
             drop_later(st.channel.take());

@@ -6,15 +6,19 @@ pub fn now_ms() -> u64 {
     now_f64() as u64
 }
 
-/// [`now_ms`] with sub-millisecond precision (for measuring durations).
+/// [`now_ms`] with sub-millisecond precision (for measuring durations). The `performance`
+/// object is looked up once: this runs for every frame that arrives.
 pub fn now_f64() -> f64 {
-    let perf = js_sys::Reflect::get(&js_sys::global(), &"performance".into())
-        .ok()
-        .and_then(|p| wasm_bindgen::JsCast::dyn_into::<web_sys::Performance>(p).ok());
-    match perf {
+    thread_local! {
+        static PERF: Option<web_sys::Performance> =
+            js_sys::Reflect::get(&js_sys::global(), &"performance".into())
+                .ok()
+                .and_then(|p| wasm_bindgen::JsCast::dyn_into::<web_sys::Performance>(p).ok());
+    }
+    PERF.with(|p| match p {
         Some(p) => p.now(),
         None => js_sys::Date::now(),
-    }
+    })
 }
 
 /// A random seed for jitter (an input to the core, drawn at the edge).
