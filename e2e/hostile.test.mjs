@@ -376,6 +376,64 @@ test('a burst of 100,000 small valid update frames is handled in time slices: no
   await new Promise((resolve) => wss.close(resolve))
 })
 
+test('legal updates past the memory budget are refused with MEMORY_BUDGET and the instance stays alive', async () => {
+  const { WebSocketServer } = await import('ws')
+  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 })
+  await new Promise((resolve) => wss.once('listening', resolve))
+  const conns = []
+  wss.on('connection', (ws) => { conns.push(ws); ws.send(syncFrame(1, Uint8Array.of(0, 0))) })
+  const { page, context, log } = await openInteropPage(browser, web.url)
+  await page.evaluate(async ({ url }) => {
+    const { Doc, WebsocketProvider } = window.ysync
+    window.doc = new Doc() // the default budget: 1 GiB
+    window.provider = new WebsocketProvider(url, 'big', window.doc, { disableBc: true })
+    window.errors = []
+    window.provider.on('error', (e) => window.errors.push(e.code))
+    await window.provider.whenSynced()
+  }, { url: `ws://127.0.0.1:${wss.address().port}` })
+  // Step 2 frames of 500,000 small map keys each, from four clients: each is legal and under
+  // maxMessageSize; together they would take the document past its budget.
+  const rows = []
+  for (let c = 1; c <= 4; c++) {
+    const y = new Y.Doc()
+    y.clientID = 1000 + c
+    const m = y.getMap('m' + c)
+    y.transact(() => { for (let i = 0; i < 500_000; i++) m.set('k' + i, i) })
+    const u = Y.encodeStateAsUpdate(y)
+    conns[0].send(syncFrame(2, u))
+    const got = await until(() => page.evaluate((c) => window.doc.getMap('m' + c).size === 500_000 ? 'applied' : window.errors.includes('MEMORY_BUDGET') && window.errors.length >= 1 && 'refused', c), 60_000, `frame ${c}`)
+    const wasmMiB = await page.evaluate(() => window.wasmExports.memory.buffer.byteLength / 2 ** 20)
+    rows.push({ frame: c, updateMB: +(u.length / 1e6).toFixed(1), outcome: got, wasmMiB })
+    if (got === 'refused') break
+  }
+  console.table(rows)
+  const after = await page.evaluate(() => {
+    const { Doc } = window.ysync
+    const d = new Doc()
+    d.getText('t').insert(0, 'alive')
+    return { fresh: d.getText('t').toString(), status: window.provider.status, errors: window.errors }
+  })
+  assert.deepEqual(rows.map((r) => r.outcome), ['applied', 'applied', 'applied', 'refused'])
+  assert.equal(after.fresh, 'alive', 'new Doc() works after the refusal')
+  assert.equal(after.status, 'connected')
+  assert.deepEqual(after.errors, ['MEMORY_BUDGET'])
+  assert.ok(rows[3].wasmMiB - rows[2].wasmMiB < 64, 'the refused frame did not grow wasm memory')
+  // A smaller budget of one's own: { maxMemory }.
+  const own = await page.evaluate(() => {
+    const d = new window.ysync.Doc({ maxMemory: 1 << 20 })
+    const src = new window.ysync.Doc()
+    const m = src.getMap('m')
+    src.transact(() => { for (let i = 0; i < 5000; i++) m.set('k' + i, i) })
+    try { d.applyUpdate(src.encodeStateAsUpdate()); return 'applied' } catch (e) { return e.name + ' ' + e.code }
+  })
+  assert.equal(own, 'UpdateError INVALID_UPDATE')
+  assert.equal(log.filter((l) => l.startsWith('pageerror')).length, 0, log.join('\n'))
+  await page.evaluate(() => window.provider.destroy())
+  await context.close()
+  for (const c of conns) c.terminate()
+  await new Promise((resolve) => wss.close(resolve))
+})
+
 const U1 = '010101002301016d0362696e0301020300' // client 1 sets m.bin = Uint8Array [1, 2, 3]
 const U2 = '01010300840204012100' // client 3 inserts after an item nobody sent (pending)
 

@@ -85,6 +85,15 @@ pub enum DecodeError {
         /// The limit.
         max: usize,
     },
+    /// Applying the update would take the document past its memory budget (an estimate,
+    /// see `gate::cost`); nothing of it was applied.
+    #[error("applying it would cost about {cost} bytes of memory; {left} are left of the document's budget")]
+    OverBudget {
+        /// The update's estimated cost.
+        cost: u64,
+        /// What is left of the budget.
+        left: u64,
+    },
     /// yrs rejected input that passed the structural checks.
     #[error("rejected by yrs: {0}")]
     Yrs(String),
@@ -121,6 +130,10 @@ pub enum SyncError {
         /// The cap (`Limits::max_awareness_clients`).
         max: usize,
     },
+    /// An update from the server would take the document past its memory budget: it was not
+    /// applied, and the connection stays (the document keeps what it has).
+    #[error("an update was refused: {0}")]
+    MemoryBudget(DecodeError),
     /// Blocks that arrived past a gap (their client's earlier clocks missing) were refused:
     /// the document holds as many as `Limits::max_held_blocks` / `max_held_bytes` allow. The
     /// rest of the update was applied; a later sync exchange sends the refused blocks again.
@@ -146,6 +159,7 @@ impl SyncError {
             SyncError::NotApplied(_) => "NOT_APPLIED",
             SyncError::AwarenessLimit { .. } => "AWARENESS_LIMIT",
             SyncError::HeldLimit { .. } => "HELD_LIMIT",
+            SyncError::MemoryBudget(_) => "MEMORY_BUDGET",
         }
     }
 }

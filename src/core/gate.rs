@@ -23,7 +23,7 @@ use crate::core::validate::Limits;
 /// blocks. Blocks released by another path's update are applied under their own origin (in a
 /// transaction of their own, by [`settle`](Gate::settle)), so each is still told apart as
 /// what it is: the server's content is not sent back to it, an app's update is.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Gate {
     /// Held runs by client, then by first clock.
     held: BTreeMap<u64, BTreeMap<u64, Held>>,
@@ -33,6 +33,36 @@ pub struct Gate {
     bytes: usize,
     /// Bytes of updates the gate split or applied (what its work is proportional to).
     examined: u64,
+    /// The estimated memory of what the gate applied, and the most it may apply.
+    charged: u64,
+    budget: u64,
+}
+
+impl Default for Gate {
+    fn default() -> Self {
+        Gate {
+            held: BTreeMap::new(),
+            ready: BTreeSet::new(),
+            blocks: 0,
+            bytes: 0,
+            examined: 0,
+            charged: 0,
+            budget: DEFAULT_BUDGET,
+        }
+    }
+}
+
+/// The default memory budget of a document: 1 GiB of the 4 GiB a wasm32 instance can have.
+pub const DEFAULT_BUDGET: u64 = 1 << 30;
+
+/// What yrs's memory for one block is taken to be, and for each byte of an update (content,
+/// keys, delete ranges): an estimate a little above what wasm32 measured (docs/hostile.md).
+const BLOCK_COST: u64 = 512;
+const BYTE_COST: u64 = 8;
+
+/// The estimated memory an update of `bytes` with `blocks` blocks takes in yrs.
+pub fn cost(blocks: usize, bytes: usize) -> u64 {
+    blocks as u64 * BLOCK_COST + bytes as u64 * BYTE_COST
 }
 
 #[derive(Debug)]
@@ -68,6 +98,17 @@ impl Gate {
     /// Held blocks and their size in bytes.
     pub fn held(&self) -> (usize, usize) {
         (self.blocks, self.bytes)
+    }
+
+    /// Sets the document's memory budget (bytes, estimated by [`cost`]): an update that would
+    /// take what the gate applied past it is refused whole ([`DecodeError::OverBudget`]).
+    pub fn set_budget(&mut self, bytes: u64) {
+        self.budget = bytes;
+    }
+
+    /// The estimated memory of what the gate applied, and the budget.
+    pub fn memory(&self) -> (u64, u64) {
+        (self.charged, self.budget)
     }
 
     /// Bytes the gate has split or applied so far: its work, for tests that check it does not
@@ -232,8 +273,16 @@ impl Gate {
         let own = txn.doc().client_id().get();
         let split = crate::core::split::split_v1(update, limits, Some(own), |c| clock(&sv, c))?;
         let now = split.now.as_deref().unwrap_or(update);
+        // Checked before yrs decodes anything: past the budget the instance would run out of
+        // memory (a trap) instead of refusing.
+        let cost = cost(split.now_blocks, now.len());
+        let left = self.budget.saturating_sub(self.charged);
+        if cost > left {
+            return Err(DecodeError::OverBudget { cost, left });
+        }
         txn.apply_update(Update::decode_v1(now).map_err(yrs_err)?)
             .map_err(yrs_err)?;
+        self.charged += cost;
         self.ready.extend(split.now_clients);
         // This document's own clock advances with local edits, outside the gate: its held
         // runs (its own past, loaded before it wrote anything) are looked at every time.
@@ -439,6 +488,43 @@ mod tests {
         }
         assert_eq!(dst.get_or_insert_map("m").len(&dst.transact()), 5);
         assert_eq!(gate.held(), (0, 0));
+    }
+
+    #[test]
+    fn an_update_past_the_memory_budget_is_refused_whole_before_yrs_sees_it() {
+        let big = updates_of(
+            &Doc::with_client_id(9),
+            |d, _| {
+                let m = d.get_or_insert_map("m");
+                let mut txn = d.transact_mut();
+                for i in 0..1000 {
+                    m.insert(&mut txn, format!("k{i}"), i as i64);
+                }
+            },
+            1,
+        );
+        let small = map_sets(8, 1);
+        let dst = Doc::with_client_id(1);
+        let mut gate = Gate::default();
+        let l = Limits::default();
+        gate.set_budget(cost(1000, big[0].len()) - 1);
+        let e = gate
+            .apply(&mut dst.transact_mut(), &big[0], &l)
+            .unwrap_err();
+        assert!(matches!(e, DecodeError::OverBudget { .. }), "{e:?}");
+        assert_eq!(
+            dst.get_or_insert_map("m").len(&dst.transact()),
+            0,
+            "nothing of it"
+        );
+        assert_eq!(gate.memory().0, 0);
+        gate.apply(&mut dst.transact_mut(), &small[0], &l).unwrap();
+        assert_eq!(
+            gate.memory().0,
+            cost(1, small[0].len()),
+            "what fits is charged"
+        );
+        assert_eq!(dst.get_or_insert_map("m").len(&dst.transact()), 1);
     }
 
     #[test]

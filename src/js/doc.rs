@@ -41,6 +41,23 @@ fn doc_options(opts: &JsValue) -> ApiResult<Options> {
     Ok(o)
 }
 
+/// The `maxMemory` option: the document's memory budget in bytes (default 1 GiB).
+fn max_memory(opts: &JsValue) -> ApiResult<u64> {
+    if !opts.is_object() {
+        return Ok(crate::core::gate::DEFAULT_BUDGET);
+    }
+    let v = js_sys::Reflect::get(opts, &"maxMemory".into()).unwrap_or_default();
+    if v.is_undefined() {
+        return Ok(crate::core::gate::DEFAULT_BUDGET);
+    }
+    match v.as_f64() {
+        Some(n) if n >= 0.0 && n.is_finite() => Ok(n as u64),
+        _ => Err(ApiError::InvalidArgument(
+            "option maxMemory must be a non-negative number".into(),
+        )),
+    }
+}
+
 /// A Yjs-compatible document.
 #[wasm_bindgen]
 pub struct Doc {
@@ -55,13 +72,14 @@ impl AsDocument for Doc {
 
 #[wasm_bindgen]
 impl Doc {
-    /// `new Doc({ clientID? })`. Text positions count UTF-16 code units, as in Yjs.
+    /// `new Doc({ clientID?, maxMemory? })`. Text positions count UTF-16 code units, as in Yjs.
     #[wasm_bindgen(constructor)]
     pub fn new(opts: Option<DocOptionsArg>) -> ApiResult<Doc> {
         let opts = or_undefined(opts);
-        Ok(Doc {
-            shared: DocShared::new(yrs::Doc::with_options(doc_options(&opts)?))?,
-        })
+        let budget = max_memory(&opts)?;
+        let shared = DocShared::new(yrs::Doc::with_options(doc_options(&opts)?))?;
+        shared.document.gate.borrow_mut().set_budget(budget);
+        Ok(Doc { shared })
     }
 
     /// This replica's client id.
@@ -335,6 +353,11 @@ const DOC_TS: &str = r#"
 export interface DocOptions {
   /** This replica's client id (an integer below 2^53); random if omitted. */
   clientID?: number;
+  /** Memory budget of the document, bytes (default 1 GiB of the 4 GiB a wasm instance can
+   * have): an update from the server, storage or `applyUpdate` whose estimated cost would pass
+   * it is refused whole, with a MEMORY_BUDGET error (provider `error` event) or an
+   * `UpdateError` thrown by `applyUpdate`, instead of exhausting the instance's memory. */
+  maxMemory?: number;
 }
 
 /** What `transact` callbacks, observers and `changes` listeners learn about a transaction. */

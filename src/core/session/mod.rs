@@ -705,15 +705,19 @@ impl Session {
                     }
                 }
             }
-            Message::Sync(SyncMessage::SyncStep2(u)) => {
-                let (have, deleted) = self.apply_remote(&u)?;
-                self.stats.applied().remote += 1;
-                self.on_probe_answer(&have, &deleted);
-            }
-            Message::Sync(SyncMessage::Update(u)) => {
-                self.apply_remote(&u)?;
-                self.stats.applied().remote += 1;
-            }
+            Message::Sync(SyncMessage::SyncStep2(u)) => match self.apply_remote(&u) {
+                Ok((have, deleted)) => {
+                    self.stats.applied().remote += 1;
+                    self.on_probe_answer(&have, &deleted);
+                }
+                Err(e @ DecodeError::OverBudget { .. }) => self.over_budget(e),
+                Err(e) => return Err(e),
+            },
+            Message::Sync(SyncMessage::Update(u)) => match self.apply_remote(&u) {
+                Ok(_) => self.stats.applied().remote += 1,
+                Err(e @ DecodeError::OverBudget { .. }) => self.over_budget(e),
+                Err(e) => return Err(e),
+            },
             Message::Awareness(u) => self.on_remote_awareness(u),
             Message::AwarenessQuery => {
                 if let Some(m) = self.awareness_answer() {
@@ -729,6 +733,13 @@ impl Session {
             Message::Auth(None) | Message::Custom(..) => {}
         }
         Ok(())
+    }
+
+    /// An update past the document's memory budget: refused, reported, and the connection
+    /// kept (what the document holds stays usable; reconnecting would bring the same update).
+    fn over_budget(&mut self, e: DecodeError) {
+        log::warn!(target: "ysync::session", "refused an update: {e}");
+        self.emit(Event::Error(SyncError::MemoryBudget(e)));
     }
 
     /// Applies a (validated) awareness update from the server or another tab.

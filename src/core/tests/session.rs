@@ -1139,3 +1139,46 @@ fn held_blocks_are_capped_and_re_requested_on_reconnect() {
     sim.run_for(200);
     assert_eq!(m.len(&sim.clients[a].doc.transact()), 6);
 }
+
+/// A server update past the document's memory budget is refused with a typed error; the
+/// connection stays and the document keeps working.
+#[test]
+fn an_update_past_the_memory_budget_is_refused_and_the_connection_stays() {
+    let mut sim = Sim::new(61);
+    let a = sim.add_client(1, cfg());
+    let gate = crate::core::gate::SharedGate::default();
+    gate.borrow_mut().set_budget(20_000);
+    sim.clients[a].session.share_gate(gate.clone());
+    sim.connect(a);
+    sim.run_for(100);
+    let src = yrs::Doc::with_client_id(50);
+    let m = src.get_or_insert_map("m");
+    {
+        let mut txn = src.transact_mut();
+        for i in 0..100 {
+            m.insert(&mut txn, format!("k{i}"), i as i64);
+        }
+    }
+    let u = src
+        .transact()
+        .encode_state_as_update_v1(&StateVector::default());
+    let now = sim.now;
+    let f = frame(&Message::Sync(SyncMessage::Update(u)));
+    sim.clients[a].session.handle_frame(now, &f);
+    sim.pump(a);
+    assert!(sim.clients[a]
+        .events
+        .iter()
+        .any(|e| matches!(e, Event::Error(SyncError::MemoryBudget(_)))));
+    assert_eq!(sim.clients[a].session.status(), Status::Connected);
+    assert_eq!(
+        sim.clients[a]
+            .doc
+            .get_or_insert_map("m")
+            .len(&sim.clients[a].doc.transact()),
+        0
+    );
+    type_text(&sim.clients[a].doc, 0, "still works");
+    sim.run_for(200);
+    assert_eq!(server_text(&sim), "still works");
+}
