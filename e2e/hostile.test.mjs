@@ -302,7 +302,7 @@ test('100,000 garbage rows in IndexedDB: one error event, quarantined by one com
     // A reload reads no bad row again.
     const again = new IndexeddbPersistence(name, new Doc(), {})
     const errorsAgain = []
-    again.on('error', (e) => errorsAgain.push(e.code))
+    again.on('error', (e) => errorsAgain.push(e.code + (e.domName ? ' ' + e.domName + ': ' + e.message : '')))
     t0 = performance.now()
     await again.whenSynced()
     const reloadMs = performance.now() - t0

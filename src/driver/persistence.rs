@@ -749,6 +749,12 @@ impl IndexeddbPersistence {
 
     /// Stops persisting and deletes the database.
     pub async fn clear_data(&self) -> Result<()> {
+        // Our own transactions end first: a connection closed with one running still counts
+        // as open, and the deletion would wait for it as if another tab held the database.
+        let db = self.core.inner.borrow().db.clone();
+        if let Some(db) = db {
+            let _ = JsFuture::from(idb::idle(&db)).await;
+        }
         self.stop();
         self.core.inner.borrow_mut().store.reset();
         JsFuture::from(idb::delete(

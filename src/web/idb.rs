@@ -30,6 +30,27 @@ export function idbOpen(name, onVersionChange, onBlocked) {
     req.onblocked = () => onBlocked(new DOMException('the database is blocked by another tab', 'BlockedError'))
   })
 }
+// Transactions still running per connection, so that deleting the database can wait for them:
+// a connection closed with a transaction running still counts as open, and the deletion
+// would report itself blocked by "another tab".
+const running = new WeakMap()
+function begin(db, stores, mode, options) {
+  const tx = db.transaction(stores, mode, options)
+  const r = running.get(db) ?? { n: 0, idle: [] }
+  running.set(db, r)
+  r.n++
+  const end = () => {
+    r.n--
+    if (r.n === 0) for (const f of r.idle.splice(0)) f()
+  }
+  tx.addEventListener('complete', end)
+  tx.addEventListener('abort', end)
+  return tx
+}
+export function idbIdle(db) {
+  const r = running.get(db)
+  return !r || r.n === 0 ? Promise.resolve() : new Promise((resolve) => r.idle.push(resolve))
+}
 const done = (tx, value) => new Promise((resolve, reject) => {
   tx.oncomplete = () => resolve(value())
   tx.onerror = () => reject(tx.error)
@@ -39,7 +60,7 @@ const done = (tx, value) => new Promise((resolve, reject) => {
 // nothing is gained by waiting for it (bench/run.mjs, cold loads).
 export function idbReadAll(db) {
   return new Promise((resolve, reject) => {
-    const tx = db.transaction(['updates'], 'readonly')
+    const tx = begin(db, ['updates'], 'readonly')
     const values = tx.objectStore('updates').getAll()
     values.onsuccess = () => resolve(values.result)
     values.onerror = () => reject(values.error)
@@ -62,14 +83,14 @@ export function idbPack(values) {
   return [all, ends]
 }
 export function idbAppend(db, update) {
-  const tx = db.transaction(['updates'], 'readwrite', { durability: 'strict' })
+  const tx = begin(db, ['updates'], 'readwrite', { durability: 'strict' })
   const store = tx.objectStore('updates')
   store.add(update)
   const count = store.count()
   return done(tx, () => count.result)
 }
 export function idbCompact(db, fold) {
-  const tx = db.transaction(['updates', 'custom'], 'readwrite', { durability: 'strict' })
+  const tx = begin(db, ['updates', 'custom'], 'readwrite', { durability: 'strict' })
   const store = tx.objectStore('updates')
   const custom = tx.objectStore('custom')
   const keys = store.getAllKeys()
@@ -104,7 +125,7 @@ export function idbCompact(db, fold) {
   return done(tx, () => ({ rows, bytes, quarantined }))
 }
 export function idbCustom(db, mode, key, value) {
-  const tx = db.transaction(['custom'], mode === 'get' ? 'readonly' : 'readwrite')
+  const tx = begin(db, ['custom'], mode === 'get' ? 'readonly' : 'readwrite')
   const store = tx.objectStore('custom')
   const req = mode === 'get' ? store.get(key) : mode === 'set' ? store.put(value, key) : store.delete(key)
   return done(tx, () => (mode === 'get' ? req.result : undefined))
@@ -123,6 +144,9 @@ export function requestPersist() {
 }
 "#)]
 extern "C" {
+    /// Resolves once no transaction this module started on `db` is running.
+    #[wasm_bindgen(js_name = idbIdle)]
+    pub fn idle(db: &JsValue) -> js_sys::Promise;
     /// Whether `indexedDB` exists here.
     #[wasm_bindgen(js_name = idbAvailable)]
     pub fn available() -> bool;
