@@ -17,6 +17,11 @@ pub struct Split {
     pub now_blocks: usize,
     /// The clients `now` has blocks of (their clocks advance when it is applied).
     pub now_clients: Vec<u64>,
+    /// Blocks of `now` that are new to the document (reach past its clock for their client),
+    /// and their size in bytes: what applying `now` adds.
+    pub new_blocks: usize,
+    /// See `new_blocks`.
+    pub new_bytes: usize,
 }
 
 /// One client's blocks past a gap, as an update of their own (no deletions).
@@ -91,6 +96,7 @@ pub fn split_v1(
 
     let mut now = Vec::new();
     let mut held = Vec::new();
+    let (mut new_blocks, mut new_bytes) = (0, 0);
     let mut cut = false;
     for sec in &sections {
         // Only this document writes its own clocks: anything past them is refused whole (Yjs
@@ -119,6 +125,13 @@ pub fn split_v1(
         }
         if k > 0 {
             now.push((sec.client, &sec.blocks[..k]));
+            let known = clock_of(sec.client);
+            for (range, clock, len, _) in &sec.blocks[..k] {
+                if clock + len > known {
+                    new_blocks += 1;
+                    new_bytes += range.len();
+                }
+            }
         }
         if k < sec.blocks.len() {
             cut = true;
@@ -137,6 +150,8 @@ pub fn split_v1(
             held: Vec::new(),
             now_blocks,
             now_clients,
+            new_blocks,
+            new_bytes,
         });
     }
     let mut now_bytes = Vec::with_capacity(bytes.len());
@@ -164,5 +179,7 @@ pub fn split_v1(
         held,
         now_blocks,
         now_clients,
+        new_blocks,
+        new_bytes,
     })
 }
