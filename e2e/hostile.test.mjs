@@ -434,6 +434,42 @@ test('legal updates past the memory budget are refused with MEMORY_BUDGET and th
   await new Promise((resolve) => wss.close(resolve))
 })
 
+test('close codes: 1008 and 4403 (and 4401 without a token function) stop reconnecting with permission-denied; 1000 and 4401 with a token retry', async () => {
+  const { WebSocketServer } = await import('ws')
+  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 })
+  await new Promise((resolve) => wss.once('listening', resolve))
+  const attempts = {}
+  wss.on('connection', (ws, req) => {
+    const code = Number(new URL(req.url, 'http://x').pathname.split('/').pop())
+    attempts[code] = (attempts[code] ?? 0) + 1
+    ws.close(code, 'test')
+  })
+  const { page, context } = await openInteropPage(browser, web.url)
+  const results = await page.evaluate(async ({ url }) => {
+    const { Doc, WebsocketProvider } = window.ysync
+    const out = {}
+    for (const [code, token] of [[1000, false], [1008, false], [4403, false], [4401, false], [4401, true]]) {
+      const p = new WebsocketProvider(url, String(code), new Doc(), { disableBc: true, maxBackoffTime: 100, ...(token ? { token: () => 't' } : {}) })
+      const denied = []
+      p.on('permission-denied', (e) => denied.push(e.reason))
+      await new Promise((resolve) => setTimeout(resolve, 1500))
+      out[code + (token ? '+token' : '')] = { denied: denied.length, status: p.status }
+      p.destroy()
+    }
+    return out
+  }, { url: `ws://127.0.0.1:${wss.address().port}` })
+  console.table(Object.entries(results).map(([k, v]) => ({ close: k, ...v })))
+  for (const k of ['1008', '4403', '4401']) assert.equal(results[k].denied, 1, `${k}: one permission-denied`)
+  assert.equal(attempts[1008], 1)
+  assert.equal(attempts[4403], 1)
+  assert.equal(results['1000'].denied, 0)
+  assert.equal(results['4401+token'].denied, 0)
+  assert.ok(attempts[1000] >= 3, `1000 is retried: ${attempts[1000]} attempts`)
+  assert.ok(attempts[4401] >= 1 + 3, `4401 with a token is retried: ${attempts[4401]} attempts in all`)
+  await context.close()
+  await new Promise((resolve) => wss.close(resolve))
+})
+
 const U1 = '010101002301016d0362696e0301020300' // client 1 sets m.bin = Uint8Array [1, 2, 3]
 const U2 = '01010300840204012100' // client 3 inserts after an item nobody sent (pending)
 

@@ -15,6 +15,15 @@ use std::collections::VecDeque;
 
 use crate::core::backoff::Backoff;
 
+/// Whether a close with `code` means the server will not have this client, so reconnecting
+/// cannot help: 1008 (policy violation) and 4403 (forbidden, Hocuspocus's code), and 4401
+/// (unauthorized) unless a fresh token is fetched before every attempt (`fresh_token`), which
+/// may be accepted where the last was not. y-websocket retries every close; Hocuspocus's
+/// provider stops on its authentication failures, as this does.
+pub fn refuses(code: u16, fresh_token: bool) -> bool {
+    matches!(code, 1008 | 4403) || (code == 4401 && !fresh_token)
+}
+
 /// A page hidden at least this long (ms) reconnects, or probes, when it becomes visible.
 pub const LONG_HIDDEN_MS: u64 = 10_000;
 
@@ -299,6 +308,17 @@ mod tests {
         c.visible(40_000 + LONG_HIDDEN_MS);
         assert_eq!(c.poll_command(), Some(Command::Connect));
         assert_eq!(c.pending_delay(), None);
+    }
+
+    #[test]
+    fn close_codes_that_refuse_the_client() {
+        for code in [1000, 1001, 1006, 1011, 4000, 4205, 4408] {
+            assert!(!refuses(code, false), "{code} is retried");
+        }
+        assert!(refuses(1008, false) && refuses(1008, true));
+        assert!(refuses(4403, false) && refuses(4403, true));
+        assert!(refuses(4401, false), "no new token can come");
+        assert!(!refuses(4401, true), "a fresh token may be accepted");
     }
 
     #[test]

@@ -474,7 +474,17 @@ fn socket_event(d: &Rc<ProviderCore>, st: &mut ProviderState, generation: u64, e
                 log::info!(target: "ysync::provider", "closed: code {code}");
                 drop_later(st.socket.take());
                 st.session.closed(now, Some(code));
-                closed(st, now);
+                if crate::core::connection::refuses(code, st.token.is_some()) {
+                    // Like a refusal in the protocol: no reconnect; a new provider is the
+                    // way back.
+                    log::warn!(target: "ysync::provider", "refused by the server (close code {code}): not reconnecting");
+                    st.conn.denied();
+                    d.emit(ProviderEvent::PermissionDenied(format!(
+                        "the server closed the connection with code {code}"
+                    )));
+                } else {
+                    closed(st, now);
+                }
             }
         }
     }
