@@ -50,18 +50,9 @@ async fn eventually(ms: i32, mut cond: impl FnMut() -> bool) -> bool {
     false
 }
 
-/// A promise for a wait of the provider's (`|s| p.when_synced(s)`).
+/// A promise for a wait of the provider's (`|s| p.when_synced(s)`), for `with_timeout`.
 fn promise(wait: impl FnOnce(Settle)) -> js_sys::Promise {
-    let mut wait = Some(wait);
-    js_sys::Promise::new(&mut |resolve, reject| {
-        let Some(wait) = wait.take() else { return };
-        wait(Box::new(move |r| {
-            let _ = match r {
-                Ok(()) => resolve.call0(&JsValue::NULL),
-                Err(e) => reject.call1(&JsValue::NULL, &e.into()),
-            };
-        }))
-    })
+    ysync::js::promise::promise(JsValue::UNDEFINED, wait)
 }
 
 async fn with_timeout(p: js_sys::Promise, ms: i32) -> Result<JsValue, &'static str> {

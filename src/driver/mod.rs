@@ -6,3 +6,4 @@ pub mod error;
 pub mod persistence;
 pub mod provider;
 pub mod subscribers;
+pub mod wait;

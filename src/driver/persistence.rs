@@ -20,8 +20,8 @@ use crate::core::store::{StoreConfig, StoreStats, WriteCommand, WritePlanner};
 use crate::core::validate::Limits;
 use crate::driver::document::{AckStorage, Acknowledged, AsDocument, Document};
 use crate::driver::error::{Error, Result};
-use crate::driver::provider::Settle;
 use crate::driver::subscribers::{Subscribers, Subscription};
+use crate::driver::wait::{wait, Settle};
 use crate::web::clock::now_f64;
 use crate::web::idb;
 use crate::web::timer::{Interval, Timer};
@@ -157,11 +157,7 @@ impl PersistenceCore {
 
     /// Waits until the stored state is loaded into the document.
     async fn wait_synced(&self) -> Result<()> {
-        let (tx, rx) = futures_channel::oneshot::channel();
-        self.when_synced(Box::new(move |r| {
-            let _ = tx.send(r);
-        }));
-        rx.await.unwrap_or(Err(Error::Destroyed))
+        wait(|s| self.when_synced(s)).await
     }
 
     /// `whenPersisted` callers whose changes are durable now.
@@ -714,11 +710,7 @@ impl IndexeddbPersistence {
 
     /// Waits until every change made before the call is durable.
     pub async fn wait_persisted(&self) -> Result<()> {
-        let (tx, rx) = futures_channel::oneshot::channel();
-        self.when_persisted(Box::new(move |r| {
-            let _ = tx.send(r);
-        }));
-        rx.await.unwrap_or(Err(Error::Destroyed))
+        wait(|s| self.when_persisted(s)).await
     }
 
     /// Reads a custom value (y-indexeddb's `custom` store).

@@ -22,6 +22,7 @@ use crate::core::stats::SyncStats;
 use crate::driver::document::{AsDocument, Document};
 use crate::driver::error::{Error, Result};
 use crate::driver::subscribers::{Subscribers, Subscription};
+pub use crate::driver::wait::Settle;
 use crate::web::broadcast::Channel;
 use crate::web::clock::{now_f64, now_ms, seed};
 use crate::web::listener::Listener;
@@ -155,9 +156,6 @@ pub struct ProviderStats {
     /// Delay of the pending reconnect (ms), if one is scheduled.
     pub backoff_ms: Option<u64>,
 }
-
-/// Called once with the outcome of a wait.
-pub type Settle = Box<dyn FnOnce(Result<()>)>;
 
 /// What the driver owns and the machines it runs, borrowed one event at a time.
 struct ProviderState {
@@ -950,20 +948,12 @@ impl WebsocketProvider {
 
     /// Waits until synced with the server.
     pub async fn wait_synced(&self) -> Result<()> {
-        let (tx, rx) = futures_channel::oneshot::channel();
-        self.when_synced(Box::new(move |r| {
-            let _ = tx.send(r);
-        }));
-        rx.await.unwrap_or(Err(Error::Destroyed))
+        crate::driver::wait::wait(|s| self.when_synced(s)).await
     }
 
     /// Waits until the server has applied every local change made before the call.
     pub async fn wait_acknowledged(&self) -> Result<()> {
-        let (tx, rx) = futures_channel::oneshot::channel();
-        self.when_acknowledged(Box::new(move |r| {
-            let _ = tx.send(r);
-        }));
-        rx.await.unwrap_or(Err(Error::Destroyed))
+        crate::driver::wait::wait(|s| self.when_acknowledged(s)).await
     }
 
     /// This client's awareness id (the document's client id).

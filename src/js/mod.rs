@@ -8,6 +8,7 @@ pub mod error;
 pub mod events;
 pub mod keepalive;
 pub mod persistence;
+pub mod promise;
 pub mod provider;
 pub mod shared;
 #[cfg(feature = "test-hooks")]

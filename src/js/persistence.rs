@@ -12,6 +12,7 @@ use crate::js::doc::Doc;
 use crate::js::error::{to_js, ApiError, ApiResult};
 use crate::js::events::Listeners;
 use crate::js::keepalive;
+use crate::js::promise::promise;
 use crate::js::shared::DocShared;
 use crate::js::value::to_js_json;
 
@@ -87,20 +88,6 @@ pub struct IndexeddbPersistence {
     origin: JsValue,
 }
 
-/// A JS promise settled by a driver wait.
-fn promise(wait: impl FnOnce(crate::driver::provider::Settle)) -> js_sys::Promise {
-    let mut wait = Some(wait);
-    js_sys::Promise::new(&mut |resolve, reject| {
-        let Some(wait) = wait.take() else { return };
-        wait(Box::new(move |r| {
-            let _ = match r {
-                Ok(()) => resolve.call0(&JsValue::NULL),
-                Err(e) => reject.call1(&JsValue::NULL, &e.into()),
-            };
-        }));
-    })
-}
-
 #[wasm_bindgen]
 impl IndexeddbPersistence {
     /// `new IndexeddbPersistence(name, doc, { persist?, compactRows?, compactBytes? })`: stores
@@ -166,14 +153,18 @@ impl IndexeddbPersistence {
     /// Resolves once the stored state is loaded into the document.
     #[wasm_bindgen(js_name = whenSynced, unchecked_return_type = "Promise<void>")]
     pub fn when_synced(&self) -> js_sys::Promise {
-        promise(|s| self.shell.persistence.when_synced(s))
+        promise(JsValue::UNDEFINED, |s| {
+            self.shell.persistence.when_synced(s)
+        })
     }
 
     /// Resolves once every change made before the call is durable (its IndexedDB transaction
     /// completed).
     #[wasm_bindgen(js_name = whenPersisted, unchecked_return_type = "Promise<void>")]
     pub fn when_persisted(&self) -> js_sys::Promise {
-        promise(|s| self.shell.persistence.when_persisted(s))
+        promise(JsValue::UNDEFINED, |s| {
+            self.shell.persistence.when_persisted(s)
+        })
     }
 
     /// `on('synced' | 'persisted' | 'error' | 'stats', cb)`.

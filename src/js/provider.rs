@@ -16,6 +16,7 @@ use crate::js::doc::Doc;
 use crate::js::error::{to_js, ApiError, ApiResult};
 use crate::js::events::Listeners;
 use crate::js::keepalive;
+use crate::js::promise::promise;
 use crate::js::shared::DocShared;
 use crate::js::value::to_js_json;
 
@@ -236,16 +237,6 @@ pub struct WebsocketProvider {
     origin: JsValue,
 }
 
-/// A settlement of a JS promise from a driver wait: `value` on success, the JS error otherwise.
-fn settle(resolve: js_sys::Function, reject: js_sys::Function, value: JsValue) -> driver::Settle {
-    Box::new(move |r| {
-        let _ = match r {
-            Ok(()) => resolve.call1(&JsValue::NULL, &value),
-            Err(e) => reject.call1(&JsValue::NULL, &e.into()),
-        };
-    })
-}
-
 #[wasm_bindgen]
 impl WebsocketProvider {
     /// `new WebsocketProvider(serverUrl, room, doc, options)`: runs until `destroy()`, whether
@@ -356,20 +347,14 @@ impl WebsocketProvider {
     /// Resolves when synced with the server.
     #[wasm_bindgen(js_name = whenSynced, unchecked_return_type = "Promise<true>")]
     pub fn when_synced(&self) -> js_sys::Promise {
-        js_sys::Promise::new(&mut |resolve, reject| {
-            self.shell
-                .provider
-                .when_synced(settle(resolve, reject, JsValue::TRUE));
-        })
+        promise(JsValue::TRUE, |s| self.shell.provider.when_synced(s))
     }
 
     /// Resolves once the server has applied every local change made before the call.
     #[wasm_bindgen(js_name = whenAcknowledged, unchecked_return_type = "Promise<void>")]
     pub fn when_acknowledged(&self) -> js_sys::Promise {
-        js_sys::Promise::new(&mut |resolve, reject| {
-            self.shell
-                .provider
-                .when_acknowledged(settle(resolve, reject, JsValue::UNDEFINED));
+        promise(JsValue::UNDEFINED, |s| {
+            self.shell.provider.when_acknowledged(s)
         })
     }
 
