@@ -170,7 +170,7 @@ impl Gate {
                 Ok(t) => t.state_vector(),
                 Err(_) => return any,
             };
-            let Some(origin) = self.first_fit(&sv, None) else {
+            let Some((_, origin)) = self.first_fit(&sv, None) else {
                 return any;
             };
             let txn = match &origin {
@@ -185,13 +185,13 @@ impl Gate {
         }
     }
 
-    /// The origin of a held run that fits `sv` now (of `only`, if given); clients whose first
-    /// run does not fit leave the ready set.
+    /// A client whose first held run fits `sv` now (of origin `only`, if given), and that
+    /// run's origin; clients whose first run does not fit leave the ready set.
     fn first_fit(
         &mut self,
         sv: &StateVector,
         only: Option<&Option<Vec<u8>>>,
-    ) -> Option<Option<Vec<u8>>> {
+    ) -> Option<(u64, Option<Vec<u8>>)> {
         let mut found = None;
         let mut stale = Vec::new();
         for &c in &self.ready {
@@ -199,7 +199,7 @@ impl Gate {
             match first {
                 Some((&start, h)) if start <= clock(sv, c) => {
                     if only.is_none_or(|o| *o == h.origin) {
-                        found = Some(h.origin.clone());
+                        found = Some((c, h.origin.clone()));
                         break;
                     }
                 }
@@ -223,17 +223,9 @@ impl Gate {
         let mut any = false;
         loop {
             let sv = txn.state_vector();
-            if self.first_fit(&sv, Some(origin)).is_none() {
+            let Some((c, _)) = self.first_fit(&sv, Some(origin)) else {
                 return any;
-            }
-            // The first client in the ready set whose first run fits and is of `origin`.
-            let pick = self.ready.iter().copied().find(|c| {
-                self.held
-                    .get(c)
-                    .and_then(|runs| runs.iter().next())
-                    .is_some_and(|(&start, h)| start <= clock(&sv, *c) && &h.origin == origin)
-            });
-            let Some(c) = pick else { return any };
+            };
             let Some(h) = self.take_first(c) else {
                 return any;
             };
