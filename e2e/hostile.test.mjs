@@ -4,7 +4,7 @@
 // poison the instance instead of wedging it. Figures are printed; limits are the issue's goals.
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import WebSocket from 'ws'
+import WebSocket, { WebSocketServer } from 'ws'
 import * as encoding from 'lib0/encoding'
 import { startYServer, startStatic, launchBrowser, until, repoRoot, openInteropPage, Y } from './lib.mjs'
 import { ensureBuilt } from '../bench/lib.mjs'
@@ -32,6 +32,22 @@ async function rawClient (name) {
   ws.binaryType = 'arraybuffer'
   await new Promise((resolve, reject) => { ws.once('open', resolve); ws.once('error', reject) })
   return ws
+}
+
+/**
+ * A hostile server on 127.0.0.1 that does what `onConnection(ws, req)` tells it; `stop()`
+ * ends its connections and closes it.
+ */
+async function hostileServer (onConnection) {
+  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 })
+  await new Promise((resolve) => wss.once('listening', resolve))
+  const conns = []
+  wss.on('connection', (ws, req) => { conns.push(ws); onConnection(ws, req) })
+  const stop = async () => {
+    for (const c of conns) c.terminate()
+    await new Promise((resolve) => wss.close(resolve))
+  }
+  return { url: `ws://127.0.0.1:${wss.address().port}`, conns, stop }
 }
 
 /** One awareness frame with clients first..first+n-1 at `clock`, each with `state`. */
@@ -164,16 +180,9 @@ function syncFrame (type, update) {
 }
 
 test('updates past a gap: 10,000 from a server and 4,000 through applyUpdate cost flat work, a good update still applies at once, a huge gapped frame is refused with HELD_LIMIT', async () => {
-  // A hostile server: it syncs, then sends what the test tells it to.
-  const { WebSocketServer } = await import('ws')
-  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 })
-  await new Promise((resolve) => wss.once('listening', resolve))
-  const conns = []
-  wss.on('connection', (ws) => {
-    conns.push(ws)
-    ws.send(syncFrame(1, Uint8Array.of(0, 0))) // step 2 of an empty document: synced
-  })
-  const url = `ws://127.0.0.1:${wss.address().port}`
+  // A hostile server: it syncs (step 2 of an empty document), then sends what the test says.
+  const server = await hostileServer((ws) => ws.send(syncFrame(1, Uint8Array.of(0, 0))))
+  const { url, conns } = server
   const { page, context, log } = await openInteropPage(browser, web.url)
   await page.evaluate(async ({ url }) => {
     const { Doc, WebsocketProvider } = window.ysync
@@ -255,8 +264,7 @@ test('updates past a gap: 10,000 from a server and 4,000 through applyUpdate cos
   assert.equal(log.filter((l) => l.startsWith('pageerror')).length, 0, log.join('\n'))
   await page.evaluate(() => window.provider.destroy())
   await context.close()
-  for (const c of conns) c.terminate()
-  await new Promise((resolve) => wss.close(resolve))
+  await server.stop()
 })
 
 test('100,000 garbage rows in IndexedDB: one error event, quarantined by one compaction, later writes are appends again', async () => {
@@ -321,11 +329,8 @@ test('100,000 garbage rows in IndexedDB: one error event, quarantined by one com
 })
 
 test('a burst of 100,000 small valid update frames is handled in time slices: no task over 200 ms (timer gap printed beside a bare socket\'s)', async () => {
-  const { WebSocketServer } = await import('ws')
-  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 })
-  await new Promise((resolve) => wss.once('listening', resolve))
-  const conns = []
-  wss.on('connection', (ws, req) => { conns.push(ws); if (!req.url.endsWith('/bare')) ws.send(syncFrame(1, Uint8Array.of(0, 0))) })
+  const server = await hostileServer((ws, req) => { if (!req.url.endsWith('/bare')) ws.send(syncFrame(1, Uint8Array.of(0, 0))) })
+  const { conns } = server
   const { page, context, log } = await openInteropPage(browser, web.url)
   await page.evaluate(async ({ url }) => {
     const { Doc, WebsocketProvider } = window.ysync
@@ -334,7 +339,7 @@ test('a burst of 100,000 small valid update frames is handled in time slices: no
     window.updates = 0
     window.doc.on('update', () => { window.updates++ })
     await window.provider.whenSynced()
-  }, { url: `ws://127.0.0.1:${wss.address().port}` })
+  }, { url: server.url })
   // One Yjs peer's 100,000 edits, each its own update (as a server relays a busy room).
   const src = new Y.Doc()
   src.clientID = 31
@@ -357,7 +362,7 @@ test('a burst of 100,000 small valid update frames is handled in time slices: no
     ws.binaryType = 'arraybuffer'
     ws.onmessage = () => { window.bare++ }
     ws.onopen = resolve
-  }), `ws://127.0.0.1:${wss.address().port}/bare`)
+  }), `${server.url}/bare`)
   await watchStalls(page)
   const t1 = Date.now()
   for (const f of frames) conns[1].send(f)
@@ -372,16 +377,12 @@ test('a burst of 100,000 small valid update frames is handled in time slices: no
   assert.equal(log.filter((l) => l.startsWith('pageerror')).length, 0, log.join('\n'))
   await page.evaluate(() => window.provider.destroy())
   await context.close()
-  for (const c of conns) c.terminate()
-  await new Promise((resolve) => wss.close(resolve))
+  await server.stop()
 })
 
 test('legal updates past the memory budget are refused with MEMORY_BUDGET and the instance stays alive', async () => {
-  const { WebSocketServer } = await import('ws')
-  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 })
-  await new Promise((resolve) => wss.once('listening', resolve))
-  const conns = []
-  wss.on('connection', (ws) => { conns.push(ws); ws.send(syncFrame(1, Uint8Array.of(0, 0))) })
+  const server = await hostileServer((ws) => ws.send(syncFrame(1, Uint8Array.of(0, 0))))
+  const { conns } = server
   const { page, context, log } = await openInteropPage(browser, web.url)
   await page.evaluate(async ({ url }) => {
     const { Doc, WebsocketProvider } = window.ysync
@@ -390,7 +391,7 @@ test('legal updates past the memory budget are refused with MEMORY_BUDGET and th
     window.errors = []
     window.provider.on('error', (e) => window.errors.push(e.code))
     await window.provider.whenSynced()
-  }, { url: `ws://127.0.0.1:${wss.address().port}` })
+  }, { url: server.url })
   // Step 2 frames of 500,000 small map keys each, from four clients: each is legal and under
   // maxMessageSize; together they would take the document past its budget.
   const rows = []
@@ -430,16 +431,12 @@ test('legal updates past the memory budget are refused with MEMORY_BUDGET and th
   assert.equal(log.filter((l) => l.startsWith('pageerror')).length, 0, log.join('\n'))
   await page.evaluate(() => window.provider.destroy())
   await context.close()
-  for (const c of conns) c.terminate()
-  await new Promise((resolve) => wss.close(resolve))
+  await server.stop()
 })
 
 test('close codes: 1008 and 4403 (and 4401 without a token function) stop reconnecting with permission-denied; 1000 and 4401 with a token retry', async () => {
-  const { WebSocketServer } = await import('ws')
-  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 })
-  await new Promise((resolve) => wss.once('listening', resolve))
   const attempts = {}
-  wss.on('connection', (ws, req) => {
+  const server = await hostileServer((ws, req) => {
     const code = Number(new URL(req.url, 'http://x').pathname.split('/').pop())
     attempts[code] = (attempts[code] ?? 0) + 1
     ws.close(code, 'test')
@@ -457,7 +454,7 @@ test('close codes: 1008 and 4403 (and 4401 without a token function) stop reconn
       p.destroy()
     }
     return out
-  }, { url: `ws://127.0.0.1:${wss.address().port}` })
+  }, { url: server.url })
   console.table(Object.entries(results).map(([k, v]) => ({ close: k, ...v })))
   for (const k of ['1008', '4403', '4401']) assert.equal(results[k].denied, 1, `${k}: one permission-denied`)
   assert.equal(attempts[1008], 1)
@@ -467,7 +464,7 @@ test('close codes: 1008 and 4403 (and 4401 without a token function) stop reconn
   assert.ok(attempts[1000] >= 3, `1000 is retried: ${attempts[1000]} attempts`)
   assert.ok(attempts[4401] >= 1 + 3, `4401 with a token is retried: ${attempts[4401]} attempts in all`)
   await context.close()
-  await new Promise((resolve) => wss.close(resolve))
+  await server.stop()
 })
 
 const U1 = '010101002301016d0362696e0301020300' // client 1 sets m.bin = Uint8Array [1, 2, 3]
