@@ -1,25 +1,13 @@
 //! The real reconnect policy (`core::connection`) driving sessions in the simulated world:
 //! backoff through a server outage, offline and online, a long-hidden page, permission denied.
 
-use super::sim::{ServerMode, Sim};
+use super::sim::{server_text, type_text, ServerMode, Sim};
 use crate::core::connection::LONG_HIDDEN_MS;
 use crate::core::session::{Config, Status};
 #[cfg(target_arch = "wasm32")]
 use wasm_bindgen_test::wasm_bindgen_test as test;
-use yrs::{GetString, Text, Transact};
 
 const MAX_BACKOFF: u64 = 2_500;
-
-fn type_text(doc: &yrs::Doc, s: &str) {
-    let t = doc.get_or_insert_text("t");
-    let len = t.len(&doc.transact());
-    t.insert(&mut doc.transact_mut(), len, s);
-}
-
-fn server_text(sim: &Sim) -> String {
-    let t = sim.server.doc.get_or_insert_text("t");
-    t.get_string(&sim.server.doc.transact())
-}
 
 #[test]
 fn an_outage_is_retried_at_the_backoff_rate_and_offline_edits_arrive_after_it() {
@@ -32,7 +20,7 @@ fn an_outage_is_retried_at_the_backoff_rate_and_offline_edits_arrive_after_it() 
 
     sim.reachable = false;
     sim.restart_server(true);
-    type_text(&sim.clients[a].doc, "written during the outage");
+    type_text(&sim.clients[a].doc, 0, "written during the outage");
     let down = sim.now;
     sim.run_for(20_000);
     let tries: Vec<u64> = sim.clients[a].attempts[1..].to_vec();

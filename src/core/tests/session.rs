@@ -6,28 +6,14 @@ use wasm_bindgen_test::wasm_bindgen_test as test;
 use yrs::sync::awareness::{AwarenessUpdate, AwarenessUpdateEntry};
 use yrs::sync::{Message, SyncMessage};
 use yrs::updates::decoder::Decode;
-use yrs::{Array, GetString, Map, ReadTxn, StateVector, Text, Transact};
+use yrs::{Array, Map, ReadTxn, StateVector, Text, Transact};
 
 use crate::core::error::SyncError;
 use crate::core::session::{CloseReason, Config, Event, Output, Session, Status};
-use crate::core::tests::sim::{frame, snapshot, Sim};
-
-fn text(doc: &yrs::Doc) -> String {
-    let t = doc.get_or_insert_text("note");
-    t.get_string(&doc.transact())
-}
-
-fn type_text(doc: &yrs::Doc, at: u32, s: &str) {
-    let t = doc.get_or_insert_text("note");
-    t.insert(&mut doc.transact_mut(), at, s);
-}
+use crate::core::tests::sim::{frame, server_text, snapshot, text, type_text, Sim};
 
 fn cfg() -> Config {
     Config::default()
-}
-
-fn server_text(sim: &Sim) -> String {
-    text(&sim.server.doc)
 }
 
 #[test]

@@ -553,6 +553,23 @@ impl Sim {
     }
 }
 
+/// The text `note` of `doc`.
+pub fn text(doc: &Doc) -> String {
+    let t = doc.get_or_insert_text("note");
+    yrs::GetString::get_string(&t, &doc.transact())
+}
+
+/// Types `s` at `at` in the text `note` of `doc`, in a transaction of its own.
+pub fn type_text(doc: &Doc, at: u32, s: &str) {
+    let t = doc.get_or_insert_text("note");
+    yrs::Text::insert(&t, &mut doc.transact_mut(), at, s);
+}
+
+/// The text `note` as the server holds it.
+pub fn server_text(sim: &Sim) -> String {
+    text(&sim.server.doc)
+}
+
 /// A document's content as one comparable value.
 pub fn snapshot(doc: &Doc) -> (Vec<yrs::Any>, Vec<u8>) {
     use yrs::types::ToJson;
