@@ -570,3 +570,24 @@ test('undo and redo transactions are local and carry the manager origin', () => 
   um.destroy()
   assert.throws(() => um.undo(), (e) => e.code === 'DESTROYED')
 })
+
+test('default client IDs are random 32-bit numbers, as Yjs draws them; explicit ones up to 2^53-1 stay', () => {
+  // A server embedding older yrs (y-sweet 0.9) reads client IDs as 32-bit: a wider default
+  // would come back truncated, as another client's edit.
+  const ids = new Set()
+  for (let i = 0; i < 200; i++) {
+    const doc = new ys.Doc()
+    assert.ok(Number.isInteger(doc.clientID) && doc.clientID >= 0 && doc.clientID < 2 ** 32, `clientID ${doc.clientID}`)
+    ids.add(doc.clientID)
+    doc.destroy()
+  }
+  assert.ok(ids.size > 190, `${ids.size} distinct of 200`)
+  const big = new ys.Doc({ clientID: Number.MAX_SAFE_INTEGER })
+  assert.equal(big.clientID, Number.MAX_SAFE_INTEGER)
+  big.getText('t').insert(0, 'x')
+  const peer = new Y.Doc()
+  Y.applyUpdate(peer, big.encodeStateAsUpdate())
+  assert.equal(peer.getText('t').toString(), 'x')
+  assert.ok(peer.store.clients.has(Number.MAX_SAFE_INTEGER))
+  assert.throws(() => new ys.Doc({ clientID: 2 ** 53 }), TypeError)
+})

@@ -20,10 +20,13 @@ use crate::js::ts::{opt_string, or_undefined, DocOptionsArg, StringArg, Unknown}
 use crate::js::types::{XmlFragment, YArray, YMap, YText};
 use crate::js::value::from_any;
 
-/// Parses `new Doc({ clientID? })` options.
+/// Parses `new Doc({ clientID? })` options. Without one the client ID is a random 32-bit
+/// number, as Yjs draws it: yrs's own default has 53 bits, which servers embedding older yrs
+/// (y-sweet 0.9) truncate to 32, so they echo this client's edits back as another client's.
 fn doc_options(opts: &JsValue) -> ApiResult<Options> {
     let mut o = Options {
         offset_kind: OffsetKind::Utf16,
+        client_id: yrs::ClientID::new(u64::from(fastrand::u32(..))),
         ..Options::default()
     };
     if opts.is_object() {
@@ -351,7 +354,7 @@ pub fn diff_update(update: &[u8], state_vector: &[u8]) -> ApiResult<Vec<u8>> {
 const DOC_TS: &str = r#"
 /** Options of `new Doc()`. */
 export interface DocOptions {
-  /** This replica's client id (an integer below 2^53); random if omitted. */
+  /** This replica's client id (an integer below 2^53); a random 32-bit number if omitted, as in Yjs. */
   clientID?: number;
   /** Memory budget of the document, bytes (default 1 GiB of the 4 GiB a wasm instance can
    * have): an update from the server, storage or `applyUpdate` whose estimated cost would pass
