@@ -143,3 +143,29 @@ export async function startDemo ({ wsPort, httpPort } = {}) {
 }
 
 export { Y }
+
+/** Starts e2e/hocuspocus-server.mjs (a real @hocuspocus/server) on `port`; `env` adds to its environment. */
+export async function startHocuspocus (port, env = {}) {
+  port = port ?? await freePort()
+  const child = spawn(process.execPath, [join(here, 'hocuspocus-server.mjs')], {
+    env: { ...process.env, HOST: '127.0.0.1', PORT: String(port), ...env },
+    stdio: ['ignore', 'pipe', 'pipe']
+  })
+  let log = ''
+  child.stderr.on('data', (d) => { log += d })
+  await new Promise((resolveReady, reject) => {
+    const timer = setTimeout(() => reject(new Error('hocuspocus did not start: ' + log)), 10_000)
+    child.stdout.on('data', (d) => {
+      if (String(d).includes('running at')) { clearTimeout(timer); resolveReady() }
+    })
+    child.on('exit', (code) => { clearTimeout(timer); reject(new Error('hocuspocus exited ' + code + ': ' + log)) })
+  })
+  const exited = new Promise((r) => child.on('exit', r))
+  return {
+    port,
+    url: `ws://127.0.0.1:${port}`,
+    pid: child.pid,
+    log: () => log,
+    async stop () { child.kill('SIGKILL'); await exited }
+  }
+}

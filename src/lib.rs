@@ -48,6 +48,7 @@ pub use yrs;
 #[cfg(target_arch = "wasm32")]
 pub use driver::{
     error::Error,
+    hocuspocus::HocuspocusProvider,
     persistence::{IndexeddbPersistence, PersistenceConfig, PersistenceEvent},
     provider::{ProviderConfig, ProviderEvent, WebsocketProvider},
 };

@@ -185,6 +185,29 @@ impl AckTracker {
         is_subset(&update.insertions(true), &ins) && is_subset(update.delete_set(), &del)
     }
 
+    /// The sequence numbers of every unconfirmed change, oldest first.
+    pub fn seqs(&self) -> Vec<u64> {
+        self.entries.iter().map(|e| e.seq).collect()
+    }
+
+    /// The server says it applied the changes `seqs` (ascending; a per-update
+    /// acknowledgement): they are confirmed. Returns how many of them were still unconfirmed.
+    pub fn confirm(&mut self, seqs: &[u64]) -> usize {
+        let before = self.entries.len();
+        let mut kept = VecDeque::with_capacity(before);
+        for e in self.entries.drain(..) {
+            if seqs.binary_search(&e.seq).is_ok() {
+                self.bytes -= e.update.len();
+                self.confirmed.0.merge_with(e.insertions);
+                self.confirmed.1.merge_with(e.deletions);
+            } else {
+                kept.push_back(e);
+            }
+        }
+        self.entries = kept;
+        before - self.entries.len()
+    }
+
     /// Forgets every entry (the document was reset).
     pub fn clear(&mut self) {
         self.entries.clear();

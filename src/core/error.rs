@@ -122,6 +122,9 @@ pub enum SyncError {
     /// The server keeps answering without holding local changes sent to it.
     #[error("the server did not apply local changes after {0} attempts")]
     NotApplied(u32),
+    /// The server refused local changes: the connection is read-only.
+    #[error("the server refused local changes: this connection is read-only")]
+    ReadOnly,
     /// Awareness entries of new clients were refused: the cap on known clients was reached.
     #[error("{refused} awareness entries refused: {max} clients are known already")]
     AwarenessLimit {
@@ -156,7 +159,7 @@ impl SyncError {
             SyncError::FrameTooLarge { .. } => "FRAME_TOO_LARGE",
             SyncError::UnknownMessageType(_) => "UNKNOWN_MESSAGE_TYPE",
             SyncError::Timeout(_) => "TIMEOUT",
-            SyncError::NotApplied(_) => "NOT_APPLIED",
+            SyncError::NotApplied(_) | SyncError::ReadOnly => "NOT_APPLIED",
             SyncError::AwarenessLimit { .. } => "AWARENESS_LIMIT",
             SyncError::HeldLimit { .. } => "HELD_LIMIT",
             SyncError::MemoryBudget(_) => "MEMORY_BUDGET",

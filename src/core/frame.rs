@@ -1,9 +1,9 @@
 //! Framing: one WebSocket message <-> y-protocols messages.
 //!
-//! The session speaks in [`Message`]s (yrs's y-protocols types); a [`Dialect`] turns untrusted
-//! frames into validated messages and messages into frames. y-websocket is the only dialect now;
-//! Hocuspocus (document-name prefix, token auth, sync status) can be added as another
-//! implementation without touching the session.
+//! The session speaks in [`Wire`] messages (y-protocols' [`Message`]s plus what some servers
+//! add: token authentication, per-update acknowledgements, application messages); a
+//! [`Dialect`] turns untrusted frames into validated messages and messages into frames:
+//! [`YWebsocket`] here, [`Hocuspocus`](crate::core::hocuspocus::Hocuspocus) in its own file.
 
 use yrs::encoding::write::Write;
 use yrs::sync::{Message, SyncMessage};
@@ -23,22 +23,74 @@ pub const MSG_AUTH: u64 = 2;
 /// Query-awareness message type.
 pub const MSG_QUERY_AWARENESS: u64 = 3;
 
+/// One message between this client and a server, in any dialect.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Wire {
+    /// A y-protocols message (sync, awareness, awareness query).
+    Y(Message),
+    /// The server asks for the token again (Hocuspocus `auth 0`).
+    TokenRequest,
+    /// The server let this connection in with this scope (`read-write` or `readonly`).
+    Authenticated(String),
+    /// The server refused access, with its reason.
+    Denied(String),
+    /// The server applied (`true`) or refused (`false`, a read-only connection) the oldest
+    /// update or sync step 2 it had not answered yet.
+    SyncStatus(bool),
+    /// An application message (Hocuspocus "stateless").
+    Stateless(String),
+    /// The server ended this document's session on the socket, with its reason.
+    Closed(String),
+}
+
+impl From<Message> for Wire {
+    fn from(m: Message) -> Self {
+        match m {
+            Message::Auth(Some(reason)) => Wire::Denied(reason),
+            m => Wire::Y(m),
+        }
+    }
+}
+
 /// What a frame held.
-#[derive(Debug, Default)]
-pub struct Decoded {
+#[derive(Debug)]
+pub struct Decoded<M = Wire> {
     /// Messages in frame order, each validated before yrs decoded it.
-    pub messages: Vec<Message>,
+    pub messages: Vec<M>,
     /// Set when part of the frame could not be used. Malformed input rejects the whole frame
     /// (`messages` is empty); an unknown message type keeps the messages before it.
     pub error: Option<SyncError>,
+}
+
+impl<M> Default for Decoded<M> {
+    fn default() -> Self {
+        Decoded {
+            messages: Vec::new(),
+            error: None,
+        }
+    }
 }
 
 /// A wire dialect.
 pub trait Dialect {
     /// Decodes an untrusted frame.
     fn decode(&self, frame: &[u8], limits: &Limits) -> Decoded;
-    /// Encodes one message as one frame.
+    /// Encodes one y-protocols message as one frame.
     fn encode(&self, message: &Message) -> Vec<u8>;
+    /// The frame that must open every connection (the token, where the server wants one;
+    /// `None` sends the dialect's empty token).
+    fn hello(&self, _token: Option<&str>) -> Option<Vec<u8>> {
+        None
+    }
+    /// True when the server answers every update and sync step 2 it receives, in order, with
+    /// [`Wire::SyncStatus`]: a per-update acknowledgement that needs no probe.
+    fn acknowledges_updates(&self) -> bool {
+        false
+    }
+    /// An application message, where the dialect has them.
+    fn stateless(&self, _payload: &str) -> Option<Vec<u8>> {
+        None
+    }
 }
 
 /// The y-websocket dialect: a frame is y-protocols messages back to back.
@@ -50,6 +102,21 @@ pub struct YWebsocket;
 
 impl Dialect for YWebsocket {
     fn decode(&self, frame: &[u8], limits: &Limits) -> Decoded {
+        let d = self.decode_messages(frame, limits);
+        Decoded {
+            messages: d.messages.into_iter().map(Wire::from).collect(),
+            error: d.error,
+        }
+    }
+
+    fn encode(&self, message: &Message) -> Vec<u8> {
+        encode_message(message)
+    }
+}
+
+impl YWebsocket {
+    /// Decodes an untrusted frame of y-protocols messages (the other tabs' frames too).
+    pub fn decode_messages(&self, frame: &[u8], limits: &Limits) -> Decoded<Message> {
         let mut out = Decoded::default();
         if frame.len() > limits.max_frame {
             out.error = Some(SyncError::FrameTooLarge {
@@ -89,20 +156,21 @@ impl Dialect for YWebsocket {
         }
         out
     }
+}
 
-    fn encode(&self, message: &Message) -> Vec<u8> {
-        match message {
-            // yrs writes state vector entries in hash order; Yjs sorts them by client id,
-            // descending. Frames must be byte-identical to Yjs's, so this one is written here.
-            Message::Sync(SyncMessage::SyncStep1(sv)) => {
-                let mut enc = EncoderV1::new();
-                enc.write_var(MSG_SYNC);
-                enc.write_var(0u8);
-                enc.write_buf(encode_state_vector(sv));
-                enc.to_vec()
-            }
-            other => other.encode_v1(),
+/// Encodes one y-protocols message as Yjs does.
+pub fn encode_message(message: &Message) -> Vec<u8> {
+    match message {
+        // yrs writes state vector entries in hash order; Yjs sorts them by client id,
+        // descending. Frames must be byte-identical to Yjs's, so this one is written here.
+        Message::Sync(SyncMessage::SyncStep1(sv)) => {
+            let mut enc = EncoderV1::new();
+            enc.write_var(MSG_SYNC);
+            enc.write_var(0u8);
+            enc.write_buf(encode_state_vector(sv));
+            enc.to_vec()
         }
+        other => other.encode_v1(),
     }
 }
 
@@ -177,8 +245,8 @@ mod tests {
         let d = YWebsocket.decode(&frame, &Limits::default());
         assert!(d.error.is_none(), "{:?}", d.error);
         assert_eq!(d.messages.len(), 3);
-        assert_eq!(d.messages[1], Message::AwarenessQuery);
-        assert_eq!(d.messages[2], Message::Auth(Some("no".into())));
+        assert_eq!(d.messages[1], Wire::Y(Message::AwarenessQuery));
+        assert_eq!(d.messages[2], Wire::Denied("no".into()));
     }
 
     #[test]
@@ -193,7 +261,7 @@ mod tests {
     fn unknown_type_keeps_messages_before_it() {
         let frame = [3, 9, 1, 2, 3];
         let d = YWebsocket.decode(&frame, &Limits::default());
-        assert_eq!(d.messages, vec![Message::AwarenessQuery]);
+        assert_eq!(d.messages, vec![Wire::Y(Message::AwarenessQuery)]);
         assert_eq!(d.error, Some(SyncError::UnknownMessageType(9)));
     }
 

@@ -8,6 +8,7 @@ pub mod connection;
 pub mod error;
 pub mod frame;
 pub mod gate;
+pub mod hocuspocus;
 pub mod inbox;
 pub mod origin;
 pub mod position;

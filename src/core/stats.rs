@@ -7,6 +7,8 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use yrs::sync::{Message, SyncMessage};
 
+use crate::core::frame::Wire;
+
 /// Messages and bytes of one kind in one direction.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct Traffic {
@@ -17,7 +19,8 @@ pub struct Traffic {
 }
 
 /// Traffic in one direction, in all and per message type (`syncStep1`, `syncStep2`, `update`,
-/// `awareness`, `queryAwareness`, `auth`, `custom`, `invalid`). A frame holding several
+/// `awareness`, `queryAwareness`, `auth`, `custom`, `invalid`, and on Hocuspocus `syncStatus`,
+/// `stateless`, `close`). A frame holding several
 /// messages counts its bytes under the type of its first message.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -108,6 +111,17 @@ pub fn kind(m: &Message) -> &'static str {
     }
 }
 
+/// The stable name of a wire message's type.
+pub fn wire_kind(w: &Wire) -> &'static str {
+    match w {
+        Wire::Y(m) => kind(m),
+        Wire::TokenRequest | Wire::Authenticated(_) | Wire::Denied(_) => "auth",
+        Wire::SyncStatus(_) => "syncStatus",
+        Wire::Stateless(_) => "stateless",
+        Wire::Closed(_) => "close",
+    }
+}
+
 /// The counters a session keeps (see [`SyncStats`] for their meaning).
 #[derive(Debug, Clone, Default)]
 pub struct Recorder {
@@ -118,12 +132,17 @@ pub struct Recorder {
 impl Recorder {
     /// A frame went out carrying `m`.
     pub fn sent(&mut self, m: &Message, bytes: usize) {
-        self.stats.sent.count(&[kind(m)], bytes);
+        self.sent_kind(kind(m), bytes);
+    }
+
+    /// A frame went out carrying a message of type `kind` (see [`wire_kind`]).
+    pub fn sent_kind(&mut self, kind: &'static str, bytes: usize) {
+        self.stats.sent.count(&[kind], bytes);
     }
 
     /// A frame came in carrying `messages` (empty when it could not be decoded at all).
-    pub fn received(&mut self, messages: &[Message], bytes: usize) {
-        let kinds: Vec<_> = messages.iter().map(kind).collect();
+    pub fn received(&mut self, messages: &[Wire], bytes: usize) {
+        let kinds: Vec<_> = messages.iter().map(wire_kind).collect();
         let kinds = if kinds.is_empty() {
             vec!["invalid"]
         } else {
@@ -197,8 +216,8 @@ mod tests {
         r.sent(&Message::Sync(SyncMessage::Update(vec![0; 10])), 14);
         r.received(
             &[
-                Message::Sync(SyncMessage::SyncStep2(vec![])),
-                Message::AwarenessQuery,
+                Wire::Y(Message::Sync(SyncMessage::SyncStep2(vec![]))),
+                Wire::Y(Message::AwarenessQuery),
             ],
             9,
         );

@@ -3,6 +3,7 @@
 
 pub mod document;
 pub mod error;
+pub mod hocuspocus;
 pub mod persistence;
 pub mod provider;
 pub mod subscribers;

@@ -16,6 +16,7 @@ use std::rc::{Rc, Weak};
 use crate::core::awareness::AwarenessChange;
 use crate::core::connection::{Command, Connection};
 use crate::core::error::SyncError;
+use crate::core::frame::{Dialect, YWebsocket};
 use crate::core::inbox::Inbox;
 use crate::core::session::{CloseReason, Config, Event, Output, Session, Status};
 use crate::core::stats::SyncStats;
@@ -43,6 +44,8 @@ pub enum TokenIn {
     /// One more offered WebSocket subprotocol (browsers print a failed connection's URL to
     /// the console, never its headers).
     Protocol,
+    /// The protocol's own authentication message, first on the socket (Hocuspocus).
+    Message,
 }
 
 /// How a provider connects and syncs; the defaults are y-websocket's.
@@ -133,6 +136,11 @@ pub enum ProviderEvent {
     PermissionDenied(String),
     /// `error`: a sync problem (a malformed frame, an update the server could not apply...).
     Error(SyncError),
+    /// `authenticated`: the server let this connection in, with this scope (Hocuspocus:
+    /// `read-write` or `readonly`).
+    Authenticated(String),
+    /// `stateless`: an application message from the server (Hocuspocus).
+    Stateless(String),
     /// Presence changed (`awareness.on('update' | 'change')`).
     Awareness {
         /// Which clients changed.
@@ -160,7 +168,10 @@ pub struct ProviderStats {
 /// What the driver owns and the machines it runs, borrowed one event at a time.
 struct ProviderState {
     session: Session,
-    /// serverUrl/room, without query (also the BroadcastChannel name and the storage key).
+    /// The socket's URL, without query.
+    socket_url: String,
+    /// What names this document on this server: the BroadcastChannel name and the storage key
+    /// (serverUrl/room for y-websocket, url/name for Hocuspocus).
     base_url: String,
     params: Vec<(String, String)>,
     protocols: Vec<String>,
@@ -172,6 +183,8 @@ struct ProviderState {
     generation: u64,
     /// A token is being fetched for this generation.
     fetching_token: bool,
+    /// The token for the protocol's authentication message ([`TokenIn::Message`]).
+    hello_token: Option<String>,
     /// One timer for the session's and the connection policy's timeouts.
     timer: Option<Timer>,
     /// When to connect (core policy); the driver only executes its commands.
@@ -357,6 +370,7 @@ fn open_socket(d: &Rc<ProviderCore>, token: Option<String>) {
         let mut st = d.state.borrow_mut();
         let mut params = st.params.clone();
         let mut protocols = st.protocols.clone();
+        st.hello_token = None;
         match token {
             Some(t) if st.token_in == TokenIn::Protocol => {
                 if t.is_empty() || !t.bytes().all(is_tchar) {
@@ -370,13 +384,14 @@ fn open_socket(d: &Rc<ProviderCore>, token: Option<String>) {
                 }
                 protocols.push(t);
             }
+            Some(t) if st.token_in == TokenIn::Message => st.hello_token = Some(t),
             Some(t) => params.push((st.token_param.clone(), t)),
             None => {}
         }
         let url = if params.is_empty() {
-            st.base_url.clone()
+            st.socket_url.clone()
         } else {
-            format!("{}?{}", st.base_url, query(&params))
+            format!("{}?{}", st.socket_url, query(&params))
         };
         let generation = st.generation;
         let weak = Rc::downgrade(d);
@@ -451,7 +466,8 @@ fn socket_event(d: &Rc<ProviderCore>, st: &mut ProviderState, generation: u64, e
             SocketEvent::Open => {
                 log::info!(target: "ysync::provider", "connected");
                 st.conn.opened();
-                st.session.connected(now)
+                let token = st.hello_token.take();
+                st.session.connected_with_token(now, token.as_deref())
             }
             SocketEvent::Message(bytes) => {
                 log::trace!(target: "ysync::provider", "frame in: {} bytes", bytes.len());
@@ -622,7 +638,50 @@ fn on_event(d: &Rc<ProviderCore>, st: &mut ProviderState, e: Event) {
             log::warn!(target: "ysync::provider", "error {}", err.code());
             d.emit(ProviderEvent::Error(err))
         }
+        Event::Authenticated(scope) => {
+            log::info!(target: "ysync::provider", "authenticated: {scope}");
+            d.emit(ProviderEvent::Authenticated(scope))
+        }
+        Event::Stateless(payload) => d.emit(ProviderEvent::Stateless(payload)),
+        Event::TokenRequested => resend_token(d, st),
     }
+}
+
+/// The server asked for the token again: fetch a fresh one, send it on the same socket.
+fn resend_token(d: &Rc<ProviderCore>, st: &ProviderState) {
+    let generation = st.generation;
+    let Some(f) = st.token.clone() else {
+        // No token source: the empty token again.
+        let weak = Rc::downgrade(d);
+        wasm_bindgen_futures::spawn_local(async move {
+            if let Some(d) = weak.upgrade() {
+                d.state.borrow_mut().session.send_token(now_ms(), None);
+                pump(&d);
+            }
+        });
+        return;
+    };
+    let weak = Rc::downgrade(d);
+    wasm_bindgen_futures::spawn_local(async move {
+        let result = f().await;
+        let Some(d) = weak.upgrade() else { return };
+        if d.state.borrow().generation != generation {
+            return;
+        }
+        match result {
+            Ok(token) => {
+                d.state
+                    .borrow_mut()
+                    .session
+                    .send_token(now_ms(), token.as_deref());
+                pump(&d);
+            }
+            Err(e) => {
+                d.emit(ProviderEvent::ConnectionError(Some(e)));
+                d.flush();
+            }
+        }
+    });
 }
 
 fn snapshot(d: &ProviderCore) -> ProviderStats {
@@ -741,6 +800,19 @@ impl WebsocketProvider {
         doc: &dyn AsDocument,
         cfg: ProviderConfig,
     ) -> Result<WebsocketProvider> {
+        let url = format!("{}/{}", server_url.trim_end_matches('/'), room);
+        Self::start(url.clone(), url, Box::new(YWebsocket), doc, cfg)
+    }
+
+    /// A provider speaking `dialect` on a socket to `socket_url`; `key` names the document
+    /// for the other tabs and for storage.
+    pub(crate) fn start(
+        socket_url: String,
+        key: String,
+        dialect: Box<dyn Dialect>,
+        doc: &dyn AsDocument,
+        cfg: ProviderConfig,
+    ) -> Result<WebsocketProvider> {
         let doc = doc.document();
         let mut session_cfg = Config {
             awareness: cfg.awareness,
@@ -753,8 +825,8 @@ impl WebsocketProvider {
         };
         session_cfg.limits.max_frame = cfg.max_message_size;
         session_cfg.limits.max_awareness_clients = cfg.max_awareness_clients;
-        let mut session =
-            Session::new(doc.ydoc.clone(), session_cfg, now_ms()).map_err(|_| Error::Busy)?;
+        let mut session = Session::with_dialect(doc.ydoc.clone(), session_cfg, dialect, now_ms())
+            .map_err(|_| Error::Busy)?;
         // One gate per document: the server's blocks and those of storage and applyUpdate wait
         // for each other's gaps in the same place.
         session.share_gate(doc.gate.clone());
@@ -763,7 +835,8 @@ impl WebsocketProvider {
         let d = Rc::new(ProviderCore {
             state: RefCell::new(ProviderState {
                 session,
-                base_url: format!("{}/{}", server_url.trim_end_matches('/'), room),
+                socket_url,
+                base_url: key,
                 params: cfg.params,
                 protocols: cfg.protocols,
                 token: cfg.token,
@@ -772,6 +845,7 @@ impl WebsocketProvider {
                 socket: None,
                 generation: 0,
                 fetching_token: false,
+                hello_token: None,
                 timer: None,
                 conn: Connection::new(cfg.max_backoff_ms, seed(), navigator_online()),
                 destroyed: false,
@@ -956,6 +1030,11 @@ impl WebsocketProvider {
         crate::driver::wait::wait(|s| self.when_acknowledged(s)).await
     }
 
+    /// Whether presence runs on this provider (`awareness` option).
+    pub fn awareness_enabled(&self) -> bool {
+        self.driver.state.borrow().session.awareness_enabled()
+    }
+
     /// This client's awareness id (the document's client id).
     pub fn awareness_client_id(&self) -> u64 {
         self.driver.state.borrow().session.awareness().client_id()
@@ -979,6 +1058,24 @@ impl WebsocketProvider {
     /// Every client's awareness state as JSON text, by client id.
     pub fn awareness_states(&self) -> Vec<(u64, String)> {
         self.driver.state.borrow().session.awareness().states()
+    }
+
+    /// Sends an application message; false when not connected (or the dialect has none).
+    pub(crate) fn send_stateless(&self, payload: &str) -> bool {
+        let sent = self
+            .driver
+            .state
+            .borrow_mut()
+            .session
+            .send_stateless(now_ms(), payload);
+        pump(&self.driver);
+        sent
+    }
+
+    /// The scope the server granted the current connection, if it says.
+    pub(crate) fn authorized_scope(&self) -> Option<String> {
+        let st = self.driver.state.borrow();
+        st.session.scope().map(str::to_owned)
     }
 }
 

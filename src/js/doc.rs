@@ -61,6 +61,20 @@ fn max_memory(opts: &JsValue) -> ApiResult<u64> {
     }
 }
 
+thread_local! {
+    static DOC_HANDOFF: std::cell::RefCell<Option<Rc<DocShared>>> = const { std::cell::RefCell::new(None) };
+}
+
+/// The document behind a JS `Doc` passed inside an options object (wasm-bindgen converts only
+/// direct arguments): the object's `__ysyncDoc` method hands it over.
+pub(crate) fn doc_of(v: &JsValue) -> Option<Rc<DocShared>> {
+    let f = js_sys::Reflect::get(v, &"__ysyncDoc".into()).ok()?;
+    let f: js_sys::Function = f.dyn_into().ok()?;
+    DOC_HANDOFF.with(|h| h.borrow_mut().take());
+    f.call0(v).ok()?;
+    DOC_HANDOFF.with(|h| h.borrow_mut().take())
+}
+
 /// A Yjs-compatible document.
 #[wasm_bindgen]
 pub struct Doc {
@@ -83,6 +97,12 @@ impl Doc {
         let shared = DocShared::new(yrs::Doc::with_options(doc_options(&opts)?))?;
         shared.document.gate.borrow_mut().set_budget(budget);
         Ok(Doc { shared })
+    }
+
+    /// Hands this document to a class that takes it inside an options object (internal).
+    #[wasm_bindgen(js_name = __ysyncDoc, skip_typescript)]
+    pub fn doc_handoff(&self) {
+        DOC_HANDOFF.with(|h| *h.borrow_mut() = Some(self.shared.clone()));
     }
 
     /// This replica's client id.

@@ -6,6 +6,7 @@ pub mod bench;
 pub mod doc;
 pub mod error;
 pub mod events;
+pub mod hocuspocus;
 pub mod keepalive;
 pub mod persistence;
 pub mod promise;

@@ -20,7 +20,7 @@ use crate::js::promise::promise;
 use crate::js::shared::DocShared;
 use crate::js::value::to_js_json;
 
-fn get(obj: &JsValue, key: &str) -> JsValue {
+pub(crate) fn get(obj: &JsValue, key: &str) -> JsValue {
     if obj.is_object() {
         js_sys::Reflect::get(obj, &JsValue::from_str(key)).unwrap_or_default()
     } else {
@@ -29,7 +29,7 @@ fn get(obj: &JsValue, key: &str) -> JsValue {
 }
 
 /// The driver's token source for a JS `token` function (which may return a promise).
-fn token_source(f: js_sys::Function) -> driver::TokenSource {
+pub(crate) fn token_source(f: js_sys::Function) -> driver::TokenSource {
     Rc::new(move || -> TokenFuture {
         let called = f.call0(&JsValue::NULL);
         Box::pin(async move {
@@ -43,30 +43,28 @@ fn token_source(f: js_sys::Function) -> driver::TokenSource {
     })
 }
 
-/// `new WebsocketProvider(…, options)`: y-websocket's option names and defaults.
-fn parse_options(o: &JsValue) -> ApiResult<(ProviderConfig, Option<log::LevelFilter>)> {
-    if !(o.is_undefined() || o.is_null() || o.is_object()) {
-        return Err(ApiError::InvalidArgument(
-            "options must be an object".into(),
-        ));
+/// A non-negative number option `k` of `o`, or `d` when absent.
+pub(crate) fn num(o: &JsValue, k: &str, d: f64) -> ApiResult<f64> {
+    let v = get(o, k);
+    if v.is_undefined() {
+        return Ok(d);
     }
-    let d = ProviderConfig::default();
-    let num = |k: &str, d: f64| -> ApiResult<f64> {
-        let v = get(o, k);
-        if v.is_undefined() {
-            return Ok(d);
-        }
-        match v.as_f64() {
-            Some(n) if n >= 0.0 && n.is_finite() => Ok(n),
-            _ => Err(ApiError::InvalidArgument(format!(
-                "option {k} must be a non-negative number"
-            ))),
-        }
-    };
-    let ms = |k: &str, d: u64| num(k, d as f64).map(|n| n as u64);
-    let flag = |k: &str, d: bool| get(o, k).as_bool().unwrap_or(d);
-    let mut params = Vec::new();
-    let p = get(o, "params");
+    match v.as_f64() {
+        Some(n) if n >= 0.0 && n.is_finite() => Ok(n),
+        _ => Err(ApiError::InvalidArgument(format!(
+            "option {k} must be a non-negative number"
+        ))),
+    }
+}
+
+/// A duration option in ms.
+pub(crate) fn ms(o: &JsValue, k: &str, d: u64) -> ApiResult<u64> {
+    num(o, k, d as f64).map(|n| n as u64)
+}
+
+/// An object of string (or number) values, as `[name, value]` pairs.
+pub(crate) fn string_pairs(p: &JsValue) -> Vec<(String, String)> {
+    let mut pairs = Vec::new();
     if p.is_object() {
         for e in js_sys::Object::entries(p.unchecked_ref()).iter() {
             let pair: js_sys::Array = e.unchecked_into();
@@ -75,9 +73,43 @@ fn parse_options(o: &JsValue) -> ApiResult<(ProviderConfig, Option<log::LevelFil
                 .as_string()
                 .or_else(|| v.as_f64().map(|n| n.to_string()))
                 .unwrap_or_default();
-            params.push((pair.get(0).as_string().unwrap_or_default(), v));
+            pairs.push((pair.get(0).as_string().unwrap_or_default(), v));
         }
     }
+    pairs
+}
+
+/// The options every provider class has (ysync's own, beyond its peer's), over `d`, and the
+/// `logLevel`.
+pub(crate) fn parse_common(
+    o: &JsValue,
+    d: ProviderConfig,
+) -> ApiResult<(ProviderConfig, Option<log::LevelFilter>)> {
+    if !(o.is_undefined() || o.is_null() || o.is_object()) {
+        return Err(ApiError::InvalidArgument(
+            "options must be an object".into(),
+        ));
+    }
+    let flag = |k: &str, d: bool| get(o, k).as_bool().unwrap_or(d);
+    let cfg = ProviderConfig {
+        connect: flag("connect", d.connect),
+        awareness_timeout_ms: ms(o, "awarenessTimeout", d.awareness_timeout_ms)?,
+        max_awareness_clients: num(o, "maxAwarenessClients", d.max_awareness_clients as f64)?
+            as usize,
+        ack_interval_ms: ms(o, "ackInterval", d.ack_interval_ms)?,
+        heartbeat_interval_ms: ms(o, "heartbeatInterval", d.heartbeat_interval_ms)?,
+        heartbeat_timeout_ms: ms(o, "heartbeatTimeout", d.heartbeat_timeout_ms)?,
+        cross_tab: !flag("disableBc", !d.cross_tab),
+        max_message_size: num(o, "maxMessageSize", d.max_message_size as f64)? as usize,
+        stats_interval_ms: ms(o, "statsInterval", d.stats_interval_ms)?,
+        ..d
+    };
+    Ok((cfg, log_level(&get(o, "logLevel"))?))
+}
+
+/// `new WebsocketProvider(…, options)`: y-websocket's option names and defaults.
+fn parse_options(o: &JsValue) -> ApiResult<(ProviderConfig, Option<log::LevelFilter>)> {
+    let (d, level) = parse_common(o, ProviderConfig::default())?;
     let protocols = match get(o, "protocols") {
         v if v.is_string() => v.as_string().into_iter().collect(),
         v if js_sys::Array::is_array(&v) => js_sys::Array::from(&v)
@@ -105,25 +137,19 @@ fn parse_options(o: &JsValue) -> ApiResult<(ProviderConfig, Option<log::LevelFil
         },
     };
     let cfg = ProviderConfig {
-        connect: flag("connect", d.connect),
-        params,
+        params: string_pairs(&get(o, "params")),
         protocols,
         token,
-        token_param: get(o, "tokenParam").as_string().unwrap_or(d.token_param),
+        token_param: get(o, "tokenParam")
+            .as_string()
+            .unwrap_or(d.token_param.clone()),
         token_in,
-        awareness: flag("awareness", d.awareness),
-        awareness_timeout_ms: ms("awarenessTimeout", d.awareness_timeout_ms)?,
-        max_awareness_clients: num("maxAwarenessClients", d.max_awareness_clients as f64)? as usize,
-        max_backoff_ms: ms("maxBackoffTime", d.max_backoff_ms)?,
-        resync_interval_ms: ms("resyncInterval", d.resync_interval_ms)?,
-        ack_interval_ms: ms("ackInterval", d.ack_interval_ms)?,
-        heartbeat_interval_ms: ms("heartbeatInterval", d.heartbeat_interval_ms)?,
-        heartbeat_timeout_ms: ms("heartbeatTimeout", d.heartbeat_timeout_ms)?,
-        cross_tab: !flag("disableBc", !d.cross_tab),
-        max_message_size: num("maxMessageSize", d.max_message_size as f64)? as usize,
-        stats_interval_ms: ms("statsInterval", d.stats_interval_ms)?,
+        awareness: get(o, "awareness").as_bool().unwrap_or(d.awareness),
+        max_backoff_ms: ms(o, "maxBackoffTime", d.max_backoff_ms)?,
+        resync_interval_ms: ms(o, "resyncInterval", d.resync_interval_ms)?,
+        ..d
     };
-    Ok((cfg, log_level(&get(o, "logLevel"))?))
+    Ok((cfg, level))
 }
 
 /// The `logLevel` option: undefined (leave as is) or a level name.
@@ -141,7 +167,7 @@ pub(crate) fn log_level(v: &JsValue) -> ApiResult<Option<log::LevelFilter>> {
         })
 }
 
-fn obj(pairs: &[(&str, JsValue)]) -> JsValue {
+pub(crate) fn obj(pairs: &[(&str, JsValue)]) -> JsValue {
     let o = js_sys::Object::new();
     for (k, v) in pairs {
         let _ = js_sys::Reflect::set(&o, &JsValue::from_str(k), v);
@@ -169,7 +195,8 @@ fn change_obj(change: &AwarenessChange, with_renewed: bool) -> JsValue {
 }
 
 /// Calls the JS listeners of `e` (y-websocket's event names and arguments).
-fn dispatch(listeners: &Listeners, e: &ProviderEvent) {
+fn dispatch(shell: &Shell, e: &ProviderEvent) {
+    let listeners = &shell.listeners;
     match e {
         ProviderEvent::Status(s) => listeners.call(
             "status",
@@ -202,29 +229,102 @@ fn dispatch(listeners: &Listeners, e: &ProviderEvent) {
         ),
         ProviderEvent::Error(err) => listeners.call("error", &[ApiError::Sync(err.clone()).into()]),
         ProviderEvent::Awareness { change, local } => {
-            // y-protocols' events: `update` for every update (renewals too), `change` when a
-            // state appeared, changed or left; the origin is 'local' or 'remote'.
-            let origin = JsValue::from_str(if *local { "local" } else { "remote" });
-            listeners.call(
-                "awareness:update",
-                &[change_obj(change, true), origin.clone()],
-            );
-            if change.changed() {
-                listeners.call("awareness:change", &[change_obj(change, false), origin]);
-            }
+            dispatch_awareness(listeners, change, *local);
         }
         ProviderEvent::Stats(s) => listeners.call("stats", &[to_js_json(s)]),
+        // Hocuspocus's; the y-websocket dialect has neither.
+        ProviderEvent::Authenticated(_) | ProviderEvent::Stateless(_) => {}
     }
 }
 
-/// What the JS provider and its `Awareness` share: the driver and the JS listeners it feeds.
+/// The awareness events of y-protocols (`awareness.on('update' | 'change')`): `update` for
+/// every update (renewals too), `change` when a state appeared, changed or left; the origin
+/// is 'local' or 'remote'. True when `change` fired.
+pub(crate) fn dispatch_awareness(
+    listeners: &Listeners,
+    change: &AwarenessChange,
+    local: bool,
+) -> bool {
+    let origin = JsValue::from_str(if local { "local" } else { "remote" });
+    listeners.call(
+        "awareness:update",
+        &[change_obj(change, true), origin.clone()],
+    );
+    if change.changed() {
+        listeners.call("awareness:change", &[change_obj(change, false), origin]);
+    }
+    change.changed()
+}
+
+/// What a JS provider and its `Awareness` share: the driver and the JS listeners it feeds.
 /// Kept alive until `destroy()` (see `keepalive`), whether or not JS keeps the wrapper.
-struct Shell {
+pub(crate) struct Shell {
     /// Dropped first: no JS call after the driver is gone.
     _events: Subscription<ProviderEvent>,
-    listeners: Rc<Listeners>,
-    provider: driver::WebsocketProvider,
+    pub(crate) listeners: Rc<Listeners>,
+    pub(crate) provider: driver::WebsocketProvider,
     doc: Rc<DocShared>,
+}
+
+/// A running provider as JS sees it: its shell, its `Awareness` and the origin of what it
+/// applies.
+pub(crate) struct Started {
+    pub(crate) shell: Rc<Shell>,
+    pub(crate) awareness: JsValue,
+    pub(crate) origin: JsValue,
+}
+
+impl Shell {
+    /// Wraps a started driver: its events go to JS listeners through `dispatch` (each class
+    /// has its own event names), its origins are registered with the document, and it is kept
+    /// alive until `destroy()`.
+    pub(crate) fn start(
+        provider: driver::WebsocketProvider,
+        shared: Rc<DocShared>,
+        dispatch: fn(&Shell, &ProviderEvent),
+    ) -> Started {
+        let origin: JsValue = js_sys::Object::freeze(&js_sys::Object::new()).into();
+        for k in provider.applied_origins() {
+            shared.register_origin(k.as_bytes(), origin.clone());
+        }
+        let shell = Rc::new_cyclic(|weak: &std::rc::Weak<Shell>| {
+            let weak = weak.clone();
+            // Events are delivered with no borrow held: a listener may call the provider.
+            let events = provider.subscribe(move |e| {
+                if let Some(shell) = weak.upgrade() {
+                    dispatch(&shell, e)
+                }
+            });
+            Shell {
+                _events: events,
+                listeners: Rc::default(),
+                provider,
+                doc: shared,
+            }
+        });
+        keepalive::keep(&shell);
+        Started {
+            awareness: Awareness {
+                shell: shell.clone(),
+            }
+            .into(),
+            shell,
+            origin,
+        }
+    }
+
+    /// Stops the driver and lets the shell go; false if it was stopped already.
+    pub(crate) fn destroy(self: &Rc<Self>) -> bool {
+        if self.provider.destroyed() {
+            return false;
+        }
+        for k in self.provider.applied_origins() {
+            self.doc.unregister_origin(k.as_bytes());
+        }
+        self.provider.destroy();
+        keepalive::release(self);
+        true
+    }
 }
 
 /// Real-time sync of a `Doc` with a y-websocket server room.
@@ -254,26 +354,14 @@ impl WebsocketProvider {
         }
         let shared = doc.shared();
         let provider = driver::WebsocketProvider::new(server_url, room, &shared.document, cfg)?;
-        let listeners: Rc<Listeners> = Rc::default();
-        let l = listeners.clone();
-        let events = provider.subscribe(move |e| dispatch(&l, e));
-        let origin: JsValue = js_sys::Object::freeze(&js_sys::Object::new()).into();
-        for k in provider.applied_origins() {
-            shared.register_origin(k.as_bytes(), origin.clone());
-        }
-        let shell = Rc::new(Shell {
-            _events: events,
-            listeners,
-            provider,
-            doc: shared,
-        });
-        keepalive::keep(&shell);
-        Ok(WebsocketProvider {
-            awareness: Awareness {
-                shell: shell.clone(),
-            }
-            .into(),
+        let Started {
             shell,
+            awareness,
+            origin,
+        } = Shell::start(provider, shared, dispatch);
+        Ok(WebsocketProvider {
+            shell,
+            awareness,
             origin,
         })
     }
@@ -299,16 +387,9 @@ impl WebsocketProvider {
     /// Disconnects and releases every listener, timer, channel and socket. Pending
     /// `whenSynced` / `whenAcknowledged` promises are rejected.
     pub fn destroy(&self) {
-        let s = &self.shell;
-        if s.provider.destroyed() {
-            return;
+        if self.shell.destroy() {
+            self.shell.listeners.clear();
         }
-        for k in s.provider.applied_origins() {
-            s.doc.unregister_origin(k.as_bytes());
-        }
-        s.provider.destroy();
-        s.listeners.clear();
-        keepalive::release(&self.shell);
     }
 
     /// `'connecting' | 'connected' | 'disconnected'`.

@@ -27,6 +27,11 @@ pub(super) struct Link {
     given_up: bool,
     /// When the last probe was sent (for the ack and resync intervals).
     last_probe: u64,
+    /// On a dialect with sync statuses: for every update and step 2 sent and not answered
+    /// yet, oldest first, the local changes (ack tracker numbers) its answer confirms.
+    pub statuses: VecDeque<Vec<u64>>,
+    /// The scope the server granted, on a dialect that says.
+    pub scope: Option<String>,
 }
 
 impl Link {
@@ -39,6 +44,8 @@ impl Link {
             probe_wanted: false,
             given_up: false,
             last_probe: now,
+            statuses: VecDeque::new(),
+            scope: None,
         }
     }
 

@@ -21,7 +21,7 @@ use yrs::{Doc, ReadTxn, StateVector, Transact, Update};
 use crate::core::ack::AckTracker;
 use crate::core::awareness::{Awareness, AwarenessChange};
 use crate::core::error::{DecodeError, SyncError};
-use crate::core::frame::{Dialect, YWebsocket};
+use crate::core::frame::{encode_message, Dialect, Wire, YWebsocket};
 use crate::core::gate::SharedGate;
 use crate::core::stats::{Recorder, SyncStats, Unacknowledged};
 use crate::core::validate::Limits;
@@ -71,6 +71,12 @@ pub enum Event {
     },
     /// The server refused access. The session does not reconnect.
     PermissionDenied(String),
+    /// The server let this connection in, with this scope (`read-write` or `readonly`).
+    Authenticated(String),
+    /// The server asks for the token again: answer with [`Session::send_token`].
+    TokenRequested,
+    /// An application message from the server (Hocuspocus "stateless").
+    Stateless(String),
     /// A problem; see [`SyncError::code`].
     Error(SyncError),
 }
@@ -84,6 +90,8 @@ pub enum CloseReason {
     Timeout,
     /// The server refused access.
     PermissionDenied,
+    /// The server ended this document's session (Hocuspocus `close`), with its reason.
+    ServerClosed(String),
 }
 
 /// One output of the session, in the order it must be executed.
@@ -278,6 +286,11 @@ impl Session {
         [&self.origin, &self.tabs.origin]
     }
 
+    /// Whether this session runs awareness ([`Config::awareness`]).
+    pub fn awareness_enabled(&self) -> bool {
+        self.cfg.awareness
+    }
+
     /// The awareness (presence) states.
     pub fn awareness(&self) -> &Awareness {
         &self.awareness
@@ -345,6 +358,13 @@ impl Session {
     /// gate held of the last connection's frames is dropped: this connection's sync step 2
     /// sends it again.
     pub fn connected(&mut self, now: u64) {
+        self.connected_with_token(now, None);
+    }
+
+    /// The socket opened, on a dialect that authenticates: the token goes first (the server
+    /// holds everything else until it has checked it), then what [`connected`](Self::connected)
+    /// sends.
+    pub fn connected_with_token(&mut self, now: u64, token: Option<&str>) {
         self.tick(now);
         let dropped = self.gate.borrow_mut().drop_origin(self.origin.as_bytes());
         if dropped > 0 {
@@ -355,10 +375,51 @@ impl Session {
         self.stats.up(now);
         self.conn = Conn::Up(Link::new(now));
         self.emit(Event::Status(Status::Connected));
+        self.send_hello(token);
         self.send_probe();
         if self.cfg.awareness && self.awareness.local_state().is_some() {
             let u = self.awareness.local_update();
             self.transmit(&Message::Awareness(u));
+        }
+    }
+
+    /// Answers [`Event::TokenRequested`] with a fresh token.
+    pub fn send_token(&mut self, now: u64, token: Option<&str>) {
+        self.tick(now);
+        if matches!(self.conn, Conn::Up(_)) {
+            self.send_hello(token);
+        }
+    }
+
+    fn send_hello(&mut self, token: Option<&str>) {
+        if let Some(frame) = self.dialect.hello(token) {
+            self.stats.sent_kind("auth", frame.len());
+            self.out.push_back(Output::Transmit(frame));
+        }
+    }
+
+    /// Sends an application message (Hocuspocus "stateless"); false when the dialect has
+    /// none or the connection is not up.
+    pub fn send_stateless(&mut self, now: u64, payload: &str) -> bool {
+        self.tick(now);
+        if !matches!(self.conn, Conn::Up(_)) {
+            return false;
+        }
+        match self.dialect.stateless(payload) {
+            Some(frame) => {
+                self.stats.sent_kind("stateless", frame.len());
+                self.out.push_back(Output::Transmit(frame));
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The scope the server granted this connection, on a dialect that says.
+    pub fn scope(&self) -> Option<&str> {
+        match &self.conn {
+            Conn::Up(l) => l.scope.as_deref(),
+            _ => None,
         }
     }
 
@@ -419,7 +480,7 @@ impl Session {
         let decoded = self.dialect.decode(frame, &self.cfg.limits);
         self.stats.received(&decoded.messages, frame.len());
         for m in decoded.messages {
-            if let Err(e) = self.handle_message(m) {
+            if let Err(e) = self.handle_wire(m) {
                 self.fail(SyncError::MalformedFrame(e));
                 return;
             }
@@ -528,14 +589,36 @@ impl Session {
     }
 
     fn transmit(&mut self, m: &Message) {
+        self.transmit_confirming(m, Vec::new());
+    }
+
+    /// Sends `m`; on a dialect that answers every update and sync step 2 with a sync status,
+    /// its answer confirms the local changes `seqs` (ack tracker numbers) it carries.
+    fn transmit_confirming(&mut self, m: &Message, seqs: Vec<u64>) {
+        if self.dialect.acknowledges_updates()
+            && matches!(
+                m,
+                Message::Sync(SyncMessage::Update(_) | SyncMessage::SyncStep2(_))
+            )
+        {
+            if let Conn::Up(l) = &mut self.conn {
+                l.statuses.push_back(seqs);
+            }
+        }
         let frame = self.dialect.encode(m);
         self.stats.sent(m, frame.len());
         self.out.push_back(Output::Transmit(frame));
     }
 
+    /// Other tabs always speak plain y-protocols, whatever the server's dialect.
     fn broadcast(&mut self, m: &Message) {
-        self.out
-            .push_back(Output::Broadcast(self.dialect.encode(m)));
+        self.out.push_back(Output::Broadcast(encode_message(m)));
+    }
+
+    /// Whether a change sent now needs a probe to be confirmed (not where the server answers
+    /// each update with a sync status).
+    fn probes_confirm(&self) -> bool {
+        !self.dialect.acknowledges_updates()
     }
 
     /// Our awareness update goes to the server (when connected) and to the other tabs.
@@ -569,13 +652,15 @@ impl Session {
             if self.tabs.open && !from_bc {
                 self.broadcast(&Message::Sync(SyncMessage::Update(u.clone())));
             }
-            if up {
-                self.transmit(&Message::Sync(SyncMessage::Update(u.clone())));
-            }
             if !from_bc {
                 self.stats.applied().local += 1;
             }
-            if self.ack.push(u, up, self.now).is_some() {
+            let message = up.then(|| Message::Sync(SyncMessage::Update(u.clone())));
+            let seq = self.ack.push(u, up, self.now);
+            if let Some(m) = message {
+                self.transmit_confirming(&m, seq.into_iter().collect());
+            }
+            if seq.is_some() && self.probes_confirm() {
                 if let Conn::Up(l) = &mut self.conn {
                     l.want_probe();
                 }
@@ -645,10 +730,12 @@ impl Session {
             return;
         }
         let up = matches!(self.conn, Conn::Up(_));
-        if self.ack.push(diff.clone(), up, self.now).is_some() && up {
-            self.transmit(&Message::Sync(SyncMessage::Update(diff)));
-            if let Conn::Up(l) = &mut self.conn {
-                l.want_probe();
+        if let Some(seq) = self.ack.push(diff.clone(), up, self.now).filter(|_| up) {
+            self.transmit_confirming(&Message::Sync(SyncMessage::Update(diff)), vec![seq]);
+            if self.probes_confirm() {
+                if let Conn::Up(l) = &mut self.conn {
+                    l.want_probe();
+                }
             }
         }
         self.report_unsynced();
@@ -696,10 +783,11 @@ impl Session {
                     let txn = self.doc.transact();
                     txn.encode_state_as_update_v1(&sv)
                 };
-                self.transmit(&Message::Sync(SyncMessage::SyncStep2(diff)));
-                // The step 2 just sent carries every unconfirmed change the server lacks.
+                // It carries every unconfirmed change the server lacks.
+                let seqs = self.ack.seqs();
+                self.transmit_confirming(&Message::Sync(SyncMessage::SyncStep2(diff)), seqs);
                 self.ack.mark_all_sent();
-                if self.ack.count() > 0 {
+                if self.ack.count() > 0 && self.probes_confirm() {
                     if let Conn::Up(l) = &mut self.conn {
                         l.want_probe();
                     }
@@ -724,15 +812,54 @@ impl Session {
                     self.transmit(&m);
                 }
             }
-            Message::Auth(Some(reason)) => {
+            // A refusal arrives as `Wire::Denied` (see `Wire::from`).
+            Message::Auth(_) | Message::Custom(..) => {}
+        }
+        Ok(())
+    }
+
+    fn handle_wire(&mut self, w: Wire) -> Result<(), DecodeError> {
+        match w {
+            Wire::Y(m) => return self.handle_message(m),
+            Wire::Denied(reason) => {
                 self.emit(Event::PermissionDenied(reason));
                 self.go_down(Conn::Denied, "permissionDenied".into());
                 self.out
                     .push_back(Output::Close(CloseReason::PermissionDenied));
             }
-            Message::Auth(None) | Message::Custom(..) => {}
+            Wire::Authenticated(scope) => {
+                if let Conn::Up(l) = &mut self.conn {
+                    l.scope = Some(scope.clone());
+                }
+                self.emit(Event::Authenticated(scope));
+            }
+            Wire::TokenRequest => self.emit(Event::TokenRequested),
+            Wire::SyncStatus(applied) => self.on_sync_status(applied),
+            Wire::Stateless(payload) => self.emit(Event::Stateless(payload)),
+            Wire::Closed(reason) => {
+                self.go_down(Conn::Down, "serverClosed".into());
+                self.out
+                    .push_back(Output::Close(CloseReason::ServerClosed(reason)));
+            }
         }
         Ok(())
+    }
+
+    /// The server answered the oldest update or step 2 it had not answered: applied, its
+    /// changes are confirmed; refused (a read-only connection), they stay unconfirmed and the
+    /// refusal is reported once per connection.
+    fn on_sync_status(&mut self, applied: bool) {
+        let Conn::Up(l) = &mut self.conn else { return };
+        // A status nobody waits for (a server that volunteers them) proves nothing.
+        let Some(seqs) = l.statuses.pop_front() else {
+            return;
+        };
+        if applied {
+            self.ack.confirm(&seqs);
+            self.report_unsynced();
+        } else if !seqs.is_empty() && l.give_up_once() {
+            self.emit(Event::Error(SyncError::ReadOnly));
+        }
     }
 
     /// An update past the document's memory budget: refused, reported, and the connection

@@ -8,6 +8,7 @@ use yrs::{ReadTxn, StateVector, Transact};
 
 use super::{Event, Session};
 use crate::core::error::SyncError;
+use crate::core::frame::YWebsocket;
 
 /// Whether the channel is open, and the origin of what the other tabs' frames apply.
 #[derive(Debug)]
@@ -66,7 +67,7 @@ impl Session {
         if !self.tabs.open {
             return;
         }
-        let decoded = self.dialect.decode(frame, &self.cfg.limits);
+        let decoded = YWebsocket.decode_messages(frame, &self.cfg.limits);
         if let Some(e) = decoded.error {
             self.emit(Event::Error(e));
             if decoded.messages.is_empty() {

@@ -23,7 +23,7 @@ fn bytes(v: &serde_json::Value, name: &str) -> Vec<u8> {
 }
 
 fn decode_one(frame: &[u8]) -> Message {
-    let d = YWebsocket.decode(frame, &Limits::default());
+    let d = YWebsocket.decode_messages(frame, &Limits::default());
     assert!(d.error.is_none(), "{:?}", d.error);
     assert_eq!(d.messages.len(), 1);
     d.messages.into_iter().next().unwrap()

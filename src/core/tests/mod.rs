@@ -1,7 +1,9 @@
 //! Tests of the core that are not one module's unit tests: the simulated y-websocket world
-//! (`sim`), the session's behaviour in it (`session`), and frames made by Yjs (`golden`).
+//! (`sim`), the session's behaviour in it (`session`), the session on the Hocuspocus dialect
+//! (`hocuspocus`), and frames made by Yjs (`golden`).
 
 mod golden;
+mod hocuspocus;
 mod reconnect;
 mod session;
 mod sim;

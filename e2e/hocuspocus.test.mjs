@@ -1,0 +1,221 @@
+// HocuspocusProvider in headless Chromium against a real @hocuspocus/server 4.7, with
+// @hocuspocus/provider 4.8 in node as the peer: convergence both ways, acknowledgements from
+// the server's sync status checked by a fresh peer, a read-only scope, a refused token, edits
+// made while the server is down, application (stateless) messages, and presence.
+import { test, before, after } from 'node:test'
+import assert from 'node:assert/strict'
+import { isDeepStrictEqual } from 'node:util'
+import WebSocket from 'ws'
+import * as Y from 'yjs'
+import { HocuspocusProvider as JsProvider } from '@hocuspocus/provider'
+import { startHocuspocus, startStatic, launchBrowser, until, repoRoot, openInteropPage } from './lib.mjs'
+
+let web, browser
+const cleanups = []
+before(async () => {
+  web = await startStatic(repoRoot)
+  browser = await launchBrowser()
+})
+after(async () => {
+  for (const c of cleanups.reverse()) await c()
+  await browser?.close()
+  await web?.stop()
+})
+
+const newName = (p) => p + '-' + Math.random().toString(36).slice(2)
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
+
+async function server (port, env) {
+  const s = await startHocuspocus(port, env)
+  cleanups.push(() => s.stop())
+  return s
+}
+
+/** A node peer on @hocuspocus/provider, synced. */
+async function jsPeer (url, name, token = 'rw') {
+  const doc = new Y.Doc()
+  const provider = new JsProvider({ url, name, document: doc, token, WebSocketPolyfill: WebSocket })
+  cleanups.push(() => { provider.destroy(); doc.destroy() })
+  await new Promise((resolve) => provider.on('synced', resolve))
+  return { doc, provider }
+}
+
+/** A page with a ysync Doc and a HocuspocusProvider; its events are recorded in `window.events`. */
+async function join (url, name, options = {}, page) {
+  page = page ?? (await openInteropPage(browser, web.url)).page
+  await page.evaluate(({ url, name, options }) => {
+    const { Doc, HocuspocusProvider } = window.ysync
+    window.doc = new Doc()
+    const opts = { ...options }
+    // A function token (options cross into the page as JSON).
+    if (opts.tokenFn) {
+      const v = opts.tokenFn
+      delete opts.tokenFn
+      opts.token = async () => v
+    }
+    // Listeners first, then connect: the first `status` is emitted while connecting.
+    window.provider = new HocuspocusProvider({ url, name, document: window.doc, maxDelay: 300, ...opts, connect: false })
+    window.events = []
+    for (const event of ['status', 'synced', 'authenticated', 'authenticationFailed', 'unsyncedChanges', 'stateless', 'close', 'disconnect', 'error', 'awarenessChange', 'destroy']) {
+      window.provider.on(event, (e) => window.events.push({ ...(e ?? {}), name: event, error: e instanceof Error ? { name: e.name, code: e.code } : undefined, states: e?.states?.map((s) => s.clientId) }))
+    }
+    if (options.connect !== false) window.provider.connect()
+  }, { url, name, options })
+  return page
+}
+
+const pageState = (page) => page.evaluate(() => ({
+  note: window.doc.getText('note').toString(),
+  m: window.doc.getMap('m').toJSON(),
+  list: window.doc.getArray('list').toJSON()
+}))
+const peerState = (doc) => ({
+  note: doc.getText('note').toString(),
+  m: doc.getMap('m').toJSON(),
+  list: doc.getArray('list').toJSON()
+})
+const events = (page, name) => page.evaluate((name) => window.events.filter((e) => e.name === name), name)
+
+test('ysync and @hocuspocus/provider converge on text, map and array; whenAcknowledged means a fresh peer sees the edit', async () => {
+  const hp = await server()
+  const name = newName('converge')
+  const page = await join(hp.url, name, { token: 'rw' })
+  const peer = await jsPeer(hp.url, name)
+  await page.evaluate(() => window.provider.whenSynced())
+  assert.deepEqual((await events(page, 'authenticated')).map((e) => e.scope), ['read-write'])
+  assert.equal(await page.evaluate(() => window.provider.authorizedScope), 'read-write')
+  assert.equal(await page.evaluate(() => window.provider.isAuthenticated), true)
+
+  await page.evaluate(() => {
+    window.doc.getText('note').insert(0, 'from ysync ')
+    window.doc.getMap('m').set('by', 'ysync')
+    window.doc.getArray('list').push([1, 'two'])
+  })
+  peer.doc.getText('note').insert(0, 'from js ')
+  peer.doc.getMap('m').set('js', true)
+  peer.doc.getArray('list').push([3])
+  await until(async () => isDeepStrictEqual(await pageState(page), peerState(peer.doc)), 10_000, 'convergence')
+  const s = await pageState(page)
+  assert.match(s.note, /from ysync/)
+  assert.match(s.note, /from js/)
+  assert.deepEqual(s.m, { by: 'ysync', js: true })
+
+  // The sync status is the acknowledgement: once whenAcknowledged resolves, a peer that joins
+  // now (and never saw the update travel) finds it on the server.
+  const pending = await page.evaluate(() => {
+    window.doc.getText('note').insert(0, 'acked ')
+    return window.provider.unsyncedChanges
+  })
+  assert.ok(pending >= 1, `${pending} unsynced right after the edit`)
+  await page.evaluate(() => window.provider.whenAcknowledged())
+  assert.equal(await page.evaluate(() => window.provider.unsyncedChanges), 0)
+  const fresh = await jsPeer(hp.url, name)
+  assert.match(fresh.doc.getText('note').toString(), /^acked /)
+  const counts = (await events(page, 'unsyncedChanges')).map((e) => e.number)
+  assert.equal(counts.at(-1), 0)
+  // No probe per edit on this dialect: the stats count sync statuses received.
+  const stats = await page.evaluate(() => window.provider.stats())
+  assert.ok(stats.received.byType.syncStatus.messages >= 2, JSON.stringify(stats.received.byType))
+  await page.evaluate(() => window.provider.destroy())
+  assert.equal((await events(page, 'destroy')).length, 1)
+  await page.close()
+})
+
+test('a read-only scope: edits are reported NOT_APPLIED, never acknowledged, and stay off the server', async () => {
+  const hp = await server()
+  const name = newName('readonly')
+  const writer = await jsPeer(hp.url, name)
+  writer.doc.getText('note').insert(0, 'server text')
+  await until(() => writer.provider.unsyncedChanges === 0, 5000, 'writer acknowledged')
+  const page = await join(hp.url, name, { token: 'ro' })
+  await page.evaluate(() => window.provider.whenSynced())
+  assert.equal(await page.evaluate(() => window.provider.authorizedScope), 'readonly')
+  assert.equal((await pageState(page)).note, 'server text')
+  const acked = await page.evaluate(async () => {
+    window.doc.getText('note').insert(0, 'mine ')
+    const acked = window.provider.whenAcknowledged().then(() => true)
+    return Promise.race([acked, new Promise((r) => setTimeout(() => r(false), 1500))])
+  })
+  assert.equal(acked, false, 'never acknowledged')
+  const errors = await events(page, 'error')
+  assert.ok(errors.some((e) => e.error?.code === 'NOT_APPLIED'), JSON.stringify(errors))
+  assert.ok(await page.evaluate(() => window.provider.unsyncedChanges) >= 1)
+  const fresh = await jsPeer(hp.url, name)
+  assert.equal(fresh.doc.getText('note').toString(), 'server text')
+  await page.close()
+})
+
+test('a refused token: authenticationFailed with the reason, a bounded number of attempts, the token never in the console', async () => {
+  const hp = await server()
+  const name = newName('denied')
+  const { page, log } = await openInteropPage(browser, web.url)
+  await page.evaluate(() => window.ysync.setLogLevel('trace'))
+  await join(hp.url, name, { tokenFn: 'secret-wrong-token' }, page)
+  await until(async () => (await events(page, 'authenticationFailed')).length > 0, 5000, 'authenticationFailed')
+  await sleep(1500)
+  const failed = await events(page, 'authenticationFailed')
+  assert.equal(failed.length, 1)
+  assert.equal(failed[0].reason, 'permission-denied')
+  const connecting = (await events(page, 'status')).filter((e) => e.status === 'connecting')
+  assert.equal(connecting.length, 1, 'no reconnect after a refusal')
+  assert.equal(await page.evaluate(() => window.provider.status), 'disconnected')
+  assert.equal(await page.evaluate(() => window.provider.isSynced), false)
+  assert.ok(!log.some((l) => l.includes('secret-wrong-token')), log.join('\n'))
+  await page.close()
+})
+
+test('edits made while the server is down are delivered after it restarts, and acknowledged', async () => {
+  const hp = await server()
+  const name = newName('restart')
+  const page = await join(hp.url, name, { token: 'rw' })
+  await page.evaluate(() => window.provider.whenSynced())
+  await page.evaluate(() => window.doc.getText('note').insert(0, 'before '))
+  await page.evaluate(() => window.provider.whenAcknowledged())
+  await hp.stop()
+  await until(async () => (await page.evaluate(() => window.provider.status)) !== 'connected', 5000, 'disconnect seen')
+  const pending = await page.evaluate(() => {
+    window.doc.getText('note').insert(7, 'offline ')
+    window.doc.getMap('m').set('k', 'v')
+    return window.provider.unsyncedChanges
+  })
+  assert.ok(pending >= 1, `${pending} unsynced while the server is down`)
+  // The same port: the provider reconnects by itself. The restarted server lost everything
+  // (no persistence): the page's sync step 2 brings all of it back.
+  const again = await server(hp.port)
+  await page.evaluate(() => window.provider.whenAcknowledged())
+  const peer = await jsPeer(again.url, name)
+  assert.equal(peer.doc.getText('note').toString(), 'before offline ')
+  assert.deepEqual(peer.doc.getMap('m').toJSON(), { k: 'v' })
+  const closes = await events(page, 'close')
+  assert.ok(closes.length >= 1 && typeof closes[0].event.code === 'number')
+  await page.close()
+})
+
+test('stateless messages reach the server and its answers reach the page', async () => {
+  const hp = await server()
+  const name = newName('stateless')
+  const page = await join(hp.url, name, { token: 'rw' })
+  await page.evaluate(() => window.provider.whenSynced())
+  await page.evaluate(() => window.provider.sendStateless('hello'))
+  await until(async () => (await events(page, 'stateless')).length > 0, 5000, 'stateless answer')
+  assert.deepEqual((await events(page, 'stateless')).map((e) => e.payload), ['echo:hello'])
+  await page.close()
+})
+
+test('presence: a JS peer appears and leaves; the page\'s state reaches the peer', async () => {
+  const hp = await server()
+  const name = newName('awareness')
+  const page = await join(hp.url, name, { token: 'rw' })
+  await page.evaluate(() => window.provider.whenSynced())
+  await page.evaluate(() => window.provider.setAwarenessField('user', { name: 'page' }))
+  const peer = await jsPeer(hp.url, name)
+  peer.provider.setAwarenessField('user', { name: 'js' })
+  const pageId = await page.evaluate(() => window.doc.clientID)
+  await until(() => peer.provider.awareness.getStates().get(pageId)?.user?.name === 'page', 5000, 'page state at the peer')
+  await until(async () => (await page.evaluate(() => [...window.provider.awareness.getStates().values()].some((s) => s.user?.name === 'js'))), 5000, 'peer state in the page')
+  const changes = await events(page, 'awarenessChange')
+  assert.ok(changes.some((e) => e.states.includes(peer.doc.clientID)))
+  peer.provider.destroy()
+  await until(async () => !(await page.evaluate((id) => window.provider.awareness.getStates().has(id), peer.doc.clientID)), 5000, 'peer left')
+  await page.close()
+})
