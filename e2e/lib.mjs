@@ -169,3 +169,40 @@ export async function startHocuspocus (port, env = {}) {
     async stop () { child.kill('SIGKILL'); await exited }
   }
 }
+
+/**
+ * A y-sweet 0.9.1 server (`y-sweet serve`, built by scripts/setup.sh) on 127.0.0.1 with a fresh
+ * key and store directory; `connectionString` is what @y-sweet/sdk takes. Restarting on the same
+ * `port`, `key` and `store` keeps the documents (it checkpoints them to the store).
+ */
+export async function startYSweet ({ port, key, store } = {}) {
+  const { mkdtemp } = await import('node:fs/promises')
+  const { tmpdir } = await import('node:os')
+  const { execFileSync } = await import('node:child_process')
+  port = port ?? await freePort()
+  key = key ?? JSON.parse(execFileSync('y-sweet', ['gen-auth', '--json'], { encoding: 'utf8' }))
+  store = store ?? await mkdtemp(join(tmpdir(), 'ysync-ysweet-'))
+  // `--auth=KEY`: keys can start with '-', which a separate argument would read as a flag.
+  const child = spawn('y-sweet', ['serve', '--host', '127.0.0.1', '--port', String(port), `--auth=${key.private_key}`, '--checkpoint-freq-seconds', '1', store], {
+    stdio: ['ignore', 'pipe', 'pipe']
+  })
+  let log = ''
+  child.stdout.on('data', (d) => { log += d })
+  child.stderr.on('data', (d) => { log += d })
+  const exited = new Promise((r) => child.on('exit', r))
+  let dead = false
+  exited.then(() => { dead = true })
+  await until(async () => {
+    if (dead) throw new Error('y-sweet exited: ' + log)
+    try { return (await fetch(`http://127.0.0.1:${port}/ready`)).ok } catch { return false }
+  }, 10_000, 'y-sweet to start')
+  return {
+    port,
+    key,
+    store,
+    connectionString: `ys://${key.server_token}@127.0.0.1:${port}`,
+    pid: child.pid,
+    log: () => log,
+    async stop () { if (!dead) child.kill('SIGKILL'); await exited }
+  }
+}

@@ -37,6 +37,19 @@ if ! command -v g++ >/dev/null; then
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends g++
 fi
 
+# Servers the conformance tests run against: Redis (Hocuspocus scale-out) from Debian, y-sweet
+# built with cargo from the crate's own lockfile (a plain install fails on a tokio feature; its
+# npm wrapper downloads a binary, which is not allowed here). See docs/servers.md for timings.
+if ! command -v redis-server >/dev/null; then
+  say "redis-server (Debian), for the Hocuspocus scale-out tests"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends redis-server
+fi
+if ! y-sweet version 2>/dev/null | grep -q '0.9.1'; then
+  say "y-sweet 0.9.1 (cargo, --locked)"
+  cargo install y-sweet --version 0.9.1 --locked --force
+fi
+
 lock_hash=$(sha256sum package-lock.json | cut -d' ' -f1)
 if [ "$(cat node_modules/.ysync-lock-hash 2>/dev/null)" != "$lock_hash" ]; then
   say "npm packages (package-lock.json: the repository's Node tooling)"

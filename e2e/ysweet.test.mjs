@@ -1,0 +1,179 @@
+// ysync's WebsocketProvider in headless Chromium against a real y-sweet 0.9.1 server (the
+// `y-sweet` crate's `serve`, with auth), with @y-sweet/client's provider in node as the peer. The
+// client token comes from @y-sweet/sdk's getClientToken; the socket URL is the token's `url` +
+// '/' + docId + '?token='. Convergence both ways with no echoed edits (y-sweet's yrs reads client
+// IDs as 32-bit), whenAcknowledged checked by a fresh peer, a read-only token, edits made while
+// the server is down, presence.
+import { test, before, after } from 'node:test'
+import assert from 'node:assert/strict'
+import { isDeepStrictEqual } from 'node:util'
+import WebSocket from 'ws'
+import * as Y from 'yjs'
+import { DocumentManager } from '@y-sweet/sdk'
+import { createYjsProvider } from '@y-sweet/client'
+import { startYSweet, startStatic, launchBrowser, until, repoRoot, openInteropPage } from './lib.mjs'
+
+let web, browser
+const cleanups = []
+before(async () => {
+  web = await startStatic(repoRoot)
+  browser = await launchBrowser()
+})
+after(async () => {
+  for (const c of cleanups.reverse()) await c()
+  await browser?.close()
+  await web?.stop()
+})
+
+const newName = (p) => p + '-' + Math.random().toString(36).slice(2)
+
+async function server (opts) {
+  const s = await startYSweet(opts)
+  cleanups.push(() => s.stop())
+  return s
+}
+
+/** A client token for `docId` (created if new), as an app's backend would hand it out. */
+async function clientToken (ys, docId, authorization = 'full') {
+  const manager = new DocumentManager(ys.connectionString)
+  await manager.getOrCreateDocAndToken(docId)
+  return manager.getClientToken(docId, { authorization })
+}
+
+/** A node peer on @y-sweet/client's provider, synced. */
+async function jsPeer (ys, docId) {
+  const doc = new Y.Doc()
+  const token = await clientToken(ys, docId)
+  const provider = createYjsProvider(doc, docId, async () => token, { WebSocketPolyfill: WebSocket, showDebuggerLink: false })
+  cleanups.push(() => {
+    // @y-sweet/client 0.9.1 reconnects from its socket's close handler even after disconnect()
+    // or destroy(), so the handlers and its heartbeat go first.
+    const ws = provider.websocket
+    if (ws) ws.onclose = ws.onerror = ws.onmessage = null
+    provider.disconnect()
+    provider.clearHeartbeat()
+    provider.clearConnectionTimeout()
+    provider.destroy()
+    doc.destroy()
+  })
+  await until(() => provider.status === 'connected', 10_000, 'y-sweet peer connected')
+  return { doc, provider }
+}
+
+/** A page with a ysync Doc and a WebsocketProvider on the token's socket URL. */
+async function join (token, options = {}) {
+  const { page } = await openInteropPage(browser, web.url)
+  await page.evaluate(({ token, options }) => {
+    const { Doc, WebsocketProvider } = window.ysync
+    window.doc = new Doc()
+    window.events = []
+    window.provider = new WebsocketProvider(token.url, token.docId, window.doc, { params: { token: token.token }, disableBc: true, maxBackoffTime: 300, ...options })
+    for (const event of ['status', 'sync', 'error', 'unsyncedChanges']) {
+      window.provider.on(event, (e) => window.events.push({ name: event, code: e?.code, status: e?.status }))
+    }
+  }, { token, options })
+  return page
+}
+
+const pageState = (page) => page.evaluate(() => ({
+  note: window.doc.getText('note').toString(),
+  m: window.doc.getMap('m').toJSON(),
+  list: window.doc.getArray('list').toJSON()
+}))
+const peerState = (doc) => ({
+  note: doc.getText('note').toString(),
+  m: doc.getMap('m').toJSON(),
+  list: doc.getArray('list').toJSON()
+})
+
+test('ysync and @y-sweet/client converge on text, map and array with no echoed edits; whenAcknowledged means a fresh peer sees the edit', async () => {
+  const ys = await server()
+  const docId = newName('converge')
+  const page = await join(await clientToken(ys, docId))
+  const peer = await jsPeer(ys, docId)
+  await page.evaluate(() => window.provider.whenSynced())
+  // The default client ID is Yjs-sized: y-sweet's yrs truncates wider ones and would send our
+  // own edits back to us as someone else's.
+  assert.ok(await page.evaluate(() => window.doc.clientID) < 2 ** 32)
+
+  await page.evaluate(() => {
+    window.doc.getText('note').insert(0, 'ysync.')
+    window.doc.getMap('m').set('by', 'ysync')
+    window.doc.getArray('list').push([1, 'two'])
+  })
+  await until(() => peer.doc.getText('note').toString().includes('ysync.'), 10_000, 'the peer sees the ysync edit')
+  peer.doc.getText('note').insert(0, 'js.')
+  peer.doc.getMap('m').set('js', true)
+  peer.doc.getArray('list').push([3])
+  await until(async () => isDeepStrictEqual(await pageState(page), peerState(peer.doc)), 10_000, 'convergence')
+  const s = await pageState(page)
+  assert.equal(s.note, 'js.ysync.', 'each edit exactly once')
+  assert.deepEqual(s.m, { by: 'ysync', js: true })
+  assert.equal(s.list.length, 3)
+  const errors = await page.evaluate(() => window.events.filter((e) => e.name === 'error'))
+  assert.deepEqual(errors, [], 'no NOT_APPLIED or other error')
+
+  await page.evaluate(() => window.doc.getText('note').insert(0, 'acked.'))
+  await page.evaluate(() => window.provider.whenAcknowledged())
+  const fresh = await jsPeer(ys, docId)
+  await until(() => fresh.doc.getText('note').toString().startsWith('acked.'), 5000, 'a fresh peer sees the acknowledged edit')
+  await page.close()
+})
+
+test('a read-only token: the document syncs down, local edits are reported NOT_APPLIED and never acknowledged', async () => {
+  const ys = await server()
+  const docId = newName('readonly')
+  const writer = await jsPeer(ys, docId)
+  writer.doc.getText('note').insert(0, 'server text')
+  const page = await join(await clientToken(ys, docId, 'read-only'))
+  await page.evaluate(() => window.provider.whenSynced())
+  await until(async () => (await pageState(page)).note === 'server text', 10_000, 'the read-only page syncs down')
+  const acked = await page.evaluate(async () => {
+    window.doc.getText('note').insert(0, 'mine ')
+    const acked = window.provider.whenAcknowledged().then(() => true)
+    return Promise.race([acked, new Promise((r) => setTimeout(() => r(false), 4000))])
+  })
+  assert.equal(acked, false, 'never acknowledged')
+  await until(async () => (await page.evaluate(() => window.events)).some((e) => e.name === 'error' && e.code === 'NOT_APPLIED'), 10_000, 'NOT_APPLIED')
+  const fresh = await jsPeer(ys, docId)
+  assert.equal(fresh.doc.getText('note').toString(), 'server text')
+  await page.close()
+})
+
+test('edits made while y-sweet is down reach the peer after it restarts', async () => {
+  const first = await server()
+  const docId = newName('restart')
+  const token = await clientToken(first, docId)
+  const page = await join(token)
+  await page.evaluate(() => window.provider.whenSynced())
+  await page.evaluate(() => window.doc.getText('note').insert(0, 'before.'))
+  await page.evaluate(() => window.provider.whenAcknowledged())
+  await first.stop()
+  await until(async () => (await page.evaluate(() => window.provider.status)) !== 'connected', 10_000, 'the page sees the server go')
+  await page.evaluate(() => window.doc.getText('note').insert(7, 'offline.'))
+  assert.ok(await page.evaluate(() => window.provider.unsyncedChanges) >= 1)
+  // Same port, key and store: the document and the token survive the restart.
+  const second = await server({ port: first.port, key: first.key, store: first.store })
+  await page.evaluate(() => window.provider.whenAcknowledged())
+  const peer = await jsPeer(second, docId)
+  await until(() => peer.doc.getText('note').toString() === 'before.offline.', 10_000, 'the offline edit on the restarted server')
+  await page.close()
+})
+
+test('presence through y-sweet: the peer sees ysync\'s awareness state, and sees it leave', async () => {
+  const ys = await server()
+  const docId = newName('presence')
+  const page = await join(await clientToken(ys, docId))
+  const peer = await jsPeer(ys, docId)
+  await page.evaluate(() => window.provider.whenSynced())
+  const id = await page.evaluate(() => {
+    window.provider.awareness.setLocalState({ user: { name: 'ysync' } })
+    return window.doc.clientID
+  })
+  await until(() => peer.provider.awareness.getStates().get(id)?.user?.name === 'ysync', 10_000, 'presence at the peer')
+  peer.provider.awareness.setLocalStateField('user', { name: 'js' })
+  await until(() => page.evaluate((jsId) => window.provider.awareness.getStates().get(jsId)?.user?.name === 'js', peer.doc.clientID), 10_000, 'the peer\'s presence at ysync')
+  await page.evaluate(() => window.provider.destroy())
+  await until(() => !peer.provider.awareness.getStates().has(id), 10_000, 'presence gone after destroy')
+  await page.close()
+})
