@@ -2,25 +2,15 @@
 // @hocuspocus/provider 4.8 in node as the peer: convergence both ways, acknowledgements from
 // the server's sync status checked by a fresh peer, a read-only scope, a refused token, edits
 // made while the server is down, application (stateless) messages, and presence.
-import { test, before, after } from 'node:test'
+import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { isDeepStrictEqual } from 'node:util'
 import WebSocket from 'ws'
 import * as Y from 'yjs'
 import { HocuspocusProvider as JsProvider } from '@hocuspocus/provider'
-import { startHocuspocus, startStatic, launchBrowser, until, repoRoot, openInteropPage } from './lib.mjs'
+import { browserSuite, docState, pageDocState, startHocuspocus, until } from './lib.mjs'
 
-let web, browser
-const cleanups = []
-before(async () => {
-  web = await startStatic(repoRoot)
-  browser = await launchBrowser()
-})
-after(async () => {
-  for (const c of cleanups.reverse()) await c()
-  await browser?.close()
-  await web?.stop()
-})
+const { cleanups, openPage } = browserSuite()
 
 const newName = (p) => p + '-' + Math.random().toString(36).slice(2)
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
@@ -42,7 +32,7 @@ async function jsPeer (url, name, token = 'rw') {
 
 /** A page with a ysync Doc and a HocuspocusProvider; its events are recorded in `window.events`. */
 async function join (url, name, options = {}, page) {
-  page = page ?? (await openInteropPage(browser, web.url)).page
+  page = page ?? (await openPage()).page
   await page.evaluate(({ url, name, options }) => {
     const { Doc, HocuspocusProvider } = window.ysync
     window.doc = new Doc()
@@ -64,16 +54,6 @@ async function join (url, name, options = {}, page) {
   return page
 }
 
-const pageState = (page) => page.evaluate(() => ({
-  note: window.doc.getText('note').toString(),
-  m: window.doc.getMap('m').toJSON(),
-  list: window.doc.getArray('list').toJSON()
-}))
-const peerState = (doc) => ({
-  note: doc.getText('note').toString(),
-  m: doc.getMap('m').toJSON(),
-  list: doc.getArray('list').toJSON()
-})
 const events = (page, name) => page.evaluate((name) => window.events.filter((e) => e.name === name), name)
 
 test('ysync and @hocuspocus/provider converge on text, map and array; whenAcknowledged means a fresh peer sees the edit', async () => {
@@ -94,8 +74,8 @@ test('ysync and @hocuspocus/provider converge on text, map and array; whenAcknow
   peer.doc.getText('note').insert(0, 'from js ')
   peer.doc.getMap('m').set('js', true)
   peer.doc.getArray('list').push([3])
-  await until(async () => isDeepStrictEqual(await pageState(page), peerState(peer.doc)), 10_000, 'convergence')
-  const s = await pageState(page)
+  await until(async () => isDeepStrictEqual(await pageDocState(page), docState(peer.doc)), 10_000, 'convergence')
+  const s = await pageDocState(page)
   assert.match(s.note, /from ysync/)
   assert.match(s.note, /from js/)
   assert.deepEqual(s.m, { by: 'ysync', js: true })
@@ -130,7 +110,7 @@ test('a read-only scope: edits are reported NOT_APPLIED, never acknowledged, and
   const page = await join(hp.url, name, { token: 'ro' })
   await page.evaluate(() => window.provider.whenSynced())
   assert.equal(await page.evaluate(() => window.provider.authorizedScope), 'readonly')
-  assert.equal((await pageState(page)).note, 'server text')
+  assert.equal((await pageDocState(page)).note, 'server text')
   const acked = await page.evaluate(async () => {
     window.doc.getText('note').insert(0, 'mine ')
     const acked = window.provider.whenAcknowledged().then(() => true)
@@ -148,7 +128,7 @@ test('a read-only scope: edits are reported NOT_APPLIED, never acknowledged, and
 test('a refused token: authenticationFailed with the reason, a bounded number of attempts, the token never in the console', async () => {
   const hp = await server()
   const name = newName('denied')
-  const { page, log } = await openInteropPage(browser, web.url)
+  const { page, log } = await openPage()
   await page.evaluate(() => window.ysync.setLogLevel('trace'))
   await join(hp.url, name, { tokenFn: 'secret-wrong-token' }, page)
   await until(async () => (await events(page, 'authenticationFailed')).length > 0, 5000, 'authenticationFailed')

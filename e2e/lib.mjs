@@ -1,6 +1,7 @@
 // Test plumbing: a real @y/websocket-server child process, a static file server, headless
 // Chromium through playwright-core, and a node Yjs peer. Everything on 127.0.0.1.
 import { spawn } from 'node:child_process'
+import { before, after } from 'node:test'
 import { createServer } from 'node:http'
 import { createServer as createNetServer } from 'node:net'
 import { readFile, stat } from 'node:fs/promises'
@@ -113,6 +114,42 @@ export async function openInteropPage (browser, webUrl, context, { pkg } = {}) {
   await page.waitForFunction(() => window.ysyncReady === true, null, { timeout: 10_000 })
   return { page, context, log }
 }
+
+/**
+ * The hooks most e2e files share: before their tests, a static server on the repository and
+ * one headless Chromium; after them, `cleanups` run newest first, then both stop.
+ * `openPage(context, opts)` is `openInteropPage` in that browser.
+ */
+export function browserSuite () {
+  const suite = {
+    web: null,
+    browser: null,
+    cleanups: [],
+    openPage: (context, opts) => openInteropPage(suite.browser, suite.web.url, context, opts)
+  }
+  before(async () => {
+    suite.web = await startStatic(repoRoot)
+    suite.browser = await launchBrowser()
+  })
+  after(async () => {
+    for (const c of suite.cleanups.reverse()) await c()
+    await suite.browser?.close()
+    await suite.web?.stop()
+  })
+  return suite
+}
+
+/**
+ * What the server conformance tests compare: the text `note`, the map `m` and the array `list`
+ * of a document (a ysync Doc or a Yjs Y.Doc: same methods). `pageDocState(page)` reads it from
+ * the page's `window.doc`.
+ */
+export const docState = (doc) => ({
+  note: doc.getText('note').toString(),
+  m: doc.getMap('m').toJSON(),
+  list: doc.getArray('list').toJSON()
+})
+export const pageDocState = (page) => page.evaluate(`(${docState})(window.doc)`)
 
 /** Polls `cond` every 20 ms until it is truthy or `ms` passed. */
 export async function until (cond, ms = 5000, what = 'condition') {

@@ -1,29 +1,19 @@
 // WebsocketProvider behaviour in headless Chromium against a real @y/websocket-server and node
 // Yjs peers: convergence, server restarts with offline edits, cross-tab sync with the server
 // down, permission denied, awareness, and hostile frames.
-import { test, before, after } from 'node:test'
+import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { isDeepStrictEqual } from 'node:util'
 import { WebSocketServer, WebSocket } from 'ws'
-import { startYServer, startStatic, launchBrowser, yjsPeer, until, repoRoot, freePort, openInteropPage } from './lib.mjs'
+import { browserSuite, startYServer, yjsPeer, until, freePort } from './lib.mjs'
 
-let web, browser
-const cleanups = []
-before(async () => {
-  web = await startStatic(repoRoot)
-  browser = await launchBrowser()
-})
-after(async () => {
-  for (const c of cleanups.reverse()) await c()
-  await browser?.close()
-  await web?.stop()
-})
+const suite = browserSuite()
+const { cleanups, openPage } = suite
 
 const newRoom = (p) => p + '-' + Math.random().toString(36).slice(2)
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
 
 /** A page with the package loaded; `context` shares BroadcastChannel between its pages. */
-const openPage = (context) => openInteropPage(browser, web.url, context)
 
 /** Creates doc + provider in the page; options are plain JSON plus `tokenValue`. */
 async function join (page, url, room, options = {}) {
@@ -418,7 +408,7 @@ test('a provider and a persistence the app keeps no reference to keep working af
   // The persistence kept writing: a fresh document in a new page of the same context loads it.
   await sleep(500)
   const second = await context.newPage()
-  await second.goto(`${web.url}/e2e/pages/interop.html`)
+  await second.goto(`${suite.web.url}/e2e/pages/interop.html`)
   await second.waitForFunction(() => window.ysyncReady === true)
   const stored = await second.evaluate(async (room) => {
     const doc = new window.ysync.Doc()

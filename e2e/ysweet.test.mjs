@@ -4,26 +4,16 @@
 // '/' + docId + '?token='. Convergence both ways with no echoed edits (y-sweet's yrs reads client
 // IDs as 32-bit), whenAcknowledged checked by a fresh peer, a read-only token, edits made while
 // the server is down, presence.
-import { test, before, after } from 'node:test'
+import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { isDeepStrictEqual } from 'node:util'
 import WebSocket from 'ws'
 import * as Y from 'yjs'
 import { DocumentManager } from '@y-sweet/sdk'
 import { createYjsProvider } from '@y-sweet/client'
-import { startYSweet, startStatic, launchBrowser, until, repoRoot, openInteropPage } from './lib.mjs'
+import { browserSuite, docState, pageDocState, startYSweet, until } from './lib.mjs'
 
-let web, browser
-const cleanups = []
-before(async () => {
-  web = await startStatic(repoRoot)
-  browser = await launchBrowser()
-})
-after(async () => {
-  for (const c of cleanups.reverse()) await c()
-  await browser?.close()
-  await web?.stop()
-})
+const { cleanups, openPage } = browserSuite()
 
 const newName = (p) => p + '-' + Math.random().toString(36).slice(2)
 
@@ -62,7 +52,7 @@ async function jsPeer (ys, docId) {
 
 /** A page with a ysync Doc and a WebsocketProvider on the token's socket URL. */
 async function join (token, options = {}) {
-  const { page } = await openInteropPage(browser, web.url)
+  const { page } = await openPage()
   await page.evaluate(({ token, options }) => {
     const { Doc, WebsocketProvider } = window.ysync
     window.doc = new Doc()
@@ -75,16 +65,6 @@ async function join (token, options = {}) {
   return page
 }
 
-const pageState = (page) => page.evaluate(() => ({
-  note: window.doc.getText('note').toString(),
-  m: window.doc.getMap('m').toJSON(),
-  list: window.doc.getArray('list').toJSON()
-}))
-const peerState = (doc) => ({
-  note: doc.getText('note').toString(),
-  m: doc.getMap('m').toJSON(),
-  list: doc.getArray('list').toJSON()
-})
 
 test('ysync and @y-sweet/client converge on text, map and array with no echoed edits; whenAcknowledged means a fresh peer sees the edit', async () => {
   const ys = await server()
@@ -105,8 +85,8 @@ test('ysync and @y-sweet/client converge on text, map and array with no echoed e
   peer.doc.getText('note').insert(0, 'js.')
   peer.doc.getMap('m').set('js', true)
   peer.doc.getArray('list').push([3])
-  await until(async () => isDeepStrictEqual(await pageState(page), peerState(peer.doc)), 10_000, 'convergence')
-  const s = await pageState(page)
+  await until(async () => isDeepStrictEqual(await pageDocState(page), docState(peer.doc)), 10_000, 'convergence')
+  const s = await pageDocState(page)
   assert.equal(s.note, 'js.ysync.', 'each edit exactly once')
   assert.deepEqual(s.m, { by: 'ysync', js: true })
   assert.equal(s.list.length, 3)
@@ -127,7 +107,7 @@ test('a read-only token: the document syncs down, local edits are reported NOT_A
   writer.doc.getText('note').insert(0, 'server text')
   const page = await join(await clientToken(ys, docId, 'read-only'))
   await page.evaluate(() => window.provider.whenSynced())
-  await until(async () => (await pageState(page)).note === 'server text', 10_000, 'the read-only page syncs down')
+  await until(async () => (await pageDocState(page)).note === 'server text', 10_000, 'the read-only page syncs down')
   const acked = await page.evaluate(async () => {
     window.doc.getText('note').insert(0, 'mine ')
     const acked = window.provider.whenAcknowledged().then(() => true)

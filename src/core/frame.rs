@@ -71,6 +71,20 @@ impl<M> Default for Decoded<M> {
     }
 }
 
+impl<M> Decoded<M> {
+    /// The result for a frame over [`Limits::max_frame`], before any of it is read; `None`
+    /// when it is within the limit. Every dialect checks this first.
+    pub fn oversized(frame: &[u8], limits: &Limits) -> Option<Self> {
+        (frame.len() > limits.max_frame).then(|| Decoded {
+            messages: Vec::new(),
+            error: Some(SyncError::FrameTooLarge {
+                size: frame.len(),
+                max: limits.max_frame,
+            }),
+        })
+    }
+}
+
 /// A wire dialect.
 pub trait Dialect {
     /// Decodes an untrusted frame.
@@ -117,14 +131,10 @@ impl Dialect for YWebsocket {
 impl YWebsocket {
     /// Decodes an untrusted frame of y-protocols messages (the other tabs' frames too).
     pub fn decode_messages(&self, frame: &[u8], limits: &Limits) -> Decoded<Message> {
-        let mut out = Decoded::default();
-        if frame.len() > limits.max_frame {
-            out.error = Some(SyncError::FrameTooLarge {
-                size: frame.len(),
-                max: limits.max_frame,
-            });
+        if let Some(out) = Decoded::oversized(frame, limits) {
             return out;
         }
+        let mut out = Decoded::default();
         let mut r = Reader::new(frame);
         while !r.is_empty() {
             let start = frame.len() - r.remaining();

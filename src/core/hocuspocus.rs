@@ -45,9 +45,16 @@ impl Hocuspocus {
         &self.name
     }
 
-    fn frame(&self, kind: u64) -> EncoderV1 {
+    /// An encoder holding the document-name prefix every frame starts with.
+    fn named(&self) -> EncoderV1 {
         let mut enc = EncoderV1::new();
         enc.write_string(&self.name);
+        enc
+    }
+
+    /// A frame of this document's message type `kind`, its body still to be written.
+    fn frame(&self, kind: u64) -> EncoderV1 {
+        let mut enc = self.named();
         enc.write_var(kind);
         enc
     }
@@ -61,14 +68,10 @@ pub fn address(frame: &[u8]) -> Option<&str> {
 
 impl Dialect for Hocuspocus {
     fn decode(&self, frame: &[u8], limits: &Limits) -> Decoded {
-        let mut out = Decoded::default();
-        if frame.len() > limits.max_frame {
-            out.error = Some(SyncError::FrameTooLarge {
-                size: frame.len(),
-                max: limits.max_frame,
-            });
+        if let Some(out) = Decoded::oversized(frame, limits) {
             return out;
         }
+        let mut out = Decoded::default();
         match decode_body(&self.name, frame, limits) {
             Ok(Body::Other) => {}
             Ok(Body::Y(d)) => {
@@ -86,9 +89,9 @@ impl Dialect for Hocuspocus {
 
     fn encode(&self, message: &Message) -> Vec<u8> {
         // The y-protocols message (type and body) follows the name as it is.
-        let mut enc = self.frame_prefix();
-        enc.extend(encode_message(message));
-        enc
+        let mut enc = self.named();
+        enc.write_all(&encode_message(message));
+        enc.to_vec()
     }
 
     fn hello(&self, token: Option<&str>) -> Option<Vec<u8>> {
@@ -111,12 +114,6 @@ impl Dialect for Hocuspocus {
 }
 
 impl Hocuspocus {
-    fn frame_prefix(&self) -> Vec<u8> {
-        let mut enc = EncoderV1::new();
-        enc.write_string(&self.name);
-        enc.to_vec()
-    }
-
     /// The frame that ends this document's session and keeps the socket (type 7).
     pub fn close_frame(&self) -> Vec<u8> {
         self.frame(MSG_CLOSE).to_vec()

@@ -647,23 +647,17 @@ fn on_event(d: &Rc<ProviderCore>, st: &mut ProviderState, e: Event) {
     }
 }
 
-/// The server asked for the token again: fetch a fresh one, send it on the same socket.
+/// The server asked for the token again: fetch a fresh one (the empty token again when there
+/// is no token source), send it on the same socket.
 fn resend_token(d: &Rc<ProviderCore>, st: &ProviderState) {
     let generation = st.generation;
-    let Some(f) = st.token.clone() else {
-        // No token source: the empty token again.
-        let weak = Rc::downgrade(d);
-        wasm_bindgen_futures::spawn_local(async move {
-            if let Some(d) = weak.upgrade() {
-                d.state.borrow_mut().session.send_token(now_ms(), None);
-                pump(&d);
-            }
-        });
-        return;
-    };
+    let source = st.token.clone();
     let weak = Rc::downgrade(d);
     wasm_bindgen_futures::spawn_local(async move {
-        let result = f().await;
+        let result = match source {
+            Some(f) => f().await,
+            None => Ok(None),
+        };
         let Some(d) = weak.upgrade() else { return };
         if d.state.borrow().generation != generation {
             return;

@@ -349,20 +349,12 @@ impl HocuspocusProvider {
                 "this provider has no awareness (awareness: null)".into(),
             ));
         }
-        let state = self
-            .shell
-            .provider
-            .local_awareness()
-            .and_then(|j| js_sys::JSON::parse(&j).ok())
+        // Hocuspocus starts from an empty state, so the first field makes one.
+        let state = Some(self.shell.local_state())
             .filter(JsValue::is_object)
             .unwrap_or_else(|| js_sys::Object::new().into());
         js_sys::Reflect::set(&state, &JsValue::from_str(key), &value).map_err(ApiError::browser)?;
-        let json = js_sys::JSON::stringify(&state)
-            .ok()
-            .and_then(|s| s.as_string())
-            .ok_or_else(|| ApiError::InvalidArgument("awareness state must be JSON".into()))?;
-        self.shell.provider.set_local_awareness(Some(&json));
-        Ok(())
+        self.shell.set_local_state(&state)
     }
 
     /// `provider.on(event, cb)`: status, connect, synced, authenticated, authenticationFailed,

@@ -313,6 +313,33 @@ impl Shell {
         }
     }
 
+    /// This client's presence state, parsed, or null.
+    pub(crate) fn local_state(&self) -> JsValue {
+        self.provider
+            .local_awareness()
+            .and_then(|j| js_sys::JSON::parse(&j).ok())
+            .unwrap_or(JsValue::NULL)
+    }
+
+    /// Sets this client's presence state (any JSON value; null or undefined marks this client
+    /// as gone).
+    pub(crate) fn set_local_state(&self, state: &JsValue) -> ApiResult<()> {
+        let json = if state.is_null() || state.is_undefined() {
+            None
+        } else {
+            Some(
+                js_sys::JSON::stringify(state)
+                    .ok()
+                    .and_then(|s| s.as_string())
+                    .ok_or_else(|| {
+                        ApiError::InvalidArgument("awareness state must be JSON".into())
+                    })?,
+            )
+        };
+        self.provider.set_local_awareness(json.as_deref());
+        Ok(())
+    }
+
     /// Stops the driver and lets the shell go; false if it was stopped already.
     pub(crate) fn destroy(self: &Rc<Self>) -> bool {
         if self.provider.destroyed() {
@@ -474,9 +501,7 @@ impl Awareness {
     /// This client's state, or null.
     #[wasm_bindgen(js_name = getLocalState, unchecked_return_type = "AwarenessState | null")]
     pub fn get_local_state(&self) -> JsValue {
-        let json = self.shell.provider.local_awareness();
-        json.and_then(|j| js_sys::JSON::parse(&j).ok())
-            .unwrap_or(JsValue::NULL)
+        self.shell.local_state()
     }
 
     /// Sets this client's state (any JSON value; null marks this client as gone).
@@ -485,20 +510,7 @@ impl Awareness {
         &self,
         #[wasm_bindgen(unchecked_param_type = "AwarenessState | null")] state: JsValue,
     ) -> ApiResult<()> {
-        let json = if state.is_null() || state.is_undefined() {
-            None
-        } else {
-            Some(
-                js_sys::JSON::stringify(&state)
-                    .ok()
-                    .and_then(|s| s.as_string())
-                    .ok_or_else(|| {
-                        ApiError::InvalidArgument("awareness state must be JSON".into())
-                    })?,
-            )
-        };
-        self.shell.provider.set_local_awareness(json.as_deref());
-        Ok(())
+        self.shell.set_local_state(&state)
     }
 
     /// Sets one field of this client's state.

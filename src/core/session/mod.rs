@@ -615,10 +615,15 @@ impl Session {
         self.out.push_back(Output::Broadcast(encode_message(m)));
     }
 
-    /// Whether a change sent now needs a probe to be confirmed (not where the server answers
-    /// each update with a sync status).
-    fn probes_confirm(&self) -> bool {
-        !self.dialect.acknowledges_updates()
+    /// A change went out that only a probe can confirm: ask for one (not where the server
+    /// answers each update with a sync status).
+    fn probe_to_confirm(&mut self) {
+        if self.dialect.acknowledges_updates() {
+            return;
+        }
+        if let Conn::Up(l) = &mut self.conn {
+            l.want_probe();
+        }
     }
 
     /// Our awareness update goes to the server (when connected) and to the other tabs.
@@ -660,10 +665,8 @@ impl Session {
             if let Some(m) = message {
                 self.transmit_confirming(&m, seq.into_iter().collect());
             }
-            if seq.is_some() && self.probes_confirm() {
-                if let Conn::Up(l) = &mut self.conn {
-                    l.want_probe();
-                }
+            if seq.is_some() {
+                self.probe_to_confirm();
             }
         }
         self.report_unsynced();
@@ -732,11 +735,7 @@ impl Session {
         let up = matches!(self.conn, Conn::Up(_));
         if let Some(seq) = self.ack.push(diff.clone(), up, self.now).filter(|_| up) {
             self.transmit_confirming(&Message::Sync(SyncMessage::Update(diff)), vec![seq]);
-            if self.probes_confirm() {
-                if let Conn::Up(l) = &mut self.conn {
-                    l.want_probe();
-                }
-            }
+            self.probe_to_confirm();
         }
         self.report_unsynced();
     }
@@ -787,10 +786,8 @@ impl Session {
                 let seqs = self.ack.seqs();
                 self.transmit_confirming(&Message::Sync(SyncMessage::SyncStep2(diff)), seqs);
                 self.ack.mark_all_sent();
-                if self.ack.count() > 0 && self.probes_confirm() {
-                    if let Conn::Up(l) = &mut self.conn {
-                        l.want_probe();
-                    }
+                if self.ack.count() > 0 {
+                    self.probe_to_confirm();
                 }
             }
             Message::Sync(SyncMessage::SyncStep2(u)) => match self.apply_remote(&u) {
