@@ -39,7 +39,7 @@ fi
 
 # Servers the conformance tests run against: Redis (Hocuspocus scale-out) from Debian, y-sweet
 # built with cargo from the crate's own lockfile (a plain install fails on a tokio feature; its
-# npm wrapper downloads a binary, which is not allowed here). See docs/servers.md for timings.
+# npm wrapper downloads a binary, which is not allowed here). Its build time: docs/servers.md.
 if ! command -v redis-server >/dev/null; then
   say "redis-server (Debian), for the Hocuspocus scale-out tests"
   as_root apt-get update -qq
