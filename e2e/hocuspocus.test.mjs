@@ -1,14 +1,16 @@
 // HocuspocusProvider in headless Chromium against a real @hocuspocus/server 4.7, with
 // @hocuspocus/provider 4.8 in node as the peer: convergence both ways, acknowledgements from
 // the server's sync status checked by a fresh peer, a read-only scope, a refused token, edits
-// made while the server is down, application (stateless) messages, and presence.
+// made while the server is down, application (stateless) messages, presence, and two instances
+// sharing Redis behind a load balancer.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { isDeepStrictEqual } from 'node:util'
 import WebSocket from 'ws'
 import * as Y from 'yjs'
 import { HocuspocusProvider as JsProvider } from '@hocuspocus/provider'
-import { browserSuite, docState, pageDocState, startHocuspocus, until } from './lib.mjs'
+import { browserSuite, docState, pageDocState, startHocuspocus, startRedis, until } from './lib.mjs'
+import { balancer } from './balancer.mjs'
 
 const { cleanups, openPage } = browserSuite()
 
@@ -197,5 +199,130 @@ test('presence: a JS peer appears and leaves; the page\'s state reaches the peer
   assert.ok(changes.some((e) => e.states.includes(peer.doc.clientID)))
   peer.provider.destroy()
   await until(async () => !(await page.evaluate((id) => window.provider.awareness.getStates().has(id), peer.doc.clientID)), 5000, 'peer left')
+  await page.close()
+})
+
+test('scale-out: two instances share Redis; A dies with edits unacknowledged, the client moves to B through the balancer and every edit reaches B\'s peer', async () => {
+  const redis = await startRedis()
+  cleanups.push(() => redis.stop())
+  const a = await server(undefined, { REDIS_PORT: String(redis.port), INSTANCE: 'A' })
+  const b = await server(undefined, { REDIS_PORT: String(redis.port), INSTANCE: 'B' })
+  const lb = await balancer([a.port, b.port])
+  cleanups.push(() => lb.stop())
+  const name = newName('scaleout')
+  const page = await join(lb.url, name, { token: 'rw' })
+  await page.evaluate(() => window.provider.whenSynced())
+  assert.deepEqual([...lb.routed], [[a.port, 1]], 'the page is on A')
+  const peer = await jsPeer(b.url, name)
+
+  // Both ways across the instances, through Redis.
+  await page.evaluate(() => window.doc.getText('note').insert(0, 'on A '))
+  peer.doc.getArray('list').push(['on B'])
+  await until(async () => isDeepStrictEqual(await pageDocState(page), docState(peer.doc)), 10_000, 'convergence across A and B')
+  await page.evaluate(() => window.provider.whenAcknowledged())
+
+  // A stops answering (frozen, its socket open), the page edits, then A dies: those edits
+  // were never acknowledged and A never applied them.
+  process.kill(a.pid, 'SIGSTOP')
+  const pending = await page.evaluate(() => {
+    window.doc.getText('note').insert(0, 'unacked ')
+    window.doc.getMap('m').set('k', 'v')
+    window.acked = false
+    window.provider.whenAcknowledged().then(() => { window.acked = true })
+    return window.provider.unsyncedChanges
+  })
+  assert.ok(pending >= 1, `${pending} unsynced while A is frozen`)
+  await sleep(500)
+  assert.equal(await page.evaluate(() => window.acked), false, 'not acknowledged by a frozen A')
+  await a.stop()
+
+  await until(() => page.evaluate(() => window.acked), 15_000, 'acknowledged after moving to B')
+  assert.ok((lb.routed.get(b.port) ?? 0) >= 1, `the page reconnected to B: ${JSON.stringify([...lb.routed])}`)
+  // Acknowledged means B holds it: a fresh peer on B finds it at once.
+  const fresh = await jsPeer(b.url, name)
+  assert.match(fresh.doc.getText('note').toString(), /^unacked on A /)
+  assert.deepEqual(fresh.doc.getMap('m').toJSON(), { k: 'v' })
+  await until(async () => isDeepStrictEqual(await pageDocState(page), docState(peer.doc)), 10_000, 'B\'s peer has every edit')
+  assert.equal(await page.evaluate(() => window.provider.unsyncedChanges), 0)
+  await page.close()
+})
+
+test('multiplexing: documents share one socket, each with its own token; detach closes one document and keeps the socket; after a restart one new socket carries them all', async () => {
+  const hp = await server()
+  const lb = await balancer([hp.port])
+  cleanups.push(() => lb.stop())
+  const [a, b, x] = [newName('mux-a'), newName('mux-b'), newName('mux-x')]
+  const { page } = await openPage()
+  await page.evaluate(({ url, a, b, x }) => {
+    const { Doc, HocuspocusProvider, HocuspocusProviderWebsocket } = window.ysync
+    window.ws = new HocuspocusProviderWebsocket({ url })
+    window.wsEvents = []
+    for (const e of ['status', 'close', 'destroy']) window.ws.on(e, (v) => window.wsEvents.push({ name: e, ...(v ?? {}) }))
+    window.docs = {}
+    window.providers = {}
+    window.failed = {}
+    for (const [key, name, token] of [['a', a, 'rw'], ['b', b, 'rw'], ['x', x, 'wrong']]) {
+      window.docs[key] = new Doc()
+      window.providers[key] = new HocuspocusProvider({ websocketProvider: window.ws, name, document: window.docs[key], token, maxDelay: 300 })
+      window.providers[key].on('authenticationFailed', (e) => { window.failed[key] = e.reason })
+    }
+  }, { url: lb.url, a, b, x })
+  await page.evaluate(() => Promise.all([window.providers.a.whenSynced(), window.providers.b.whenSynced()]))
+  await until(() => page.evaluate(() => window.failed.x), 5000, 'the wrong token refused')
+  assert.equal(await page.evaluate(() => window.providers.x.isSynced), false)
+  assert.equal(await page.evaluate(() => window.ws.status), 'connected')
+
+  const peerA = await jsPeer(hp.url, a)
+  const peerB = await jsPeer(hp.url, b)
+  const text = (key) => page.evaluate((key) => window.docs[key].getText('note').toString(), key)
+  await page.evaluate(() => {
+    window.docs.a.getText('note').insert(0, 'page a')
+    window.docs.b.getText('note').insert(0, 'page b')
+  })
+  peerA.doc.getText('note').insert(0, 'js a ')
+  peerB.doc.getText('note').insert(0, 'js b ')
+  await until(async () => (await text('a')) === peerA.doc.getText('note').toString() && (await text('b')) === peerB.doc.getText('note').toString(), 10_000, 'both documents converge')
+  assert.match(await text('a'), /js a/)
+  assert.doesNotMatch(await text('a'), /b/, 'frames routed to their own document')
+  assert.equal(lb.routed.get(hp.port), 1, 'one socket for the three documents')
+
+  // Detach b: the server ends b's session (its presence leaves at the peer), a and the socket stay.
+  await page.evaluate(() => window.providers.b.setAwarenessField('user', 'page'))
+  const pageB = await page.evaluate(() => window.docs.b.clientID)
+  await until(() => peerB.provider.awareness.getStates().has(pageB), 5000, 'b presence at the peer')
+  await page.evaluate(() => window.providers.b.detach())
+  await until(() => !peerB.provider.awareness.getStates().has(pageB), 5000, 'b closed on the server')
+  peerB.doc.getText('note').insert(0, 'unseen ')
+  peerA.doc.getText('note').insert(0, 'still ')
+  await until(async () => (await text('a')).startsWith('still '), 5000, 'a still syncing')
+  await sleep(300)
+  assert.doesNotMatch(await text('b'), /unseen/)
+  assert.equal(await page.evaluate(() => window.ws.status), 'connected')
+  assert.equal(lb.routed.get(hp.port), 1)
+
+  // The server goes: edits while it is down; it comes back; b attaches again; one new socket.
+  await hp.stop()
+  await until(() => page.evaluate(() => window.ws.status !== 'connected'), 5000, 'socket closed')
+  await page.evaluate(() => {
+    window.docs.a.getText('note').insert(0, 'offline ')
+    window.providers.b.attach()
+  })
+  const again = await server(hp.port)
+  await page.evaluate(() => Promise.all([window.providers.a.whenAcknowledged(), window.providers.b.whenSynced()]))
+  await until(() => page.evaluate(() => window.providers.b.unsyncedChanges === 0), 5000, 'b acknowledged')
+  const a2 = await jsPeer(again.url, a)
+  const b2 = await jsPeer(again.url, b)
+  assert.equal(a2.doc.getText('note').toString(), await text('a'))
+  assert.match(a2.doc.getText('note').toString(), /^offline still /)
+  assert.equal(b2.doc.getText('note').toString(), await text('b'))
+  assert.equal(lb.routed.get(hp.port), 2, 'one new socket after the restart')
+
+  // Destroying a provider leaves the socket to the others; destroying the socket ends it.
+  await page.evaluate(() => window.providers.a.destroy())
+  assert.equal(await page.evaluate(() => window.ws.status), 'connected')
+  await page.evaluate(() => window.ws.destroy())
+  const ev = await page.evaluate(() => window.wsEvents.map((e) => e.name))
+  assert.ok(ev.includes('destroy') && ev.includes('close'), JSON.stringify(ev))
+  await until(() => page.evaluate(() => window.providers.b.status !== 'connected'), 5000, 'b disconnected with the socket')
   await page.close()
 })

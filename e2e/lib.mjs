@@ -243,3 +243,22 @@ export async function startYSweet ({ port, key, store } = {}) {
     async stop () { if (!dead) child.kill('SIGKILL'); await exited }
   }
 }
+
+/** A redis-server (Debian's, installed by scripts/setup.sh) on 127.0.0.1, in memory only. */
+export async function startRedis (port) {
+  port = port ?? await freePort()
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
+    stdio: ['ignore', 'pipe', 'pipe']
+  })
+  let log = ''
+  await new Promise((resolveReady, reject) => {
+    const timer = setTimeout(() => reject(new Error('redis did not start: ' + log)), 10_000)
+    child.stdout.on('data', (d) => {
+      log += d
+      if (log.includes('Ready to accept connections')) { clearTimeout(timer); resolveReady() }
+    })
+    child.on('exit', (code) => { clearTimeout(timer); reject(new Error('redis exited ' + code + ': ' + log)) })
+  })
+  const exited = new Promise((r) => child.on('exit', r))
+  return { port, pid: child.pid, async stop () { child.kill('SIGKILL'); await exited } }
+}

@@ -49,6 +49,7 @@ pub use yrs;
 pub use driver::{
     error::Error,
     hocuspocus::HocuspocusProvider,
+    multiplex::{HocuspocusProviderWebsocket, WebsocketConfig, WebsocketEvent},
     persistence::{IndexeddbPersistence, PersistenceConfig, PersistenceEvent},
     provider::{ProviderConfig, ProviderEvent, WebsocketProvider},
 };

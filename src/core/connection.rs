@@ -146,6 +146,16 @@ impl Connection {
         }
     }
 
+    /// The socket this connection shares with other documents is up again (Hocuspocus
+    /// multiplexing): a planned attempt runs at once instead of after its delay, since it
+    /// cannot fail for want of a server. Nothing changes when no attempt is planned.
+    pub fn link_up(&mut self) {
+        if matches!(self.state, State::Waiting { .. }) {
+            self.backoff.reset();
+            self.attempt_now();
+        }
+    }
+
     /// The first sync after connecting: the next failure starts from the first delay again.
     pub fn synced(&mut self) {
         self.backoff.reset();
@@ -241,6 +251,33 @@ mod tests {
                 _ => return starts,
             }
         }
+    }
+
+    #[test]
+    fn a_shared_socket_coming_up_cuts_a_planned_delay_short_and_nothing_else() {
+        let mut c = Connection::new(30_000, 3, true);
+        // Idle, not wanted: nothing.
+        c.link_up();
+        assert_eq!(c.poll_command(), None);
+        c.start();
+        assert_eq!(c.poll_command(), Some(Command::Connect));
+        // Attempting: no second attempt.
+        c.link_up();
+        assert_eq!(c.poll_command(), None);
+        c.closed(0);
+        assert!(c.pending_delay().is_some());
+        c.link_up();
+        assert_eq!(c.poll_command(), Some(Command::Connect));
+        assert_eq!(c.pending_delay(), None);
+        // Up: nothing.
+        c.opened();
+        c.link_up();
+        assert_eq!(c.poll_command(), None);
+        // Denied: never.
+        c.closed(10);
+        c.denied();
+        c.link_up();
+        assert_eq!(c.poll_command(), None);
     }
 
     #[test]

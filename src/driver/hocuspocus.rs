@@ -10,6 +10,7 @@
 use crate::core::hocuspocus::Hocuspocus;
 use crate::driver::document::AsDocument;
 use crate::driver::error::Result;
+use crate::driver::multiplex::HocuspocusProviderWebsocket;
 use crate::driver::provider::{ProviderConfig, TokenIn, WebsocketProvider};
 
 /// Hocuspocus's reconnect delay cap (`maxDelay`), ms.
@@ -49,7 +50,35 @@ impl HocuspocusProvider {
             ..cfg
         };
         let provider =
-            WebsocketProvider::start(url, key, Box::new(Hocuspocus::new(name)), doc, cfg)?;
+            WebsocketProvider::start(url, key, Box::new(Hocuspocus::new(name)), doc, cfg, None)?;
+        Ok(HocuspocusProvider { provider })
+    }
+
+    /// Syncs `doc` with the document `name` over `websocket`, a socket shared with other
+    /// documents of the same server (its URL and parameters are used; `cfg.params` is
+    /// ignored). `cfg.connect` says whether to attach right away; `disconnect` detaches this
+    /// document only (a `close` message for it), and `destroy` leaves the socket to the others.
+    /// Fails if a provider of the same document is already on that socket.
+    pub fn with_websocket(
+        websocket: &HocuspocusProviderWebsocket,
+        name: &str,
+        doc: &dyn AsDocument,
+        cfg: ProviderConfig,
+    ) -> Result<HocuspocusProvider> {
+        let url = websocket.url();
+        let key = format!("{url}#{name}");
+        let cfg = ProviderConfig {
+            token_in: TokenIn::Message,
+            ..cfg
+        };
+        let provider = WebsocketProvider::start(
+            url,
+            key,
+            Box::new(Hocuspocus::new(name)),
+            doc,
+            cfg,
+            Some((websocket.hub(), name.to_owned())),
+        )?;
         Ok(HocuspocusProvider { provider })
     }
 

@@ -4,6 +4,7 @@
 pub mod document;
 pub mod error;
 pub mod hocuspocus;
+pub mod multiplex;
 pub mod persistence;
 pub mod provider;
 pub mod subscribers;

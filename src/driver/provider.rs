@@ -22,6 +22,7 @@ use crate::core::session::{CloseReason, Config, Event, Output, Session, Status};
 use crate::core::stats::SyncStats;
 use crate::driver::document::{AsDocument, Document};
 use crate::driver::error::{Error, Result};
+use crate::driver::multiplex::{Attachment, Hub, Membership};
 use crate::driver::subscribers::{Subscribers, Subscription};
 pub use crate::driver::wait::Settle;
 use crate::web::broadcast::Channel;
@@ -178,7 +179,9 @@ struct ProviderState {
     token: Option<TokenSource>,
     token_param: String,
     token_in: TokenIn,
-    socket: Option<Socket>,
+    socket: Option<Link>,
+    /// The shared socket this provider's document rides on, if it has no socket of its own.
+    shared: Option<Membership>,
     /// Bumped for every connection attempt: events of older sockets are ignored.
     generation: u64,
     /// A token is being fetched for this generation.
@@ -218,6 +221,32 @@ struct ProviderCore {
     /// A pump is queued as a microtask. Outside `state`: set from a yrs observer that may run
     /// while `state` is borrowed (remote updates applied by the session).
     pump_scheduled: Cell<bool>,
+}
+
+/// Where a provider's frames go: its own socket, or its document on a shared one.
+enum Link {
+    Own(Socket),
+    Shared(Attachment),
+}
+
+impl Link {
+    fn send(&self, frame: &[u8]) -> std::result::Result<(), wasm_bindgen::JsValue> {
+        match self {
+            Link::Own(s) => s.send(frame),
+            Link::Shared(a) => a.send(frame),
+        }
+    }
+}
+
+/// Lets go of the link: a document on a shared socket at once (its `close` frame must reach
+/// the server before anything a new attachment sends), an own socket after the current event
+/// handler returns (its closure may be the one running).
+fn release(link: Option<Link>) {
+    match link {
+        Some(Link::Own(s)) => drop_later(Some(s)),
+        Some(Link::Shared(a)) => drop(a),
+        None => {}
+    }
 }
 
 /// Real-time sync of a document with a y-websocket server room. Dropping it disconnects and
@@ -351,7 +380,7 @@ fn is_tchar(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
-fn query(params: &[(String, String)]) -> String {
+pub(crate) fn query(params: &[(String, String)]) -> String {
     params
         .iter()
         .map(|(k, v)| {
@@ -388,20 +417,28 @@ fn open_socket(d: &Rc<ProviderCore>, token: Option<String>) {
             Some(t) => params.push((st.token_param.clone(), t)),
             None => {}
         }
+        let generation = st.generation;
+        let weak = Rc::downgrade(d);
+        let handler = move |ev| {
+            if let Some(d) = weak.upgrade() {
+                on_socket(&d, generation, ev);
+            }
+        };
+        if let Some(m) = &st.shared {
+            let a = m.attach(handler);
+            st.socket = Some(Link::Shared(a));
+            drop(st);
+            pump(d);
+            return;
+        }
         let url = if params.is_empty() {
             st.socket_url.clone()
         } else {
             format!("{}?{}", st.socket_url, query(&params))
         };
-        let generation = st.generation;
-        let weak = Rc::downgrade(d);
-        match Socket::open(&url, &protocols, move |ev| {
-            if let Some(d) = weak.upgrade() {
-                on_socket(&d, generation, ev);
-            }
-        }) {
+        match Socket::open(&url, &protocols, handler) {
             Ok(s) => {
-                st.socket = Some(s);
+                st.socket = Some(Link::Own(s));
                 None
             }
             Err(e) => Some(Error::browser(e)),
@@ -486,7 +523,7 @@ fn socket_event(d: &Rc<ProviderCore>, st: &mut ProviderState, generation: u64, e
                     was_clean,
                 });
                 log::info!(target: "ysync::provider", "closed: code {code}");
-                drop_later(st.socket.take());
+                release(st.socket.take());
                 st.session.closed(now, Some(code));
                 if crate::core::connection::refuses(code, st.token.is_some()) {
                     // Like a refusal in the protocol: no reconnect; a new provider is the
@@ -537,7 +574,11 @@ fn pump(d: &Rc<ProviderCore>) {
                 }
                 Output::Close(reason) => {
                     log::warn!(target: "ysync::provider", "closing: {reason:?}");
-                    drop_later(st.socket.take());
+                    if let (CloseReason::Timeout, Some(Link::Shared(a))) = (&reason, &st.socket) {
+                        // A silent server is silent for every document on the socket.
+                        a.fail();
+                    }
+                    release(st.socket.take());
                     let now = now_ms();
                     st.session.closed(now, None);
                     if matches!(reason, CloseReason::PermissionDenied) {
@@ -795,17 +836,19 @@ impl WebsocketProvider {
         cfg: ProviderConfig,
     ) -> Result<WebsocketProvider> {
         let url = format!("{}/{}", server_url.trim_end_matches('/'), room);
-        Self::start(url.clone(), url, Box::new(YWebsocket), doc, cfg)
+        Self::start(url.clone(), url, Box::new(YWebsocket), doc, cfg, None)
     }
 
     /// A provider speaking `dialect` on a socket to `socket_url`; `key` names the document
-    /// for the other tabs and for storage.
+    /// for the other tabs and for storage. With `shared` (a socket and the document's name
+    /// on it), it rides on that socket instead of opening its own.
     pub(crate) fn start(
         socket_url: String,
         key: String,
         dialect: Box<dyn Dialect>,
         doc: &dyn AsDocument,
         cfg: ProviderConfig,
+        shared: Option<(Rc<Hub>, String)>,
     ) -> Result<WebsocketProvider> {
         let doc = doc.document();
         let mut session_cfg = Config {
@@ -837,6 +880,7 @@ impl WebsocketProvider {
                 token_param: cfg.token_param,
                 token_in: cfg.token_in,
                 socket: None,
+                shared: None,
                 generation: 0,
                 fetching_token: false,
                 hello_token: None,
@@ -860,6 +904,20 @@ impl WebsocketProvider {
             settled: RefCell::default(),
             pump_scheduled: Cell::new(false),
         });
+        if let Some((hub, name)) = shared {
+            let weak = Rc::downgrade(&d);
+            // The shared socket is up: a provider waiting out its delay attaches now.
+            let membership = hub.join(
+                &name,
+                Rc::new(move || {
+                    if let Some(d) = weak.upgrade() {
+                        d.state.borrow_mut().conn.link_up();
+                        run_commands(&d);
+                    }
+                }),
+            )?;
+            d.state.borrow_mut().shared = Some(membership);
+        }
         // Local edits: pump after the transaction has committed (never inside it).
         let weak = Rc::downgrade(&d);
         let tapped = doc.tap.add(move |_| schedule_pump(&weak));
@@ -910,7 +968,7 @@ impl WebsocketProvider {
             st.generation += 1;
             st.fetching_token = false;
             st.inbox.clear();
-            drop_later(st.socket.take());
+            release(st.socket.take());
             drop_later(st.channel.take());
             st.session.broadcast_closed();
             st.session.closed(now_ms(), Some(1000));
@@ -940,7 +998,8 @@ impl WebsocketProvider {
             st.inbox.clear();
             st.inbox_timer = None;
             st.window.clear();
-            drop_later(st.socket.take());
+            release(st.socket.take());
+            st.shared = None;
             drop_later(st.channel.take());
             st.session.broadcast_closed();
             st.session.closed(now_ms(), Some(1000));

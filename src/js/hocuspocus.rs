@@ -10,6 +10,7 @@ use crate::driver::hocuspocus::{self as driver, HocuspocusProvider as Driver};
 use crate::driver::provider::{ProviderConfig, ProviderEvent, TokenFuture};
 use crate::js::doc::{doc_of, Doc};
 use crate::js::error::{to_js, ApiError, ApiResult};
+use crate::js::multiplex::socket_of;
 use crate::js::promise::promise;
 use crate::js::provider::{
     dispatch_awareness, get, ms, obj, parse_common, string_pairs, token_source, Shell, Started,
@@ -42,23 +43,31 @@ fn required_string(o: &JsValue, k: &str) -> ApiResult<String> {
         .ok_or_else(|| ApiError::InvalidArgument(format!("option {k} must be a non-empty string")))
 }
 
+/// Where a provider connects: its own socket to a URL, or a shared socket.
+enum Target {
+    Url(String),
+    Shared(crate::driver::multiplex::HocuspocusProviderWebsocket),
+}
+
 /// `new HocuspocusProvider(configuration)`: `@hocuspocus/provider`'s names and defaults.
 fn parse_options(
     o: &JsValue,
-) -> ApiResult<(String, String, ProviderConfig, Option<log::LevelFilter>)> {
+) -> ApiResult<(Target, String, ProviderConfig, Option<log::LevelFilter>)> {
     if !o.is_object() {
         return Err(ApiError::InvalidArgument(
             "the configuration must be an object with url and name".into(),
         ));
     }
-    if !get(o, "websocketProvider").is_undefined() {
-        // One socket for several documents is not built yet: refusing is better than
-        // silently opening one socket per provider.
-        return Err(ApiError::InvalidArgument(
-            "option websocketProvider (one socket for several documents) is not supported yet: give each provider a url".into(),
-        ));
-    }
-    let url = required_string(o, "url")?;
+    let shared = get(o, "websocketProvider");
+    let target = if shared.is_undefined() || shared.is_null() {
+        Target::Url(required_string(o, "url")?)
+    } else {
+        Target::Shared(socket_of(&shared).ok_or_else(|| {
+            ApiError::InvalidArgument(
+                "option websocketProvider must be a ysync HocuspocusProviderWebsocket".into(),
+            )
+        })?)
+    };
     let name = required_string(o, "name")?;
     let (d, level) = parse_common(o, driver::default_config())?;
     let awareness = match get(o, "awareness") {
@@ -83,7 +92,7 @@ fn parse_options(
         resync_interval_ms: resync,
         ..d
     };
-    Ok((url, name, cfg, level))
+    Ok((target, name, cfg, level))
 }
 
 /// `awarenessStatesToArray`: every state as `{ clientId, ...state }`.
@@ -190,7 +199,7 @@ impl HocuspocusProvider {
         #[wasm_bindgen(unchecked_param_type = "HocuspocusProviderConfiguration")]
         configuration: JsValue,
     ) -> ApiResult<HocuspocusProvider> {
-        let (url, name, cfg, level) = parse_options(&configuration)?;
+        let (target, name, cfg, level) = parse_options(&configuration)?;
         if let Some(level) = level {
             crate::web::log::set_level(level);
         }
@@ -205,7 +214,11 @@ impl HocuspocusProvider {
             })?;
             (given, shared)
         };
-        let provider = Driver::new(&url, &name, &shared.document, cfg)?.into_inner();
+        let provider = match &target {
+            Target::Url(url) => Driver::new(url, &name, &shared.document, cfg)?,
+            Target::Shared(ws) => Driver::with_websocket(ws, &name, &shared.document, cfg)?,
+        }
+        .into_inner();
         let Started {
             shell,
             awareness,
@@ -245,14 +258,26 @@ impl HocuspocusProvider {
         self.shell.provider.send_stateless(payload);
     }
 
-    /// Starts connecting (and reconnecting after failures).
+    /// Starts connecting (and reconnecting after failures). On a shared socket
+    /// (`websocketProvider`), puts this document on it.
     pub fn connect(&self) {
         self.shell.provider.connect();
     }
 
-    /// Closes the connection and stops reconnecting.
+    /// Closes the connection and stops reconnecting. On a shared socket, takes this document
+    /// off it (a `close` message) and leaves the socket to the others.
     pub fn disconnect(&self) {
         self.shell.provider.disconnect();
+    }
+
+    /// Puts this document on its shared socket (the same as `connect()`).
+    pub fn attach(&self) {
+        self.connect();
+    }
+
+    /// Takes this document off its shared socket (the same as `disconnect()`).
+    pub fn detach(&self) {
+        self.disconnect();
     }
 
     /// Disconnects and releases everything; emits `destroy`. Pending waits are rejected.
@@ -374,8 +399,10 @@ impl HocuspocusProvider {
 const HOCUSPOCUS_TS: &str = r#"
 /** The configuration of `new HocuspocusProvider(configuration)` (`@hocuspocus/provider`'s names). */
 export interface HocuspocusProviderConfiguration {
-  /** The server, `ws://` or `wss://` (the path is ignored by the server). */
-  url: string;
+  /** The server, `ws://` or `wss://` (the path is ignored by the server); not needed with `websocketProvider`. */
+  url?: string;
+  /** A socket shared with other documents (its url and parameters are used). */
+  websocketProvider?: HocuspocusProviderWebsocket;
   /** The document's name on the server. */
   name: string;
   /** The document to sync (a new one if left out). */

@@ -8,6 +8,7 @@ pub mod error;
 pub mod events;
 pub mod hocuspocus;
 pub mod keepalive;
+pub mod multiplex;
 pub mod persistence;
 pub mod promise;
 pub mod provider;
