@@ -2,6 +2,7 @@
 // e2e/package.test.mjs: the typings must describe the API precisely enough for this to pass.
 import init, {
   Doc, Text, YMap, YArray, XmlFragment, UndoManager, WebsocketProvider, IndexeddbPersistence,
+  HocuspocusProvider, HocuspocusProviderWebsocket, type MessageType,
   applyUpdate, encodeStateAsUpdate, encodeStateVector, mergeUpdates, diffUpdate,
   applyUpdateV2, encodeStateAsUpdateV2, onPoisoned, poisonedError,
   type Change, type JsonValue, type TransactionInfo, type YEvent, type TextDelta, type InitOutput
@@ -50,6 +51,14 @@ export async function main (): Promise<string> {
   provider.awareness.setLocalStateField('user', { name: 'Ada' })
   const states: Map<number, { [field: string]: JsonValue }> = provider.awareness.getStates()
   const persistence = new IndexeddbPersistence('room', doc, { compactRows: 100 })
+  const socket = new HocuspocusProviderWebsocket({ url: 'ws://127.0.0.1:1', parameters: { v: 1 }, autoConnect: false })
+  const hp = new HocuspocusProvider({ websocketProvider: socket, name: 'doc', document: other, token: async () => 'jwt', connect: false })
+  hp.on('authenticated', () => {})
+  const scope: string | undefined = hp.authorizedScope
+  const status: MessageType = 'syncStatus'
+  const statusCount: number = hp.stats().received.byType[status]?.messages ?? 0
+  hp.destroy()
+  socket.destroy()
   const merged: Uint8Array = mergeUpdates([encodeStateAsUpdate(doc), encodeStateAsUpdate(other)])
   const diff: Uint8Array = diffUpdate(merged, encodeStateVector(other))
   const v2: Uint8Array = encodeStateAsUpdateV2(doc, encodeStateVector(other))
@@ -59,5 +68,5 @@ export async function main (): Promise<string> {
   provider.destroy()
   await persistence.destroy()
   um.destroy()
-  return `${memory.buffer.byteLength} ${String(result)} ${undone} ${states.size} ${diff.length}`
+  return `${memory.buffer.byteLength} ${String(result)} ${undone} ${states.size} ${diff.length} ${scope ?? ''} ${statusCount}`
 }

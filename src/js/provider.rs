@@ -626,8 +626,10 @@ export interface WebsocketProviderOptions {
 export type AwarenessState = { [field: string]: JsonValue };
 /** Messages and the bytes of the frames that carried them. */
 export interface Traffic { messages: number; bytes: number }
-/** Traffic in one direction; `byType` keys: syncStep1, syncStep2, update, awareness, queryAwareness, auth, custom, invalid. */
-export interface DirectionStats { frames: number; bytes: number; byType: Record<string, Traffic> }
+/** A message type as the stats name it; `syncStatus`, `stateless` and `close` are Hocuspocus's. */
+export type MessageType = 'syncStep1' | 'syncStep2' | 'update' | 'awareness' | 'queryAwareness' | 'auth' | 'custom' | 'invalid' | 'syncStatus' | 'stateless' | 'close';
+/** Traffic in one direction; `byType` holds the types seen so far. */
+export interface DirectionStats { frames: number; bytes: number; byType: Partial<Record<MessageType, Traffic>> }
 /** `provider.stats()` and the `stats` event. */
 export interface ProviderStats {
   status: 'connecting' | 'connected' | 'disconnected';
