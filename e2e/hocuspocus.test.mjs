@@ -262,3 +262,44 @@ test('multiplexing: documents share one socket, each with its own token; detach 
   await until(() => page.evaluate(() => window.providers.b.status !== 'connected'), 5000, 'b disconnected with the socket')
   await page.close()
 })
+
+test('tabs and storage: two tabs sync over BroadcastChannel while the server is down; an unacknowledged edit survives a reload from IndexedDB and is delivered after the restart', async () => {
+  const hp = await server()
+  const name = newName('tabs')
+  const a = await openPage()
+  const b = await openPage(a.context)
+  const open = (page) => page.evaluate(async ({ url, name }) => {
+    const { Doc, HocuspocusProvider, IndexeddbPersistence } = window.ysync
+    window.doc = new Doc()
+    window.persistence = new IndexeddbPersistence(name, window.doc)
+    await window.persistence.whenSynced
+    window.provider = new HocuspocusProvider({ url, name, document: window.doc, token: 'rw', maxDelay: 300 })
+  }, { url: hp.url, name })
+  await open(a.page)
+  await open(b.page)
+  await a.page.evaluate(() => window.provider.whenSynced())
+  await b.page.evaluate(() => window.provider.whenSynced())
+  await a.page.evaluate(() => window.doc.getText('note').insert(0, 'online.'))
+  await a.page.evaluate(() => window.provider.whenAcknowledged())
+
+  await hp.stop()
+  await until(() => a.page.evaluate(() => window.provider.status !== 'connected'), 5000, 'a sees the server go')
+  await a.page.evaluate(() => window.doc.getText('note').insert(7, 'tab a offline.'))
+  await until(() => b.page.evaluate(() => window.doc.getText('note').toString() === 'online.tab a offline.'), 5000, 'tab b sees tab a')
+  await a.page.evaluate(() => window.persistence.whenPersisted())
+
+  // Reload tab a: the stored document comes back, and so does the knowledge that the server
+  // never acknowledged the offline edit.
+  await b.page.close()
+  await a.page.reload()
+  await a.page.waitForFunction(() => window.ysyncReady === true, null, { timeout: 10_000 })
+  await open(a.page)
+  assert.equal(await a.page.evaluate(() => window.doc.getText('note').toString()), 'online.tab a offline.')
+  await until(() => a.page.evaluate(() => window.provider.unsyncedChanges >= 1), 5000, 'the offline edit counted as unacknowledged after the reload')
+
+  const again = await server(hp.port)
+  await a.page.evaluate(() => window.provider.whenAcknowledged())
+  const fresh = await jsPeer(again.url, name)
+  assert.equal(fresh.doc.getText('note').toString(), 'online.tab a offline.')
+  await a.page.close()
+})
