@@ -272,7 +272,7 @@ test('tabs and storage: two tabs sync over BroadcastChannel while the server is 
     const { Doc, HocuspocusProvider, IndexeddbPersistence } = window.ysync
     window.doc = new Doc()
     window.persistence = new IndexeddbPersistence(name, window.doc)
-    await window.persistence.whenSynced
+    await window.persistence.whenSynced()
     window.provider = new HocuspocusProvider({ url, name, document: window.doc, token: 'rw', maxDelay: 300 })
   }, { url: hp.url, name })
   await open(a.page)
