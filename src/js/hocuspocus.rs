@@ -6,14 +6,17 @@ use std::rc::Rc;
 
 use wasm_bindgen::prelude::*;
 
+use crate::core::session::Status;
 use crate::driver::hocuspocus::{self as driver, HocuspocusProvider as Driver};
 use crate::driver::provider::{ProviderConfig, ProviderEvent, TokenFuture};
 use crate::js::doc::{doc_of, Doc};
 use crate::js::error::{to_js, ApiError, ApiResult};
+use crate::js::events::Listeners;
 use crate::js::multiplex::socket_of;
 use crate::js::promise::promise;
 use crate::js::provider::{
-    dispatch_awareness, get, ms, obj, parse_common, string_pairs, token_source, Shell, Started,
+    close_event, dispatch_awareness, get, ms, obj, parse_common, string_pairs, token_source, Shell,
+    Started,
 };
 use crate::js::value::to_js_json;
 
@@ -116,19 +119,29 @@ fn states_array(provider: &crate::driver::provider::WebsocketProvider) -> JsValu
     out.into()
 }
 
+/// `status` ({ status }), and `connect` once connected: Hocuspocus's provider and socket both.
+pub(crate) fn status_events(listeners: &Listeners, s: Status) {
+    listeners.call(
+        "status",
+        &[obj(&[("status", JsValue::from_str(s.as_str()))])],
+    );
+    if s == Status::Connected {
+        listeners.call("connect", &[]);
+    }
+}
+
+/// `close` and `disconnect`, each `{ event }`: Hocuspocus's provider and socket both.
+pub(crate) fn close_events(listeners: &Listeners, code: u16, reason: &str, was_clean: bool) {
+    let event = close_event(code, reason, was_clean);
+    listeners.call("close", &[obj(&[("event", event.clone())])]);
+    listeners.call("disconnect", &[obj(&[("event", event)])]);
+}
+
 /// Calls the JS listeners of `e` with `@hocuspocus/provider`'s event names and arguments.
 fn dispatch(shell: &Shell, e: &ProviderEvent) {
     let listeners = &shell.listeners;
     match e {
-        ProviderEvent::Status(s) => {
-            listeners.call(
-                "status",
-                &[obj(&[("status", JsValue::from_str(s.as_str()))])],
-            );
-            if *s == crate::core::session::Status::Connected {
-                listeners.call("connect", &[]);
-            }
-        }
+        ProviderEvent::Status(s) => status_events(listeners, *s),
         // Hocuspocus only tells when it becomes synced.
         ProviderEvent::Sync(true) => listeners.call("synced", &[obj(&[("state", JsValue::TRUE)])]),
         ProviderEvent::Sync(false) => {}
@@ -140,15 +153,7 @@ fn dispatch(shell: &Shell, e: &ProviderEvent) {
             code,
             reason,
             was_clean,
-        } => {
-            let event = obj(&[
-                ("code", JsValue::from(*code)),
-                ("reason", JsValue::from_str(reason)),
-                ("wasClean", JsValue::from_bool(*was_clean)),
-            ]);
-            listeners.call("close", &[obj(&[("event", event.clone())])]);
-            listeners.call("disconnect", &[obj(&[("event", event)])]);
-        }
+        } => close_events(listeners, *code, reason, *was_clean),
         // A failed socket is followed by its close; a token that could not be had is an error.
         ProviderEvent::ConnectionError(None) => {}
         ProviderEvent::ConnectionError(Some(err)) => listeners.call("error", &[to_js(err)]),

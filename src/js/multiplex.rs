@@ -11,7 +11,8 @@ use crate::driver::multiplex::{
 use crate::driver::subscribers::Subscription;
 use crate::js::error::{ApiError, ApiResult};
 use crate::js::events::Listeners;
-use crate::js::provider::{get, obj, string_pairs};
+use crate::js::hocuspocus::{close_events, status_events};
+use crate::js::provider::{get, string_pairs};
 
 thread_local! {
     static SOCKET_HANDOFF: std::cell::RefCell<Option<Driver>> = const { std::cell::RefCell::new(None) };
@@ -133,28 +134,12 @@ impl HocuspocusProviderWebsocket {
 
 fn dispatch(listeners: &Listeners, e: &WebsocketEvent) {
     match e {
-        WebsocketEvent::Status(s) => {
-            listeners.call(
-                "status",
-                &[obj(&[("status", JsValue::from_str(s.as_str()))])],
-            );
-            if *s == crate::core::session::Status::Connected {
-                listeners.call("connect", &[]);
-            }
-        }
+        WebsocketEvent::Status(s) => status_events(listeners, *s),
         WebsocketEvent::Close {
             code,
             reason,
             was_clean,
-        } => {
-            let event = obj(&[
-                ("code", JsValue::from(*code)),
-                ("reason", JsValue::from_str(reason)),
-                ("wasClean", JsValue::from_bool(*was_clean)),
-            ]);
-            listeners.call("close", &[obj(&[("event", event.clone())])]);
-            listeners.call("disconnect", &[obj(&[("event", event)])]);
-        }
+        } => close_events(listeners, *code, reason, *was_clean),
         WebsocketEvent::Destroy => listeners.call("destroy", &[]),
     }
 }

@@ -167,6 +167,15 @@ pub(crate) fn log_level(v: &JsValue) -> ApiResult<Option<log::LevelFilter>> {
         })
 }
 
+/// A socket's close as JS sees it: `{ code, reason, wasClean }` (a CloseEvent's fields).
+pub(crate) fn close_event(code: u16, reason: &str, was_clean: bool) -> JsValue {
+    obj(&[
+        ("code", JsValue::from(code)),
+        ("reason", JsValue::from_str(reason)),
+        ("wasClean", JsValue::from_bool(was_clean)),
+    ])
+}
+
 pub(crate) fn obj(pairs: &[(&str, JsValue)]) -> JsValue {
     let o = js_sys::Object::new();
     for (k, v) in pairs {
@@ -213,11 +222,7 @@ fn dispatch(shell: &Shell, e: &ProviderEvent) {
             was_clean,
         } => listeners.call(
             "connection-close",
-            &[obj(&[
-                ("code", JsValue::from(*code)),
-                ("reason", JsValue::from_str(reason)),
-                ("wasClean", JsValue::from_bool(*was_clean)),
-            ])],
+            &[close_event(*code, reason, *was_clean)],
         ),
         ProviderEvent::ConnectionError(err) => listeners.call(
             "connection-error",
