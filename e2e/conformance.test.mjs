@@ -19,8 +19,7 @@ import WebSocket, { WebSocketServer } from 'ws'
 import * as Y from 'yjs'
 import { WebsocketProvider as YWebsocketProvider } from 'y-websocket'
 import { HocuspocusProvider as JsHocuspocusProvider } from '@hocuspocus/provider'
-import { DocumentManager } from '@y-sweet/sdk'
-import { createYjsProvider } from '@y-sweet/client'
+import { ySweetPeer as ySweetSdkPeer, ySweetToken } from './ysweet-peer.mjs'
 import { browserSuite, docState, freePort, pageDocState, startHocuspocus, startRedis, startYServer, startYSweet, until } from './lib.mjs'
 
 const { cleanups, openPage } = browserSuite()
@@ -85,30 +84,9 @@ async function hocuspocusPeer (url, name) {
 
 /** A @y-sweet/client peer (node). */
 async function ySweetPeer (ys, docId) {
-  const doc = new Y.Doc()
-  const token = await ySweetToken(ys, docId)
-  const provider = createYjsProvider(doc, docId, async () => token, { WebSocketPolyfill: WebSocket, showDebuggerLink: false })
-  const stop = () => {
-    // @y-sweet/client 0.9.1 reconnects from its socket's close handler even after
-    // disconnect() or destroy(), so the handlers and its timers go first.
-    const ws = provider.websocket
-    if (ws) ws.onclose = ws.onerror = ws.onmessage = null
-    provider.disconnect()
-    provider.clearHeartbeat()
-    provider.clearConnectionTimeout()
-    provider.destroy()
-  }
-  cleanups.push(() => { stop(); doc.destroy() })
-  await until(() => provider.status === 'connected', 10_000, 'y-sweet peer connected')
+  const { doc, provider, stop } = await ySweetSdkPeer(ys, docId, cleanups)
   await sleep(100)
   return { doc, awareness: provider.awareness, leave: () => { provider.awareness.setLocalState(null); setTimeout(stop, 200) } }
-}
-
-/** A client token for `docId` (created if new), as an app's backend hands it out. */
-async function ySweetToken (ys, docId) {
-  const manager = new DocumentManager(ys.connectionString)
-  await manager.getOrCreateDocAndToken(docId)
-  return manager.getClientToken(docId, { authorization: 'full' })
 }
 
 /**

@@ -6,11 +6,8 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { isDeepStrictEqual } from 'node:util'
-import WebSocket from 'ws'
-import * as Y from 'yjs'
-import { DocumentManager } from '@y-sweet/sdk'
-import { createYjsProvider } from '@y-sweet/client'
 import { browserSuite, docState, pageDocState, startYSweet, until } from './lib.mjs'
+import { ySweetPeer, ySweetToken } from './ysweet-peer.mjs'
 
 const { cleanups, openPage } = browserSuite()
 
@@ -22,32 +19,8 @@ async function server (opts) {
   return s
 }
 
-/** A client token for `docId` (created if new), as an app's backend would hand it out. */
-async function clientToken (ys, docId, authorization = 'full') {
-  const manager = new DocumentManager(ys.connectionString)
-  await manager.getOrCreateDocAndToken(docId)
-  return manager.getClientToken(docId, { authorization })
-}
-
-/** A node peer on @y-sweet/client's provider, synced. */
-async function jsPeer (ys, docId) {
-  const doc = new Y.Doc()
-  const token = await clientToken(ys, docId)
-  const provider = createYjsProvider(doc, docId, async () => token, { WebSocketPolyfill: WebSocket, showDebuggerLink: false })
-  cleanups.push(() => {
-    // @y-sweet/client 0.9.1 reconnects from its socket's close handler even after disconnect()
-    // or destroy(), so the handlers and its heartbeat go first.
-    const ws = provider.websocket
-    if (ws) ws.onclose = ws.onerror = ws.onmessage = null
-    provider.disconnect()
-    provider.clearHeartbeat()
-    provider.clearConnectionTimeout()
-    provider.destroy()
-    doc.destroy()
-  })
-  await until(() => provider.status === 'connected', 10_000, 'y-sweet peer connected')
-  return { doc, provider }
-}
+const clientToken = ySweetToken
+const jsPeer = (ys, docId) => ySweetPeer(ys, docId, cleanups)
 
 /** A page with a ysync Doc and a WebsocketProvider on the token's socket URL. */
 async function join (token, options = {}) {
