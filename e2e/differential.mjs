@@ -3,11 +3,53 @@
 // @y/websocket-server behind the seeded fault proxy, with random disconnects, server restarts
 // and page reloads restored from IndexedDB. At the end every replica must hold the same JSON
 // and state vector, and Yjs, the reference, must read each ysync replica's bytes the same way.
+// With `dialect: 'hocuspocus'` the server is a real @hocuspocus/server 4.7, the ysync pages
+// use HocuspocusProvider and the Yjs peers @hocuspocus/provider, behind the same proxy.
 //
-//   node e2e/differential.mjs [--seeds N] [--ops N] [--first SEED]   (soak; prints the count)
+//   node e2e/differential.mjs [--seeds N] [--ops N] [--first SEED] [--hocuspocus]   (soak)
 //   e2e/differential.test.mjs runs the regression seeds and a CI-sized set (YSYNC_DIFF_SEEDS).
-import { startYServer, startStatic, launchBrowser, yjsPeer, until, repoRoot, openInteropPage, Y } from './lib.mjs'
+import WebSocket from 'ws'
+import { HocuspocusProvider as JsHocuspocusProvider } from '@hocuspocus/provider'
+import { startYServer, startHocuspocus, startStatic, launchBrowser, yjsPeer, until, repoRoot, openInteropPage, Y } from './lib.mjs'
 import { faultProxy, rng } from './fault-proxy.mjs'
+
+/** A @hocuspocus/provider peer (node) with the shape of `yjsPeer`, reconnecting fast. */
+function hocuspocusPeer (url, name) {
+  const doc = new Y.Doc()
+  const provider = new JsHocuspocusProvider({ url, name, document: doc, token: 'rw', WebSocketPolyfill: WebSocket, delay: 100, minDelay: 100, maxDelay: 500 })
+  const synced = new Promise((resolve) => provider.on('synced', resolve))
+  const socket = provider.configuration.websocketProvider
+  return {
+    doc,
+    provider,
+    synced,
+    // Its connect() right after disconnect() does nothing (the socket still reads as
+    // connected until it has closed): wait for the close first.
+    async reconnect (whileOffline) {
+      const closed = socket.status !== 'connected'
+        ? null
+        : new Promise((resolve) => { const done = () => { socket.off('disconnect', done); resolve() }; socket.on('disconnect', done) })
+      provider.disconnect()
+      whileOffline()
+      await closed
+      provider.connect()
+    },
+    destroy () { provider.destroy(); doc.destroy() }
+  }
+}
+
+/** `yjsPeer` with the `reconnect` of `hocuspocusPeer`. */
+function yWebsocketPeer (url, room) {
+  const p = yjsPeer(url, room)
+  p.reconnect = async (whileOffline) => { p.provider.disconnect(); whileOffline(); p.provider.connect() }
+  return p
+}
+
+/** Per dialect: its server, its own JS client as the Yjs peer. */
+const DIALECTS = {
+  'y-websocket': { start: startYServer, peer: yWebsocketPeer },
+  hocuspocus: { start: startHocuspocus, peer: hocuspocusPeer }
+}
 
 const TEXTS = ['a', 'bc', 'déf', '日本', ' ', 'xyz!', '\n']
 const KEYS = ['k0', 'k1', 'k2', 'k3', 'k4']
@@ -70,9 +112,9 @@ const stateOf = (doc) => canon({ t: doc.getText('t').toString(), m: doc.getMap('
 const svOf = (bytes) => JSON.stringify([...Y.decodeStateVector(bytes).entries()].sort((x, y) => x[0] - y[0]))
 
 /** Installs `window.replica` in a ysync page (again after every reload). */
-async function installReplica (page, { url, room, idb }) {
-  await page.evaluate(async ({ url, room, idb, applySrc }) => {
-    const { Doc, WebsocketProvider, IndexeddbPersistence, YMap, YArray, Text } = window.ysync
+async function installReplica (page, { url, room, idb, dialect }) {
+  await page.evaluate(async ({ url, room, idb, dialect, applySrc }) => {
+    const { Doc, WebsocketProvider, HocuspocusProvider, IndexeddbPersistence, YMap, YArray, Text } = window.ysync
     // eslint-disable-next-line no-new-func
     const applyOp = new Function('return ' + applySrc)()
     const api = {
@@ -85,7 +127,9 @@ async function installReplica (page, { url, room, idb }) {
     const doc = new Doc()
     const persistence = new IndexeddbPersistence(idb, doc)
     await persistence.whenSynced()
-    const provider = new WebsocketProvider(url, room, doc, { disableBc: true, maxBackoffTime: 500 })
+    const provider = dialect === 'hocuspocus'
+      ? new HocuspocusProvider({ url, name: room, document: doc, token: 'rw', maxDelay: 500 })
+      : new WebsocketProvider(url, room, doc, { disableBc: true, maxBackoffTime: 500 })
     window.replica = {
       doc,
       provider,
@@ -96,7 +140,7 @@ async function installReplica (page, { url, room, idb }) {
       update: () => Array.from(doc.encodeStateAsUpdate()),
       connected: () => provider.status === 'connected' && provider.synced
     }
-  }, { url, room, idb, applySrc: applyOp.toString() })
+  }, { url, room, idb, dialect, applySrc: applyOp.toString() })
 }
 
 /** Shared across seeds: the browser, the static server and 3 pages. */
@@ -112,19 +156,20 @@ export async function setup () {
  * One seed: `ops` operations spread over the 5 replicas, with faults. Returns counts; throws
  * (with the seed in the message) when the replicas do not converge or disagree with Yjs.
  */
-export async function runSeed (env, seed, ops) {
+export async function runSeed (env, seed, ops, { dialect = 'y-websocket' } = {}) {
+  const { start, peer } = DIALECTS[dialect]
   const r = rng(seed)
-  let server = await startYServer()
+  let server = await start()
   const port = server.port
   const proxy = await faultProxy(server.url, { seed })
   proxy.set({ delayMs: 0, jitterMs: 4, duplicate: 0.05, replayOnReconnect: true })
   const room = `diff-${seed}-${Math.random().toString(36).slice(2)}`
   const faults = { cuts: 0, restarts: 0, reloads: 0, peerReconnects: 0 }
-  const peers = [yjsPeer(proxy.url, room), yjsPeer(proxy.url, room)]
+  const peers = [peer(proxy.url, room), peer(proxy.url, room)]
   const ysync = env.pages.map((p, i) => ({ ...p, idb: `${room}-${i}` }))
   const fail = (msg) => { throw new Error(`seed ${seed}: ${msg}`) }
   try {
-    for (const p of ysync) await installReplica(p.page, { url: proxy.url, room, idb: p.idb })
+    for (const p of ysync) await installReplica(p.page, { url: proxy.url, room, idb: p.idb, dialect })
     let done = 0
     while (done < ops) {
       const batch = Array.from({ length: Math.min(ops - done, 1 + Math.floor(r() * 5)) }, () => randomOp(r))
@@ -138,20 +183,18 @@ export async function runSeed (env, seed, ops) {
         // Everyone edits while the server is down.
         await ysync[Math.floor(r() * 3)].page.evaluate((b) => window.replica.apply(b), [randomOp(r), randomOp(r)])
         applyOp(peers[Math.floor(r() * 2)].doc, randomOp(r), yjsApi)
-        server = await startYServer(port)
+        server = await start(port)
         faults.restarts++
       } else if (f < 0.065) {
         const p = ysync[Math.floor(r() * 3)]
         await p.page.evaluate(() => window.replica.persistence.whenPersisted())
         await p.page.reload()
         await p.page.waitForFunction(() => window.ysyncReady === true, null, { timeout: 10_000 })
-        await installReplica(p.page, { url: proxy.url, room, idb: p.idb })
+        await installReplica(p.page, { url: proxy.url, room, idb: p.idb, dialect })
         faults.reloads++
       } else if (f < 0.075) {
         const i = Math.floor(r() * 2)
-        peers[i].provider.disconnect()
-        applyOp(peers[i].doc, randomOp(r), yjsApi)
-        peers[i].provider.connect()
+        await peers[i].reconnect(() => applyOp(peers[i].doc, randomOp(r), yjsApi))
         faults.peerReconnects++
       }
     }
@@ -170,7 +213,8 @@ export async function runSeed (env, seed, ops) {
       }, 30_000, 'convergence')
     } catch (e) {
       const s = await states()
-      fail(`replicas differ after 30 s:\n${s.map((x, i) => `  ${i}: ${x}`).join('\n')}`)
+      const peerStatus = peers.map((p) => p.provider.configuration?.websocketProvider.status ?? (p.provider.wsconnected ? 'connected' : 'disconnected'))
+      fail(`replicas differ after 30 s (Yjs peers: ${peerStatus.join(', ')}):\n${s.map((x, i) => `  ${i}: ${x}`).join('\n')}`)
     }
     const final = (await states())[0]
     const svs = [
@@ -186,7 +230,7 @@ export async function runSeed (env, seed, ops) {
       ref.destroy()
     }
     // And a fresh Yjs client of the (restarted) server gets the same document.
-    const fresh = yjsPeer(server.url, room)
+    const fresh = peer(server.url, room)
     await fresh.synced
     const freshState = stateOf(fresh.doc)
     fresh.destroy()
@@ -213,13 +257,14 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const seeds = arg('--seeds', 20)
   const ops = arg('--ops', 1000)
   const first = arg('--first', 1)
+  const dialect = process.argv.includes('--hocuspocus') ? 'hocuspocus' : 'y-websocket'
   const env = await setup()
   const failed = []
   const started = Date.now()
   try {
     for (let seed = first; seed < first + seeds; seed++) {
       try {
-        const res = await runSeed(env, seed, ops)
+        const res = await runSeed(env, seed, ops, { dialect })
         console.log(`seed ${seed}: ok`, JSON.stringify(res))
       } catch (e) {
         failed.push(seed)

@@ -267,6 +267,94 @@ test('updates past a gap: 10,000 from a server and 4,000 through applyUpdate cos
   await server.stop()
 })
 
+/** A v1 update of deletions only: `clients` clients from `first`, each `ranges` one-clock ranges. */
+function deleteSet (first, clients, ranges) {
+  const e = encoding.createEncoder()
+  encoding.writeVarUint(e, 0) // no blocks
+  encoding.writeVarUint(e, clients)
+  for (let c = first; c < first + clients; c++) {
+    encoding.writeVarUint(e, c)
+    encoding.writeVarUint(e, ranges)
+    for (let r = 0; r < ranges; r++) {
+      encoding.writeVarUint(e, 2 * r)
+      encoding.writeVarUint(e, 1)
+    }
+  }
+  return encoding.toUint8Array(e)
+}
+
+test('delete sets for clocks never received: kept and sent again like Yjs up to the cap, a 12 MB one cut with HELD_LIMIT, later updates unaffected', async () => {
+  const server = await hostileServer((ws) => ws.send(syncFrame(1, Uint8Array.of(0, 0))))
+  const { url, conns } = server
+  const { page, context, log } = await openInteropPage(browser, web.url)
+  await page.evaluate(async ({ url }) => {
+    const { Doc, WebsocketProvider } = window.ysync
+    window.doc = new Doc()
+    window.provider = new WebsocketProvider(url, 'deletes', window.doc, { disableBc: true })
+    window.errors = []
+    window.provider.on('error', (e) => window.errors.push(e.code))
+    await window.provider.whenSynced()
+  }, { url })
+  const wasm = () => page.evaluate(() => window.wasmExports.memory.buffer.byteLength / 2 ** 20)
+  const encoded = () => page.evaluate(() => window.ysync.encodeStateAsUpdate(window.doc).length)
+  const rows = []
+  const phase = async (what, send, done) => {
+    const mib = await wasm()
+    await watchStalls(page)
+    const t0 = Date.now()
+    send()
+    await until(() => page.evaluate(done), 60_000, what)
+    await new Promise((r) => setTimeout(r, 100))
+    const s = await stalls(page)
+    rows.push({ phase: what, ms: Date.now() - t0, stallMs: Math.round(s.gap), wasmGrownMiB: +(s.wasmMiB - mib).toFixed(1), encodedBytes: await encoded() })
+    return s
+  }
+  // 4,000 clients nobody sent, 1,000 ranges each: 4 M ranges, past the cap of 10,000.
+  const huge = deleteSet(1_000_000, 4000, 1000)
+  await phase(`a ${(huge.length / 2 ** 20).toFixed(1)} MB delete set for clients never seen`, () => conns[0].send(syncFrame(2, huge)),
+    "window.errors.includes('HELD_LIMIT')")
+  // Under the cap it is kept, as Yjs keeps its pending delete set, and written out again.
+  const kept = deleteSet(2_000_000, 99, 100)
+  await phase('9,900 ranges for clients never seen (under the cap)', () => conns[0].send(syncFrame(2, kept)),
+    `window.ysync.encodeStateAsUpdate(window.doc).length > ${kept.length - 16}`)
+  // Every later update makes yrs retry its pending deletes: 1,000 of them, one frame each.
+  const typist = new Y.Doc()
+  typist.clientID = 7
+  const typed = []
+  typist.on('update', (u) => typed.push(u))
+  for (let i = 0; i < 1000; i++) typist.getText('t').insert(i, 'x')
+  const typing = await phase('1,000 one-character updates after them', () => { for (const u of typed) conns[0].send(syncFrame(2, u)) },
+    "window.doc.getText('t').length === 1000")
+  // Yjs (in node) on the same delete set keeps every range, writes them all out again and
+  // retries them on every later update: 10 updates are enough to show the cost of each.
+  const peer = new Y.Doc()
+  let t0 = performance.now()
+  Y.applyUpdate(peer, huge)
+  rows.push({ phase: 'Yjs (node): the same delete set', ms: Math.round(performance.now() - t0), encodedBytes: Y.encodeStateAsUpdate(peer).length })
+  t0 = performance.now()
+  for (const u of typed.slice(0, 10)) Y.applyUpdate(peer, u)
+  rows.push({ phase: 'Yjs (node): 10 of the updates after it', ms: Math.round(performance.now() - t0) })
+  console.table(rows)
+  const yjs = new Y.Doc()
+  Y.applyUpdate(yjs, Uint8Array.from(await page.evaluate(() => Array.from(window.ysync.encodeStateAsUpdate(window.doc)))))
+  const after = await page.evaluate(() => {
+    window.doc.getText('t').insert(0, '!')
+    return { length: window.doc.getText('t').length, status: window.provider.status, errors: window.errors }
+  })
+  assert.equal(after.length, 1001, 'the document works')
+  assert.equal(after.status, 'connected', 'cutting deletes does not drop the connection')
+  assert.deepEqual(after.errors, ['HELD_LIMIT'], 'one typed error, for the delete set past the cap')
+  assert.ok(rows[0].wasmGrownMiB < 64, `the cut delete set grew wasm memory by ${rows[0].wasmGrownMiB} MiB`)
+  assert.ok(rows[0].encodedBytes < 4096, `the cut delete set is not written out again (${rows[0].encodedBytes} bytes)`)
+  assert.ok(rows[1].encodedBytes >= kept.length - 16, 'the kept one is, as by Yjs')
+  assert.equal(yjs.getText('t').length, 1000, 'Yjs reads the encoding with the pending deletes')
+  assert.ok(typing.gap < 200, `main thread stalled ${typing.gap.toFixed(0)} ms`)
+  assert.equal(log.filter((l) => l.startsWith('pageerror')).length, 0, log.join('\n'))
+  await page.evaluate(() => window.provider.destroy())
+  await context.close()
+  await server.stop()
+})
+
 test('100,000 garbage rows in IndexedDB: one error event, quarantined by one compaction, later writes are appends again', async () => {
   const { page, context, log } = await openInteropPage(browser, web.url)
   const out = await page.evaluate(async () => {

@@ -149,6 +149,15 @@ pub enum SyncError {
         /// Their size.
         bytes: usize,
     },
+    /// Delete ranges for clocks the document has not received (kept pending, as Yjs does)
+    /// were cut back to the clocks it has: it keeps as many as
+    /// `Limits::max_pending_deletes` allows. The rest of the update was applied; a later
+    /// sync exchange sends the cut ranges again.
+    #[error("{ranges} delete ranges past the document's clocks cut: the cap on pending deletes is reached")]
+    DeleteLimit {
+        /// Ranges cut.
+        ranges: usize,
+    },
 }
 
 impl SyncError {
@@ -161,7 +170,7 @@ impl SyncError {
             SyncError::Timeout(_) => "TIMEOUT",
             SyncError::NotApplied(_) | SyncError::ReadOnly => "NOT_APPLIED",
             SyncError::AwarenessLimit { .. } => "AWARENESS_LIMIT",
-            SyncError::HeldLimit { .. } => "HELD_LIMIT",
+            SyncError::HeldLimit { .. } | SyncError::DeleteLimit { .. } => "HELD_LIMIT",
             SyncError::MemoryBudget(_) => "MEMORY_BUDGET",
         }
     }

@@ -78,6 +78,25 @@ pub struct Applied {
     /// Blocks past a gap that did not fit under the cap on held blocks and bytes: dropped
     /// (`(blocks, bytes)`). A later sync exchange sends them again.
     pub refused: Option<(usize, usize)>,
+    /// Delete ranges for clocks the document has not received that did not fit under the
+    /// cap on pending deletes: cut back to the clocks it has. A later sync exchange sends
+    /// them again.
+    pub deletes_cut: Option<usize>,
+    /// Where the update's delete set starts (see [`server_ids`](crate::core::split::server_ids)).
+    pub delete_set_at: usize,
+}
+
+impl Applied {
+    /// What was refused, as the typed error an event or a call reports: blocks over the cap
+    /// on held blocks first, then delete ranges over the cap on pending deletes.
+    pub fn error(&self) -> Option<crate::core::error::SyncError> {
+        use crate::core::error::SyncError;
+        match (self.refused, self.deletes_cut) {
+            (Some((blocks, bytes)), _) => Some(SyncError::HeldLimit { blocks, bytes }),
+            (None, Some(ranges)) => Some(SyncError::DeleteLimit { ranges }),
+            (None, None) => None,
+        }
+    }
 }
 
 /// A document's one gate, shared by its session, its storage and its API.
@@ -89,6 +108,13 @@ fn yrs_err(e: impl std::fmt::Display) -> DecodeError {
 
 fn origin_of(txn: &TransactionMut) -> Option<Vec<u8>> {
     txn.origin().map(|o| o.as_ref().to_vec())
+}
+
+/// Delete ranges yrs keeps for clocks the document has not received (its pending delete set).
+pub fn pending_deletes(txn: &impl ReadTxn) -> usize {
+    txn.store()
+        .pending_ds()
+        .map_or(0, |ds| ds.iter().map(|(_, r)| r.len()).sum())
 }
 
 fn clock(sv: &StateVector, client: u64) -> u64 {
@@ -264,7 +290,11 @@ impl Gate {
         self.examined += update.len() as u64;
         let sv = txn.state_vector();
         let own = txn.doc().client_id().get();
-        let split = crate::core::split::split_v1(update, limits, Some(own), |c| clock(&sv, c))?;
+        let room = limits
+            .max_pending_deletes
+            .saturating_sub(pending_deletes(txn));
+        let split =
+            crate::core::split::split_v1(update, limits, Some(own), |c| clock(&sv, c), room)?;
         let now = split.now.as_deref().unwrap_or(update);
         // Checked before yrs decodes anything: past the budget the instance would run out of
         // memory (a trap) instead of refusing. Only what is new to the document counts (a
@@ -283,7 +313,14 @@ impl Gate {
         if self.held.contains_key(&own) {
             self.ready.insert(own);
         }
-        let mut applied = Applied::default();
+        let mut applied = Applied {
+            delete_set_at: split.delete_set_at,
+            ..Applied::default()
+        };
+        if split.deletes_cut {
+            log::warn!(target: "ysync::gate", "cut {} delete ranges past the document's clocks: over the cap", split.late_deletes);
+            applied.deletes_cut = Some(split.late_deletes);
+        }
         let (blocks, bytes) = split
             .held
             .iter()
@@ -575,5 +612,142 @@ mod tests {
         assert_eq!(gate.held(), (0, 0));
         let t = dst.get_or_insert_text("t");
         assert_eq!(t.get_string(&dst.transact()), "bab");
+    }
+
+    /// Client 42 writes "abcdef"; client 43, who has it, deletes "b", "d" and "f": three
+    /// ranges of client 42 in a delete set of its own. Returns (42's insert, 43's deletes).
+    fn deletes_of_an_unseen_client() -> (Vec<u8>, Vec<u8>) {
+        let a = Doc::with_client_id(42);
+        let ins = updates_of(
+            &a,
+            |d, _| {
+                d.get_or_insert_text("t")
+                    .insert(&mut d.transact_mut(), 0, "abcdef");
+            },
+            1,
+        );
+        let b = Doc::with_client_id(43);
+        b.transact_mut()
+            .apply_update(Update::decode_v1(&ins[0]).unwrap())
+            .unwrap();
+        let dels = updates_of(
+            &b,
+            |d, _| {
+                let t = d.get_or_insert_text("t");
+                let mut txn = d.transact_mut();
+                for i in [4, 2, 0] {
+                    t.remove_range(&mut txn, i + 1, 1);
+                }
+            },
+            1,
+        );
+        (ins[0].clone(), dels[0].clone())
+    }
+
+    #[test]
+    fn deletes_for_clocks_not_received_are_kept_sent_again_and_applied_later_like_yjs() {
+        let (ins, dels) = deletes_of_an_unseen_client();
+        let dst = Doc::with_client_id(1);
+        let mut gate = Gate::default();
+        let l = Limits::default();
+        let a = gate.apply(&mut dst.transact_mut(), &dels, &l).unwrap();
+        assert_eq!(a.error(), None);
+        assert_eq!(pending_deletes(&dst.transact()), 3);
+        // Yjs's encodeStateAsUpdate writes its pending delete set out again; so does yrs.
+        let full = dst
+            .transact()
+            .encode_state_as_update_v1(&StateVector::default());
+        let sent = Update::decode_v1(&full).unwrap();
+        assert!(sent
+            .delete_set()
+            .contains(&yrs::ID::new(ClientID::new(42), 1)));
+        gate.apply(&mut dst.transact_mut(), &ins, &l).unwrap();
+        let t = dst.get_or_insert_text("t");
+        assert_eq!(t.get_string(&dst.transact()), "ace");
+        assert_eq!(pending_deletes(&dst.transact()), 0);
+    }
+
+    #[test]
+    fn pending_deletes_past_the_cap_are_cut_back_to_the_clocks_the_document_has() {
+        let (ins, dels) = deletes_of_an_unseen_client();
+        let l = Limits {
+            max_pending_deletes: 2,
+            ..Limits::default()
+        };
+        // Three ranges for clocks this document lacks: over a cap of 2, none is kept.
+        let dst = Doc::with_client_id(1);
+        let mut gate = Gate::default();
+        let a = gate.apply(&mut dst.transact_mut(), &dels, &l).unwrap();
+        assert_eq!(a.deletes_cut, Some(3));
+        assert_eq!(
+            a.error(),
+            Some(crate::core::error::SyncError::DeleteLimit { ranges: 3 })
+        );
+        assert_eq!(pending_deletes(&dst.transact()), 0);
+        let full = dst
+            .transact()
+            .encode_state_as_update_v1(&StateVector::default());
+        assert!(Update::decode_v1(&full).unwrap().delete_set().is_empty());
+        gate.apply(&mut dst.transact_mut(), &ins, &l).unwrap();
+        let t = dst.get_or_insert_text("t");
+        assert_eq!(
+            t.get_string(&dst.transact()),
+            "abcdef",
+            "a later sync sends them again"
+        );
+        // With the first four clocks of client 42 in, the ranges at 1 and 3 are within them and
+        // apply; the one at 5 is late, alone under the cap, and kept.
+        let part = Doc::with_client_id(1);
+        let mut gate = Gate::default();
+        let first = Doc::with_client_id(42);
+        let ups = updates_of(
+            &first,
+            |d, _| {
+                d.get_or_insert_text("t")
+                    .insert(&mut d.transact_mut(), 0, "abcd");
+            },
+            1,
+        );
+        gate.apply(&mut part.transact_mut(), &ups[0], &l).unwrap();
+        let a = gate.apply(&mut part.transact_mut(), &dels, &l).unwrap();
+        assert_eq!(a.deletes_cut, None);
+        assert_eq!(pending_deletes(&part.transact()), 1);
+        let t = part.get_or_insert_text("t");
+        assert_eq!(t.get_string(&part.transact()), "ac");
+        // A cap of 0: the late range is cut, the ones within the clocks still apply.
+        let none = Limits {
+            max_pending_deletes: 0,
+            ..Limits::default()
+        };
+        let cut = Doc::with_client_id(1);
+        let mut gate = Gate::default();
+        gate.apply(&mut cut.transact_mut(), &ups[0], &none).unwrap();
+        let a = gate.apply(&mut cut.transact_mut(), &dels, &none).unwrap();
+        assert_eq!(a.deletes_cut, Some(1));
+        assert_eq!(pending_deletes(&cut.transact()), 0);
+        let t = cut.get_or_insert_text("t");
+        assert_eq!(t.get_string(&cut.transact()), "ac");
+    }
+
+    #[test]
+    fn server_ids_keep_only_deletions_within_the_clocks_the_document_has() {
+        let (ins, dels) = deletes_of_an_unseen_client();
+        let at = |u: &[u8]| {
+            let mut gate = Gate::default();
+            let d = Doc::with_client_id(1);
+            let mut txn = d.transact_mut();
+            let at = gate.apply(&mut txn, u, &Limits::default()).unwrap();
+            at.delete_set_at
+        };
+        let c42 = ClientID::new(42);
+        // Nothing of client 42 known: no deletion can ever confirm a local one.
+        let (i, d) = crate::core::split::server_ids(&dels, at(&dels), |_| 0).unwrap();
+        assert!(i.is_empty() && d.is_empty());
+        // Clocks 0..4 known: the ranges at 1 and 3, not the one at 5.
+        let (_, d) = crate::core::split::server_ids(&dels, at(&dels), |_| 4).unwrap();
+        assert!(d.contains(&yrs::ID::new(c42, 1)) && d.contains(&yrs::ID::new(c42, 3)));
+        assert!(!d.contains(&yrs::ID::new(c42, 5)));
+        let (i, d) = crate::core::split::server_ids(&ins, at(&ins), |_| 0).unwrap();
+        assert!(i.contains(&yrs::ID::new(c42, 5)) && d.is_empty());
     }
 }

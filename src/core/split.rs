@@ -22,6 +22,14 @@ pub struct Split {
     pub new_blocks: usize,
     /// See `new_blocks`.
     pub new_bytes: usize,
+    /// Delete ranges that reach past the clocks the document will have once `now` is in
+    /// (yrs keeps them pending, as Yjs does), and whether they were cut back to those clocks
+    /// because there was no room for them.
+    pub late_deletes: usize,
+    /// See `late_deletes`.
+    pub deletes_cut: bool,
+    /// Where the input's delete set starts.
+    pub delete_set_at: usize,
 }
 
 /// One client's blocks past a gap, as an update of their own (no deletions).
@@ -72,11 +80,16 @@ fn write_sections(out: &mut Vec<u8>, bytes: &[u8], sections: &[(u64, &[BlockAt])
 /// later block that overlaps the placeholder's end underflows a clock in yrs (a panic natively,
 /// silent store corruption on wasm32) — found by the `frame` fuzz target. Yjs keeps such
 /// blocks pending instead, which is what holding them does.
+///
+/// Delete ranges past the document's clocks are kept (pending) while they number at most
+/// `delete_room`; past it every one of them is cut back to the clocks the document has, so
+/// that a delete set for clients nobody sent cannot grow the document for good.
 pub fn split_v1(
     bytes: &[u8],
     limits: &Limits,
     own: Option<u64>,
     clock_of: impl Fn(u64) -> u64,
+    delete_room: usize,
 ) -> Result<Split, DecodeError> {
     // Sections without blocks are never visited and have nothing to split.
     let mut sections: Vec<Section> = Vec::new();
@@ -98,6 +111,8 @@ pub fn split_v1(
     let mut held = Vec::new();
     let (mut new_blocks, mut new_bytes) = (0, 0);
     let mut cut = false;
+    // Per client, the clock the document has once `now` is applied.
+    let mut ends: std::collections::BTreeMap<u64, u64> = std::collections::BTreeMap::new();
     for sec in &sections {
         // Only this document writes its own clocks: anything past them is refused whole (Yjs
         // would switch to a new client id; yrs cannot, and such blocks broke its accounting in
@@ -123,6 +138,8 @@ pub fn split_v1(
             end = end.max(clock + len);
             k += 1;
         }
+        let e = ends.entry(sec.client).or_insert(end);
+        *e = (*e).max(end);
         if k > 0 {
             now.push((sec.client, &sec.blocks[..k]));
             let known = clock_of(sec.client);
@@ -144,7 +161,10 @@ pub fn split_v1(
     }
     let now_blocks = now.iter().map(|(_, b)| b.len()).sum();
     let now_clients = now.iter().map(|(c, _)| *c).collect();
-    if !cut {
+    let end_of = |c: u64| ends.get(&c).copied().unwrap_or_else(|| clock_of(c));
+    let late_deletes = late_ranges(&bytes[ds..], &end_of, None)?;
+    let deletes_cut = late_deletes > delete_room;
+    if !cut && !deletes_cut {
         return Ok(Split {
             now: None,
             held: Vec::new(),
@@ -152,11 +172,22 @@ pub fn split_v1(
             now_clients,
             new_blocks,
             new_bytes,
+            late_deletes,
+            deletes_cut,
+            delete_set_at: ds,
         });
     }
     let mut now_bytes = Vec::with_capacity(bytes.len());
-    write_sections(&mut now_bytes, bytes, &now);
-    now_bytes.extend_from_slice(&bytes[ds..]);
+    if cut {
+        write_sections(&mut now_bytes, bytes, &now);
+    } else {
+        now_bytes.extend_from_slice(&bytes[..ds]);
+    }
+    if deletes_cut {
+        late_ranges(&bytes[ds..], &end_of, Some(&mut now_bytes))?;
+    } else {
+        now_bytes.extend_from_slice(&bytes[ds..]);
+    }
     let held = held
         .into_iter()
         .map(|(client, blocks)| {
@@ -181,5 +212,95 @@ pub fn split_v1(
         now_clients,
         new_blocks,
         new_bytes,
+        late_deletes,
+        deletes_cut,
+        delete_set_at: ds,
     })
+}
+
+/// What a checked v1 update whose delete set starts at `delete_set_at` tells about the
+/// server, for acknowledgements: the ids of its blocks (decoded by yrs, held ones included)
+/// and its deletions within the clocks the document has (`clock_of`). A local deletion only
+/// ever targets clocks the document has, so ranges past them can never confirm one, and
+/// keeping them would let a peer grow this set for good (and have yrs decode all of them).
+pub fn server_ids(
+    update: &[u8],
+    delete_set_at: usize,
+    clock_of: impl Fn(u64) -> u64,
+) -> Result<(yrs::IdSet, yrs::IdSet), DecodeError> {
+    use yrs::updates::decoder::Decode;
+    let blocks = update.get(..delete_set_at).unwrap_or(update);
+    let insertions = if blocks.first() == Some(&0) {
+        yrs::IdSet::new()
+    } else {
+        let mut only_blocks = Vec::with_capacity(blocks.len() + 1);
+        only_blocks.extend_from_slice(blocks);
+        only_blocks.push(0);
+        yrs::Update::decode_v1(&only_blocks)
+            .map_err(|e| DecodeError::Yrs(e.to_string()))?
+            .insertions(true)
+    };
+    let mut deletions = yrs::IdSet::new();
+    let mut r = validate::Reader::new(update.get(delete_set_at..).unwrap_or_default());
+    for _ in 0..r.count(2)? {
+        let client = r.client_id()?;
+        let end = clock_of(client);
+        for _ in 0..r.count(2)? {
+            let clock = r.var_u32()?;
+            let len = r.var_u32()?;
+            let upto = (u64::from(clock) + u64::from(len)).min(end);
+            if upto > u64::from(clock) {
+                deletions.insert(
+                    yrs::ID::new(yrs::ClientID::new(client), clock),
+                    (upto - u64::from(clock)) as u32,
+                );
+            }
+        }
+    }
+    Ok((insertions, deletions))
+}
+
+/// Counts the ranges of a checked v1 delete set (`ds`) that reach past `end_of(client)`; with
+/// `out`, also writes the delete set with those ranges cut back to it (ranges wholly past it
+/// dropped, clients left without ranges dropped).
+fn late_ranges(
+    ds: &[u8],
+    end_of: &dyn Fn(u64) -> u64,
+    out: Option<&mut Vec<u8>>,
+) -> Result<usize, DecodeError> {
+    let mut r = validate::Reader::new(ds);
+    let mut late = 0;
+    let mut kept: Vec<(u64, Vec<(u64, u64)>)> = Vec::new();
+    for _ in 0..r.count(2)? {
+        let client = r.client_id()?;
+        let end = end_of(client);
+        let mut ranges = Vec::new();
+        for _ in 0..r.count(2)? {
+            let clock = u64::from(r.var_u32()?);
+            let len = u64::from(r.var_u32()?);
+            if clock + len > end {
+                late += 1;
+                if clock < end && out.is_some() {
+                    ranges.push((clock, end - clock));
+                }
+            } else if out.is_some() {
+                ranges.push((clock, len));
+            }
+        }
+        if out.is_some() && !ranges.is_empty() {
+            kept.push((client, ranges));
+        }
+    }
+    if let Some(out) = out {
+        write_var(out, kept.len() as u64);
+        for (client, ranges) in kept {
+            write_var(out, client);
+            write_var(out, ranges.len() as u64);
+            for (clock, len) in ranges {
+                write_var(out, clock);
+                write_var(out, len);
+            }
+        }
+    }
+    Ok(late)
 }

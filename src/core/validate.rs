@@ -17,6 +17,10 @@ pub struct Limits {
     pub max_held_blocks: usize,
     /// Most bytes of such blocks held at once, per document.
     pub max_held_bytes: usize,
+    /// Most delete ranges a document keeps for clocks it has not received yet (Yjs's pending
+    /// delete set, written out again by every full encoding); ranges past it are cut back to
+    /// the clocks the document has.
+    pub max_pending_deletes: usize,
     /// Deepest nesting of `Any` values (arrays / objects) inside an update.
     pub max_depth: usize,
     /// Largest JSON state of one awareness entry, in bytes.
@@ -32,6 +36,7 @@ impl Default for Limits {
             max_frame: 64 * 1024 * 1024,
             max_held_blocks: 100_000,
             max_held_bytes: 32 * 1024 * 1024,
+            max_pending_deletes: 10_000,
             max_depth: 256,
             max_awareness_state: 64 * 1024,
             max_awareness_clients: crate::core::awareness::MAX_CLIENTS,

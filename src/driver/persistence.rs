@@ -314,6 +314,7 @@ fn apply_rows(core: &Rc<PersistenceCore>, values: &js_sys::Array) -> (usize, usi
     let mut skipped = 0;
     let mut first = None;
     let mut held = (0, 0);
+    let mut cut = 0;
     for why in rejected.into_iter().flatten() {
         match why {
             Error::InvalidUpdate(e) => {
@@ -323,6 +324,7 @@ fn apply_rows(core: &Rc<PersistenceCore>, values: &js_sys::Array) -> (usize, usi
             Error::Sync(SyncError::HeldLimit { blocks, bytes }) => {
                 held = (held.0 + blocks, held.1 + bytes);
             }
+            Error::Sync(SyncError::DeleteLimit { ranges }) => cut += ranges,
             other => core.emit(PersistenceEvent::Error(other)),
         }
     }
@@ -339,6 +341,11 @@ fn apply_rows(core: &Rc<PersistenceCore>, values: &js_sys::Array) -> (usize, usi
             blocks: held.0,
             bytes: held.1,
         })));
+    }
+    if cut > 0 {
+        core.emit(PersistenceEvent::Error(Error::Sync(
+            SyncError::DeleteLimit { ranges: cut },
+        )));
     }
     (values.length() as usize, bytes)
 }
@@ -393,14 +400,11 @@ fn fold_rows(
         for (i, u) in chunk {
             // A row that fails the checks or that yrs refuses counts as invalid: it is reported
             // and kept on disk, never folded away. Blocks past a gap wait in the gate.
-            // Blocks refused over the cap on held blocks keep their row on disk too.
+            // Blocks refused over the cap on held blocks (and delete ranges cut over the cap on
+            // pending deletes) keep their row on disk too.
             match gate.apply(&mut txn, u, &limits) {
                 Err(e) => rejected[*i] = Some(Error::InvalidUpdate(e)),
-                Ok(applied) => {
-                    if let Some((blocks, bytes)) = applied.refused {
-                        rejected[*i] = Some(Error::Sync(SyncError::HeldLimit { blocks, bytes }));
-                    }
-                }
+                Ok(applied) => rejected[*i] = applied.error().map(Error::Sync),
             }
         }
     }

@@ -10,7 +10,6 @@ use yrs::updates::decoder::Decode;
 use yrs::updates::encoder::Encode;
 use yrs::{OffsetKind, Options, ReadTxn, WriteTxn};
 
-use crate::core::error::SyncError;
 use crate::core::origin::Origin;
 use crate::core::validate::{self, Limits};
 use crate::driver::document::{AsDocument, Document};
@@ -247,9 +246,10 @@ impl Doc {
                 .apply(txn, update, &Limits::default())
                 .map_err(ApiError::from)
         });
-        // Blocks past a gap over the cap: the rest is in, these are not (a typed error).
-        let result = result.and_then(|applied| match applied.refused {
-            Some((blocks, bytes)) => Err(ApiError::Sync(SyncError::HeldLimit { blocks, bytes })),
+        // Blocks past a gap or pending deletes over their cap: the rest is in, these are not
+        // (a typed error).
+        let result = result.and_then(|applied| match applied.error() {
+            Some(e) => Err(ApiError::Sync(e)),
             None => Ok(()),
         });
         // Blocks the server, other tabs or storage held that this update filled a gap for, each

@@ -755,9 +755,6 @@ impl Session {
         origin: &str,
     ) -> Result<(IdSet, IdSet), DecodeError> {
         let yrs_err = |e: &dyn std::fmt::Display| DecodeError::Yrs(e.to_string());
-        let u = Update::decode_v1(update).map_err(|e| yrs_err(&e))?;
-        // What the server holds (for acknowledgements), whether or not it all fits now.
-        let ids = (u.insertions(true), u.delete_set().clone());
         let mut gate = self.gate.borrow_mut();
         let applied = {
             let mut txn = self
@@ -769,8 +766,17 @@ impl Session {
         // Blocks other paths held (storage, the app's applyUpdate) that this filled the gap for.
         gate.settle(&self.doc, &self.cfg.limits);
         drop(gate);
-        if let Some((blocks, bytes)) = applied.refused {
-            self.emit(Event::Error(SyncError::HeldLimit { blocks, bytes }));
+        // What the server holds (for acknowledgements), whether or not it all fits now.
+        let sv = self
+            .doc
+            .try_transact()
+            .map_err(|e| yrs_err(&e))?
+            .state_vector();
+        let ids = crate::core::split::server_ids(update, applied.delete_set_at, |c| {
+            u64::from(sv.get(&yrs::ClientID::new(c)))
+        })?;
+        if let Some(e) = applied.error() {
+            self.emit(Event::Error(e));
         }
         Ok(ids)
     }
