@@ -6,6 +6,8 @@ import assert from 'node:assert/strict'
 import { isDeepStrictEqual } from 'node:util'
 import { WebSocketServer, WebSocket } from 'ws'
 import { browserSuite, startYServer, yjsPeer, until, freePort } from './lib.mjs'
+import * as Y from 'yjs'
+import * as awarenessProtocol from 'y-protocols/awareness'
 
 const suite = browserSuite()
 const { cleanups, openPage } = suite
@@ -238,6 +240,36 @@ test("tokenIn: 'protocol' carries the token in Sec-WebSocket-Protocol, never in 
   assert.match(String(msg), /not a valid WebSocket subprotocol/)
   assert.ok(!msg.includes('5ecr3t'), msg)
   assert.ok(!a.log.some((l) => l.includes('5ecr3t')), 'token absent from console output')
+})
+
+test('awareness starts as y-protocols\' does: {} at clock 0, so setLocalStateField works first; peers see no presence until a state is set', async () => {
+  const srv = await server()
+  const room = newRoom('aw0')
+  const a = await openPage()
+  const js = peer(srv.url, room)
+  await js.synced
+  // What y-protocols' own Awareness holds before anything is set, for comparison.
+  const ref = new awarenessProtocol.Awareness(new Y.Doc())
+  const start = await a.page.evaluate(async ({ url, room }) => {
+    const { Doc, WebsocketProvider } = window.ysync
+    window.doc = new Doc()
+    window.provider = new WebsocketProvider(url, room, window.doc, { disableBc: true })
+    await window.provider.whenSynced()
+    const aw = window.provider.awareness
+    return { local: aw.getLocalState(), states: [...aw.getStates()], me: aw.clientID }
+  }, { url: srv.url, room })
+  assert.deepEqual(start.local, ref.getLocalState())
+  assert.deepEqual(start.states, [[start.me, {}]], 'getStates() has our own {} as in y-protocols')
+  ref.destroy()
+  // Our clock-0 {} went out on connect; the Yjs peer, like y-protocols, does not count it.
+  await new Promise((resolve) => setTimeout(resolve, 300))
+  assert.ok(!js.provider.awareness.getStates().has(start.me), 'no presence before a state is set')
+  // The first call an editor binding makes (y-prosemirror, y-codemirror): one field.
+  await a.page.evaluate(() => window.provider.awareness.setLocalStateField('user', { name: 'first' }))
+  await until(() => js.provider.awareness.getStates().get(start.me)?.user?.name === 'first', 5000, 'the field at the Yjs peer')
+  assert.deepEqual(await a.page.evaluate(() => window.provider.awareness.getLocalState()), { user: { name: 'first' } })
+  await a.page.evaluate(() => window.provider.destroy())
+  await until(() => !js.provider.awareness.getStates().has(start.me), 5000, 'gone on destroy')
 })
 
 test('awareness appears, changes, disappears on leave, and expires when not renewed', async () => {

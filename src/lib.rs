@@ -22,9 +22,11 @@
 //! let doc = Doc::new();
 //! let mut session = Session::new(doc.clone(), Config::default(), 0).unwrap();
 //! session.connected(0);
-//! // The first output is the sync step 1 frame to send on the socket.
+//! // After the status event: the sync step 1 frame to send on the socket, then the local
+//! // presence (`{}`, as y-protocols starts with).
 //! assert!(matches!(session.poll_output(0), Some(Output::Event(_))));
 //! assert!(matches!(session.poll_output(0), Some(Output::Transmit(f)) if f[0] == 0));
+//! assert!(matches!(session.poll_output(0), Some(Output::Transmit(f)) if f[0] == 1));
 //! doc.get_or_insert_text("t").insert(&mut doc.transact_mut(), 0, "hi");
 //! assert!(matches!(session.poll_output(0), Some(Output::Transmit(f)) if f[..2] == [0, 2]));
 //! ```

@@ -94,9 +94,21 @@ impl Awareness {
     /// clients at once.
     pub fn new(me: u64, now: u64, outdated_ms: u64, max_clients: usize) -> Self {
         let outdated_ms = outdated_ms.max(10);
+        // As y-protocols' constructor: the local state starts as `{}` at clock 0, so that
+        // `setLocalStateField` works from the start. Peers ignore a first sight at clock 0, so
+        // it is not a presence until the app sets a state (clock 1) or it is renewed.
+        let mut clients = HashMap::new();
+        clients.insert(
+            me,
+            Entry {
+                clock: 0,
+                last_updated: now,
+                state: Some(Arc::from("{}")),
+            },
+        );
         Awareness {
             me,
-            clients: HashMap::new(),
+            clients,
             now,
             next_check: now + outdated_ms / 10,
             outdated_ms,
@@ -148,9 +160,7 @@ impl Awareness {
         let now = self.now;
         let new: Option<Arc<str>> = json.map(Arc::from);
         let mut change = AwarenessChange::default();
-        // The first state has clock 1, every later one (null included) the next. (y-protocols
-        // starts at 0 with `{}` in its constructor: peers ignore a first sight at clock 0, so
-        // its apps' first real state has clock 1 too.)
+        // Every state (null included) has the next clock: the first one set is clock 1.
         let e = self.clients.entry(me);
         let had = match e {
             std::collections::hash_map::Entry::Occupied(mut o) => {
@@ -241,11 +251,13 @@ impl Awareness {
                     }
                 }
                 None => {
-                    if new.is_none() && e.clock == 0 {
-                        // y-protocols ignores a first sight at clock 0 that is already gone.
+                    if e.clock == 0 {
+                        // y-protocols ignores a first sight at clock 0: the `{}` every client
+                        // starts with, sent on connect, is not a presence yet.
                         continue;
                     }
-                    if self.clients.len() >= self.max_clients && !self.forget_one_gone() {
+                    // Remote clients only: our own entry is always there.
+                    if self.clients.len() > self.max_clients && !self.forget_one_gone() {
                         change.refused += 1;
                         continue;
                     }
@@ -372,9 +384,11 @@ mod tests {
         // Equal clock with null: the client left.
         assert_eq!(a.apply(upd(&[(2, 3, "null")])).removed, vec![2]);
         assert_eq!(a.state(2), None);
-        // A first sight of a gone client at clock 0 is not remembered.
+        // A first sight at clock 0 is not remembered, gone or not (the `{}` a client starts
+        // with is not a presence yet).
         assert!(a.apply(upd(&[(7, 0, "null")])).is_empty());
-        assert_eq!(a.clients.len(), 1);
+        assert!(a.apply(upd(&[(8, 0, "{}")])).is_empty());
+        assert_eq!(a.clients.len(), 2, "ours and client 2");
     }
 
     #[test]
@@ -389,15 +403,20 @@ mod tests {
     }
 
     #[test]
-    fn local_clock_starts_at_one_and_counts_every_change() {
+    fn local_state_starts_as_an_empty_object_at_clock_zero_like_y_protocols() {
         let mut a = Awareness::new(1, 0, OUTDATED_MS, MAX_CLIENTS);
-        let (u, c) = a.set_local(Some("{}"));
-        assert_eq!(c.added, vec![1]);
+        assert_eq!(a.local_state().as_deref(), Some("{}"));
+        assert_eq!(a.local_update().clients[&ClientID::new(1)].clock, 0);
+        assert_eq!(a.states(), vec![(1, "{}".to_string())]);
+        let (u, c) = a.set_local(Some("{\"user\":1}"));
+        assert_eq!(c.updated, vec![1]);
         assert_eq!(u.clients[&ClientID::new(1)].clock, 1);
         let (u, c) = a.set_local(None);
         assert_eq!(c.removed, vec![1]);
         assert_eq!(u.clients[&ClientID::new(1)].clock, 2);
         assert_eq!(&*u.clients[&ClientID::new(1)].json, "null");
+        let (_, c) = a.set_local(Some("{}"));
+        assert_eq!(c.added, vec![1]);
     }
 
     #[test]
@@ -456,9 +475,9 @@ mod tests {
         };
         assert_eq!(a.apply(entries(1)).added.len(), n as usize);
         assert_eq!(a.apply(entries(2)).renewed.len(), n as usize);
-        assert_eq!(a.full_update().clients.len(), n as usize);
+        assert_eq!(a.full_update().clients.len(), n as usize + 1, "and ours");
         let (_, gone) = a.on_timeout(OUTDATED_MS);
         assert_eq!(gone.removed.len(), n as usize);
-        assert_eq!(a.states().len(), 0);
+        assert_eq!(a.states().len(), 1, "ours");
     }
 }

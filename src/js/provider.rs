@@ -503,7 +503,7 @@ impl Awareness {
         self.shell.provider.awareness_client_id() as f64
     }
 
-    /// This client's state, or null.
+    /// This client's state: `{}` until one is set (as y-protocols), null once cleared.
     #[wasm_bindgen(js_name = getLocalState, unchecked_return_type = "AwarenessState | null")]
     pub fn get_local_state(&self) -> JsValue {
         self.shell.local_state()

@@ -312,10 +312,11 @@ fn a_status_confirms_only_what_its_frame_carried() {
     // An edit made after the socket opened goes out as an update before that step 2.
     w.edit(a, 0, "online ");
     assert_eq!(w.clients[a].session.unconfirmed().0, 2);
-    // Token, our step 1 and our update reach the server; it answers the token, our step 1
-    // (its step 1 and a step 2) and our update (a status). Our step 2 answering its step 1
-    // leaves after that status arrives, which must not confirm the offline edit.
-    w.step(3);
+    // Token, our step 1, our presence (the `{}` every client starts with) and our update
+    // reach the server; it answers the token, our step 1 (its step 1 and a step 2) and our
+    // update (a status). Our step 2 answering its step 1 leaves after that status arrives,
+    // which must not confirm the offline edit.
+    w.step(4);
     w.step(4);
     assert!(w.clients[a]
         .events
