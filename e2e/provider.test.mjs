@@ -242,7 +242,7 @@ test("tokenIn: 'protocol' carries the token in Sec-WebSocket-Protocol, never in 
   assert.ok(!a.log.some((l) => l.includes('5ecr3t')), 'token absent from console output')
 })
 
-test('awareness starts as y-protocols\' does: {} at clock 0, so setLocalStateField works first; peers see no presence until a state is set', async () => {
+test('awareness starts as y-protocols\' does ({} at clock 0: setLocalStateField works first, peers see no presence until a state is set) and has its doc, states, meta and destroy; root types are one object each', async () => {
   const srv = await server()
   const room = newRoom('aw0')
   const a = await openPage()
@@ -268,7 +268,33 @@ test('awareness starts as y-protocols\' does: {} at clock 0, so setLocalStateFie
   await a.page.evaluate(() => window.provider.awareness.setLocalStateField('user', { name: 'first' }))
   await until(() => js.provider.awareness.getStates().get(start.me)?.user?.name === 'first', 5000, 'the field at the Yjs peer')
   assert.deepEqual(await a.page.evaluate(() => window.provider.awareness.getLocalState()), { user: { name: 'first' } })
+  // What editor bindings read besides: doc, states, meta, one Map across calls (refilled when
+  // presence moves), a destroy event; and one wrapper per root type.
+  js.provider.awareness.setLocalState({ user: { name: 'peer' } })
+  await until(() => a.page.evaluate((id) => window.provider.awareness.getStates().has(id), js.doc.clientID), 5000, 'the peer in the page')
+  const shape = await a.page.evaluate(() => {
+    const aw = window.provider.awareness
+    const m1 = aw.getStates()
+    const same = m1 === aw.getStates() && m1 === aw.states
+    const meta = aw.meta.get(aw.clientID)
+    window.destroyed = []
+    aw.on('destroy', (x) => window.destroyed.push(x === aw))
+    aw.setLocalStateField('user', { name: 'second' })
+    return {
+      same,
+      refilled: m1 === aw.getStates() && m1.get(aw.clientID).user.name === 'second',
+      docId: aw.doc.clientID === window.doc.clientID,
+      sameDoc: aw.doc === aw.doc,
+      clock: meta.clock,
+      lastUpdatedAgoMs: Date.now() - meta.lastUpdated,
+      roots: window.doc.getText('t') === window.doc.getText('t') && window.doc.getMap('m') === window.doc.getMap('m') &&
+        window.doc.getArray('a') === window.doc.getArray('a') && window.doc.getXmlFragment('x') === window.doc.getXmlFragment('x')
+    }
+  })
+  assert.deepEqual({ ...shape, lastUpdatedAgoMs: undefined }, { same: true, refilled: true, docId: true, sameDoc: true, clock: 1, lastUpdatedAgoMs: undefined, roots: true })
+  assert.ok(shape.lastUpdatedAgoMs >= 0 && shape.lastUpdatedAgoMs < 5000, `meta.lastUpdated is Date.now() time (${shape.lastUpdatedAgoMs} ms ago)`)
   await a.page.evaluate(() => window.provider.destroy())
+  assert.deepEqual(await a.page.evaluate(() => window.destroyed), [true], 'awareness destroy event, with the awareness')
   await until(() => !js.provider.awareness.getStates().has(start.me), 5000, 'gone on destroy')
 })
 

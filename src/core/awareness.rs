@@ -79,6 +79,10 @@ pub struct Awareness {
     next_check: u64,
     outdated_ms: u64,
     max_clients: usize,
+    /// Bumped by every call that may change a state or a clock, so that a reader can keep
+    /// what it built from them until it moves (`getStates()` is called on every editor
+    /// redraw).
+    version: u64,
 }
 
 fn entry(clock: u32, state: &Option<Arc<str>>) -> AwarenessUpdateEntry {
@@ -113,7 +117,25 @@ impl Awareness {
             next_check: now + outdated_ms / 10,
             outdated_ms,
             max_clients,
+            version: 0,
         }
+    }
+
+    /// See the `version` field: unchanged means no state and no clock has changed.
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+
+    /// y-protocols' `meta`: every known client's clock and when it was last updated (ms, on
+    /// the clock `now` is given in), by client id.
+    pub fn meta(&self) -> Vec<(u64, u32, u64)> {
+        let mut v: Vec<(u64, u32, u64)> = self
+            .clients
+            .iter()
+            .map(|(c, e)| (*c, e.clock, e.last_updated))
+            .collect();
+        v.sort_unstable_by_key(|(c, ..)| *c);
+        v
     }
 
     /// Sets the current time (ms).
@@ -158,6 +180,7 @@ impl Awareness {
     pub fn set_local(&mut self, json: Option<&str>) -> (AwarenessUpdate, AwarenessChange) {
         let me = self.me;
         let now = self.now;
+        self.version += 1;
         let new: Option<Arc<str>> = json.map(Arc::from);
         let mut change = AwarenessChange::default();
         // Every state (null included) has the next clock: the first one set is clock 1.
@@ -224,6 +247,7 @@ impl Awareness {
     /// refused and counted in [`AwarenessChange::refused`].
     pub fn apply(&mut self, update: AwarenessUpdate) -> AwarenessChange {
         let now = self.now;
+        self.version += 1;
         let mut change = AwarenessChange::default();
         for (client, e) in update.clients {
             let client = client.get();
@@ -296,6 +320,7 @@ impl Awareness {
     /// the clocks are forgotten too: peers show up again as soon as the server re-sends them.
     pub fn remove_remote(&mut self) -> AwarenessChange {
         let me = self.me;
+        self.version += 1;
         let mut removed: Vec<u64> = self
             .clients
             .iter()
@@ -325,6 +350,7 @@ impl Awareness {
             return (None, AwarenessChange::default());
         }
         self.next_check = now + self.outdated_ms / 10;
+        self.version += 1;
         let (me, outdated) = (self.me, self.outdated_ms);
         let mut change = AwarenessChange::default();
         let mut renew = false;
@@ -479,5 +505,27 @@ mod tests {
         let (_, gone) = a.on_timeout(OUTDATED_MS);
         assert_eq!(gone.removed.len(), n as usize);
         assert_eq!(a.states().len(), 1, "ours");
+    }
+
+    #[test]
+    fn version_moves_with_every_change_and_meta_has_clocks() {
+        let mut a = Awareness::new(1, 5, OUTDATED_MS, MAX_CLIENTS);
+        assert_eq!(a.meta(), vec![(1, 0, 5)]);
+        let v = a.version();
+        a.apply(upd(&[(2, 3, "{}")]));
+        assert!(a.version() > v);
+        assert_eq!(a.meta(), vec![(1, 0, 5), (2, 3, 5)]);
+        let v = a.version();
+        a.set_local(Some("{\"n\":1}"));
+        assert!(a.version() > v);
+        let v = a.version();
+        a.remove_remote();
+        assert!(a.version() > v);
+        let v = a.version();
+        a.on_timeout(OUTDATED_MS);
+        assert!(a.version() > v);
+        let v = a.version();
+        let _ = (a.states(), a.meta(), a.local_state());
+        assert_eq!(a.version(), v, "reading moves nothing");
     }
 }

@@ -1113,6 +1113,18 @@ impl WebsocketProvider {
         self.driver.state.borrow().session.awareness().states()
     }
 
+    /// Moves whenever an awareness state or clock may have changed (see
+    /// [`Awareness::version`](crate::core::awareness::Awareness::version)).
+    pub fn awareness_version(&self) -> u64 {
+        self.driver.state.borrow().session.awareness().version()
+    }
+
+    /// Every known client's awareness clock and last update (ms, `performance.now()`'s
+    /// clock), by client id.
+    pub fn awareness_meta(&self) -> Vec<(u64, u32, u64)> {
+        self.driver.state.borrow().session.awareness().meta()
+    }
+
     /// Sends an application message; false when not connected (or the dialect has none).
     pub(crate) fn send_stateless(&self, payload: &str) -> bool {
         let sent = self

@@ -110,36 +110,37 @@ impl Doc {
         self.shared.doc.client_id().get() as f64
     }
 
-    /// The root text named `name` (default `''`, as in Yjs).
-    #[wasm_bindgen(js_name = getText)]
-    pub fn get_text(&self, name: Option<StringArg>) -> ApiResult<YText> {
+    /// The root text named `name` (default `''`, as in Yjs); the same object on every call
+    /// while the app holds one.
+    #[wasm_bindgen(js_name = getText, unchecked_return_type = "Text")]
+    pub fn get_text_js(&self, name: Option<StringArg>) -> ApiResult<JsValue> {
         let name = opt_string(name, "name")?.unwrap_or_default();
-        let text = self.root(|txn| txn.get_or_insert_text(name.as_str()))?;
-        Ok(YText::new(self.shared.clone(), text))
+        self.shared
+            .root_wrapper(0, &name, || Ok(self.root_text(&name)?.into()))
     }
 
     /// The root map named `name` (default `''`).
-    #[wasm_bindgen(js_name = getMap)]
-    pub fn get_map(&self, name: Option<StringArg>) -> ApiResult<YMap> {
+    #[wasm_bindgen(js_name = getMap, unchecked_return_type = "YMap")]
+    pub fn get_map_js(&self, name: Option<StringArg>) -> ApiResult<JsValue> {
         let name = opt_string(name, "name")?.unwrap_or_default();
-        let map = self.root(|txn| txn.get_or_insert_map(name.as_str()))?;
-        Ok(YMap::new(self.shared.clone(), map))
+        self.shared
+            .root_wrapper(1, &name, || Ok(self.root_map(&name)?.into()))
     }
 
     /// The root array named `name` (default `''`).
-    #[wasm_bindgen(js_name = getArray)]
-    pub fn get_array(&self, name: Option<StringArg>) -> ApiResult<YArray> {
+    #[wasm_bindgen(js_name = getArray, unchecked_return_type = "YArray")]
+    pub fn get_array_js(&self, name: Option<StringArg>) -> ApiResult<JsValue> {
         let name = opt_string(name, "name")?.unwrap_or_default();
-        let array = self.root(|txn| txn.get_or_insert_array(name.as_str()))?;
-        Ok(YArray::new(self.shared.clone(), array))
+        self.shared
+            .root_wrapper(2, &name, || Ok(self.root_array(&name)?.into()))
     }
 
     /// The root XML fragment named `name` (default `''`).
-    #[wasm_bindgen(js_name = getXmlFragment)]
-    pub fn get_xml_fragment(&self, name: Option<StringArg>) -> ApiResult<XmlFragment> {
+    #[wasm_bindgen(js_name = getXmlFragment, unchecked_return_type = "XmlFragment")]
+    pub fn get_xml_fragment_js(&self, name: Option<StringArg>) -> ApiResult<JsValue> {
         let name = opt_string(name, "name")?.unwrap_or_default();
-        let xml = self.root(|txn| txn.get_or_insert_xml_fragment(name.as_str()))?;
-        Ok(XmlFragment::new(self.shared.clone(), xml))
+        self.shared
+            .root_wrapper(3, &name, || Ok(self.root_xml(&name)?.into()))
     }
 
     /// Runs `f` in one transaction: observers, `update` and `changes` listeners see all of its
@@ -289,6 +290,52 @@ impl Doc {
     /// The shared state, for providers.
     pub fn shared(&self) -> Rc<DocShared> {
         self.shared.clone()
+    }
+
+    /// `getText` for Rust callers (a new wrapper each call).
+    pub fn get_text(&self, name: Option<StringArg>) -> ApiResult<YText> {
+        self.root_text(&opt_string(name, "name")?.unwrap_or_default())
+    }
+
+    fn root_text(&self, name: &str) -> ApiResult<YText> {
+        let text = self.root(|txn| txn.get_or_insert_text(name))?;
+        Ok(YText::new(self.shared.clone(), text))
+    }
+
+    /// `getMap` for Rust callers (a new wrapper each call).
+    pub fn get_map(&self, name: Option<StringArg>) -> ApiResult<YMap> {
+        self.root_map(&opt_string(name, "name")?.unwrap_or_default())
+    }
+
+    fn root_map(&self, name: &str) -> ApiResult<YMap> {
+        let map = self.root(|txn| txn.get_or_insert_map(name))?;
+        Ok(YMap::new(self.shared.clone(), map))
+    }
+
+    /// `getArray` for Rust callers (a new wrapper each call).
+    pub fn get_array(&self, name: Option<StringArg>) -> ApiResult<YArray> {
+        self.root_array(&opt_string(name, "name")?.unwrap_or_default())
+    }
+
+    fn root_array(&self, name: &str) -> ApiResult<YArray> {
+        let array = self.root(|txn| txn.get_or_insert_array(name))?;
+        Ok(YArray::new(self.shared.clone(), array))
+    }
+
+    /// `getXmlFragment` for Rust callers (a new wrapper each call).
+    pub fn get_xml_fragment(&self, name: Option<StringArg>) -> ApiResult<XmlFragment> {
+        self.root_xml(&opt_string(name, "name")?.unwrap_or_default())
+    }
+
+    fn root_xml(&self, name: &str) -> ApiResult<XmlFragment> {
+        let xml = self.root(|txn| txn.get_or_insert_xml_fragment(name))?;
+        Ok(XmlFragment::new(self.shared.clone(), xml))
+    }
+
+    /// One more JS handle of a document (e.g. `awareness.doc`): the same state, so the same
+    /// document whichever handle is used.
+    pub(crate) fn from_shared(shared: Rc<DocShared>) -> Doc {
+        Doc { shared }
     }
 
     fn root<T>(&self, get: impl FnOnce(&mut yrs::TransactionMut<'_>) -> T) -> ApiResult<T> {

@@ -289,6 +289,7 @@ impl HocuspocusProvider {
     pub fn destroy(&self) {
         if self.shell.destroy() {
             self.shell.listeners.call("destroy", &[]);
+            self.shell.awareness_destroyed(&self.awareness);
             self.shell.listeners.clear();
         }
     }

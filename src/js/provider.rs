@@ -269,6 +269,13 @@ pub(crate) struct Shell {
     pub(crate) listeners: Rc<Listeners>,
     pub(crate) provider: driver::WebsocketProvider,
     doc: Rc<DocShared>,
+    /// What `awareness.getStates()` / `states` and `meta` return: one Map each for the
+    /// provider's life (as y-protocols' own), refilled only when the awareness moved (the
+    /// version it was filled at).
+    states: std::cell::RefCell<(u64, js_sys::Map)>,
+    meta: std::cell::RefCell<(u64, js_sys::Map)>,
+    /// `awareness.doc`: one wrapper of the provider's document.
+    doc_js: std::cell::OnceCell<JsValue>,
 }
 
 /// A running provider as JS sees it: its shell, its `Awareness` and the origin of what it
@@ -305,6 +312,9 @@ impl Shell {
                 listeners: Rc::default(),
                 provider,
                 doc: shared,
+                states: std::cell::RefCell::new((u64::MAX, js_sys::Map::new())),
+                meta: std::cell::RefCell::new((u64::MAX, js_sys::Map::new())),
+                doc_js: std::cell::OnceCell::new(),
             }
         });
         keepalive::keep(&shell);
@@ -343,6 +353,13 @@ impl Shell {
         };
         self.provider.set_local_awareness(json.as_deref());
         Ok(())
+    }
+
+    /// Calls the awareness `destroy` listeners (y-protocols: `[awareness]`), as the provider
+    /// goes and its awareness with it.
+    pub(crate) fn awareness_destroyed(&self, awareness: &JsValue) {
+        self.listeners
+            .call("awareness:destroy", std::slice::from_ref(awareness));
     }
 
     /// Stops the driver and lets the shell go; false if it was stopped already.
@@ -420,6 +437,7 @@ impl WebsocketProvider {
     /// `whenSynced` / `whenAcknowledged` promises are rejected.
     pub fn destroy(&self) {
         if self.shell.destroy() {
+            self.shell.awareness_destroyed(&self.awareness);
             self.shell.listeners.clear();
         }
     }
@@ -534,24 +552,76 @@ impl Awareness {
         self.set_local_state(state)
     }
 
-    /// Every known state, as `Map<clientID, state>`.
+    /// Every known state, ours included, as `Map<clientID, state>`: the same Map on every
+    /// call, refilled when presence changed (y-protocols' `states`; editor bindings call this
+    /// on every redraw).
     #[wasm_bindgen(js_name = getStates, unchecked_return_type = "Map<number, AwarenessState>")]
     pub fn get_states(&self) -> js_sys::Map {
-        let m = js_sys::Map::new();
-        for (c, json) in self.shell.provider.awareness_states() {
-            // States were checked as JSON (and for size) when they arrived.
-            if let Ok(v) = js_sys::JSON::parse(&json) {
-                m.set(&JsValue::from_f64(c as f64), &v);
+        let version = self.shell.provider.awareness_version();
+        let mut cache = self.shell.states.borrow_mut();
+        if cache.0 != version {
+            cache.1.clear();
+            for (c, json) in self.shell.provider.awareness_states() {
+                // States were checked as JSON (and for size) when they arrived.
+                if let Ok(v) = js_sys::JSON::parse(&json) {
+                    cache.1.set(&JsValue::from_f64(c as f64), &v);
+                }
             }
+            cache.0 = version;
         }
-        m
+        cache.1.clone()
     }
 
-    /// `on('change' | 'update', ({ added, updated, removed }, origin) => …)`.
+    /// The same Map as `getStates()`.
+    #[wasm_bindgen(getter, unchecked_return_type = "Map<number, AwarenessState>")]
+    pub fn states(&self) -> js_sys::Map {
+        self.get_states()
+    }
+
+    /// y-protocols' `meta`: per known client, `{ clock, lastUpdated }` (`lastUpdated` in
+    /// `Date.now()` milliseconds). The same Map on every call, refilled when presence moved.
+    #[wasm_bindgen(
+        getter,
+        unchecked_return_type = "Map<number, { clock: number; lastUpdated: number }>"
+    )]
+    pub fn meta(&self) -> js_sys::Map {
+        let version = self.shell.provider.awareness_version();
+        let mut cache = self.shell.meta.borrow_mut();
+        if cache.0 != version {
+            cache.1.clear();
+            // The core's times are on performance.now()'s clock; y-protocols' on Date.now()'s.
+            let offset = js_sys::Date::now() - crate::web::clock::now_f64();
+            for (c, clock, at) in self.shell.provider.awareness_meta() {
+                let entry = obj(&[
+                    ("clock", JsValue::from_f64(f64::from(clock))),
+                    (
+                        "lastUpdated",
+                        JsValue::from_f64((at as f64 + offset).round()),
+                    ),
+                ]);
+                cache.1.set(&JsValue::from_f64(c as f64), &entry);
+            }
+            cache.0 = version;
+        }
+        cache.1.clone()
+    }
+
+    /// The document this presence belongs to (y-protocols' `awareness.doc`; bindings read
+    /// `awareness.doc.clientID`).
+    #[wasm_bindgen(getter, unchecked_return_type = "Doc")]
+    pub fn doc(&self) -> JsValue {
+        self.shell
+            .doc_js
+            .get_or_init(|| Doc::from_shared(self.shell.doc.clone()).into())
+            .clone()
+    }
+
+    /// `on('change' | 'update', ({ added, updated, removed }, origin) => …)`, and
+    /// `on('destroy', (awareness) => …)` when the provider (and its presence) is destroyed.
     pub fn on(&self, event: &str, f: js_sys::Function) -> ApiResult<()> {
-        if event != "change" && event != "update" {
+        if !matches!(event, "change" | "update" | "destroy") {
             return Err(ApiError::InvalidArgument(format!(
-                "unknown awareness event '{event}' (expected 'change' or 'update')"
+                "unknown awareness event '{event}' (expected 'change', 'update' or 'destroy')"
             )));
         }
         self.shell.listeners.add(&format!("awareness:{event}"), f);

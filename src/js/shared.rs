@@ -187,9 +187,35 @@ pub struct DocShared {
     /// The document as the provider and the persistence drivers see it (the same yrs
     /// document, its one gate, the attached storage).
     pub document: Rc<Document>,
+    /// Root wrappers handed out, by kind and name, held weakly: `getText('t')` returns the
+    /// same object while the app keeps one (identity checks, as with Yjs), without the
+    /// document keeping its wrappers alive (they hold the document: a cycle through JS that
+    /// no garbage collector could see).
+    roots: RefCell<HashMap<(u8, String), js_sys::WeakRef>>,
 }
 
 impl DocShared {
+    /// The root wrapper of `kind` named `name` handed out before, if JS still holds it; else
+    /// the one `make` builds, remembered.
+    pub(crate) fn root_wrapper(
+        &self,
+        kind: u8,
+        name: &str,
+        make: impl FnOnce() -> ApiResult<JsValue>,
+    ) -> ApiResult<JsValue> {
+        let key = (kind, name.to_owned());
+        let alive = self.roots.borrow().get(&key).and_then(|w| w.deref());
+        if let Some(obj) = alive {
+            return Ok(obj.into());
+        }
+        // No borrow held: making a root may flush events to JS.
+        let v = make()?;
+        if let Some(o) = wasm_bindgen::JsCast::dyn_ref::<js_sys::Object>(&v) {
+            self.roots.borrow_mut().insert(key, js_sys::WeakRef::new(o));
+        }
+        Ok(v)
+    }
+
     pub(crate) fn new(doc: yrs::Doc) -> ApiResult<Rc<Self>> {
         let hub: Rc<Hub> = Rc::default();
         let document = Rc::new(Document::new(doc.clone()).map_err(|_| ApiError::Busy)?);
@@ -222,6 +248,7 @@ impl DocShared {
             observers: RefCell::default(),
             graveyard: RefCell::default(),
             document,
+            roots: RefCell::default(),
         });
         *shared.hub.shared.borrow_mut() = Rc::downgrade(&shared);
         // Drivers deliver the document's events before their own.
