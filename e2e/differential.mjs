@@ -23,12 +23,12 @@ function hocuspocusPeer (url, name) {
     doc,
     provider,
     synced,
-    // Its connect() right after disconnect() does nothing (the socket still reads as
-    // connected until it has closed): wait for the close first.
+    // Its disconnect() while the socket is still connecting makes ws throw (uncaught), and its
+    // connect() right after disconnect() does nothing (the socket still reads as connected
+    // until it has closed): wait for the connection, then for the close.
     async reconnect (whileOffline) {
-      const closed = socket.status !== 'connected'
-        ? null
-        : new Promise((resolve) => { const done = () => { socket.off('disconnect', done); resolve() }; socket.on('disconnect', done) })
+      await until(() => socket.status === 'connected', 10_000, 'the Hocuspocus peer connected')
+      const closed = new Promise((resolve) => { const done = () => { socket.off('disconnect', done); resolve() }; socket.on('disconnect', done) })
       provider.disconnect()
       whileOffline()
       await closed
