@@ -179,19 +179,27 @@ function syncFrame (type, update) {
   return encoding.toUint8Array(e)
 }
 
-test('updates past a gap: 10,000 from a server and 4,000 through applyUpdate cost flat work, a good update still applies at once, a huge gapped frame is refused with HELD_LIMIT', async () => {
-  // A hostile server: it syncs (step 2 of an empty document), then sends what the test says.
+/**
+ * A page whose provider is synced with a hostile server that sends step 2 of an empty document,
+ * then what the test says (`conns[0].send`); the provider's error codes collect in
+ * `window.errors`.
+ */
+async function pageOnHostileServer (name) {
   const server = await hostileServer((ws) => ws.send(syncFrame(1, Uint8Array.of(0, 0))))
-  const { url, conns } = server
   const { page, context, log } = await openInteropPage(browser, web.url)
-  await page.evaluate(async ({ url }) => {
+  await page.evaluate(async ({ url, name }) => {
     const { Doc, WebsocketProvider } = window.ysync
     window.doc = new Doc()
-    window.provider = new WebsocketProvider(url, 'gap', window.doc, { disableBc: true })
+    window.provider = new WebsocketProvider(url, name, window.doc, { disableBc: true })
     window.errors = []
     window.provider.on('error', (e) => window.errors.push(e.code))
     await window.provider.whenSynced()
-  }, { url })
+  }, { url: server.url, name })
+  return { server, conns: server.conns, page, context, log }
+}
+
+test('updates past a gap: 10,000 from a server and 4,000 through applyUpdate cost flat work, a good update still applies at once, a huge gapped frame is refused with HELD_LIMIT', async () => {
+  const { server, conns, page, context, log } = await pageOnHostileServer('gap')
   const rows = []
   const measure = async (what, run, done) => {
     await watchStalls(page)
@@ -284,17 +292,7 @@ function deleteSet (first, clients, ranges) {
 }
 
 test('delete sets for clocks never received: kept and sent again like Yjs up to the cap, a 12 MB one cut with HELD_LIMIT, later updates unaffected', async () => {
-  const server = await hostileServer((ws) => ws.send(syncFrame(1, Uint8Array.of(0, 0))))
-  const { url, conns } = server
-  const { page, context, log } = await openInteropPage(browser, web.url)
-  await page.evaluate(async ({ url }) => {
-    const { Doc, WebsocketProvider } = window.ysync
-    window.doc = new Doc()
-    window.provider = new WebsocketProvider(url, 'deletes', window.doc, { disableBc: true })
-    window.errors = []
-    window.provider.on('error', (e) => window.errors.push(e.code))
-    await window.provider.whenSynced()
-  }, { url })
+  const { server, conns, page, context, log } = await pageOnHostileServer('deletes')
   const wasm = () => page.evaluate(() => window.wasmExports.memory.buffer.byteLength / 2 ** 20)
   const encoded = () => page.evaluate(() => window.ysync.encodeStateAsUpdate(window.doc).length)
   const rows = []
