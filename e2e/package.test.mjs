@@ -4,7 +4,7 @@
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { execFileSync, spawnSync } from 'node:child_process'
-import { cpSync, mkdtempSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { cpSync, mkdtempSync, mkdirSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { build } from 'vite'
@@ -22,6 +22,8 @@ before(async () => {
   mkdirSync(dest, { recursive: true })
   execFileSync('tar', ['-xzf', join(app, tgz), '-C', dest, '--strip-components=1'])
   cpSync(join(here, 'package'), app, { recursive: true })
+  // The app's own yjs, for the ysync/yjs entry (a peer dependency).
+  symlinkSync(join(repoRoot, 'node_modules', 'yjs'), join(app, 'node_modules', 'yjs'))
   browser = await launchBrowser()
 })
 
@@ -31,21 +33,29 @@ after(async () => {
   if (app) rmSync(app, { recursive: true, force: true })
 })
 
-test('the packed package: ESM, exports, types, no side effects, README, and the files it needs', () => {
+test('the packed package: ESM, exports, types, side effects only in the yjs entry, README, and the files it needs', () => {
   const dir = join(app, 'node_modules', 'ysync')
   const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'))
   assert.equal(pkg.name, 'ysync')
   assert.equal(pkg.type, 'module')
-  assert.equal(pkg.sideEffects, false)
+  assert.deepEqual(pkg.sideEffects, ['./yjs.js'], 'only the yjs entry runs code on import')
+  assert.deepEqual(pkg.exports['./yjs'], { types: './yjs.d.ts', default: './yjs.js' })
+  assert.equal(pkg.peerDependencies.yjs, '^13.6.0')
+  assert.equal(pkg.peerDependenciesMeta.yjs.optional, true)
   assert.equal(pkg.types, './ysync.d.ts')
   assert.deepEqual(pkg.exports['.'], { types: './ysync.d.ts', default: './ysync.js' })
   const files = readdirSync(dir)
-  for (const f of ['ysync.js', 'ysync.d.ts', 'ysync_bg.wasm', 'README.md', 'snippets', 'package.json']) assert.ok(files.includes(f), f)
+  for (const f of ['ysync.js', 'ysync.d.ts', 'yjs.js', 'yjs.d.ts', 'ysync_bg.wasm', 'README.md', 'snippets', 'package.json']) assert.ok(files.includes(f), f)
   assert.match(readFileSync(join(dir, 'README.md'), 'utf8'), /await init\(\)/)
 })
 
 const tsc = (project) => spawnSync(process.execPath, [join(here, '../node_modules/typescript/bin/tsc'), ...project], { cwd: app, encoding: 'utf8' })
 const tsFlags = ['--strict', '--noEmit', '--target', 'es2022', '--module', 'esnext', '--moduleResolution', 'bundler', '--lib', 'es2022,dom']
+
+test('the ysync/yjs typings take the app\'s Y.Doc (tsc --strict)', () => {
+  const ok = tsc([...tsFlags, 'consumer-yjs.ts'])
+  assert.equal(ok.status, 0, ok.stdout + ok.stderr)
+})
 
 test('a TypeScript consumer compiles with tsc --strict; misuse does not', () => {
   const ok = tsc([...tsFlags, 'consumer.ts'])

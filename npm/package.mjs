@@ -22,12 +22,18 @@ const pkg = {
   types: './ysync.d.ts',
   exports: {
     '.': { types: './ysync.d.ts', default: './ysync.js' },
+    // y-websocket's / y-indexeddb's classes over the app's own Y.Doc (npm/yjs.js).
+    './yjs': { types: './yjs.d.ts', default: './yjs.js' },
     './ysync_bg.wasm': './ysync_bg.wasm',
     './package.json': './package.json'
   },
-  files: ['ysync_bg.wasm', 'ysync_bg.wasm.d.ts', 'ysync.js', 'ysync.d.ts', 'snippets', 'README.md'],
-  // Importing the package only defines classes and functions; nothing runs until init().
-  sideEffects: false,
+  files: ['ysync_bg.wasm', 'ysync_bg.wasm.d.ts', 'ysync.js', 'ysync.d.ts', 'yjs.js', 'yjs.d.ts', 'snippets', 'README.md'],
+  // Importing the main entry only defines classes and functions; nothing runs until init().
+  // The yjs entry loads the wasm module when imported (its users never call init()).
+  sideEffects: ['./yjs.js'],
+  // The app's own Yjs, for the yjs entry only: never bundled.
+  peerDependencies: { yjs: '^13.6.0' },
+  peerDependenciesMeta: { yjs: { optional: true } },
   keywords: ['yjs', 'crdt', 'collaboration', 'websocket', 'indexeddb', 'wasm', 'offline']
 }
 writeFileSync(file, JSON.stringify(pkg, null, 2) + '\n')
@@ -38,6 +44,8 @@ writeFileSync(file, JSON.stringify(pkg, null, 2) + '\n')
 const dts = root + 'pkg/ysync.d.ts'
 writeFileSync(dts, readFileSync(dts, 'utf8').replace(/^ *\[Symbol\.dispose\]\(\): void;\n/gm, ''))
 copyFileSync(root + 'npm/README.md', root + 'pkg/README.md')
+copyFileSync(root + 'npm/yjs.js', root + 'pkg/yjs.js')
+copyFileSync(root + 'npm/yjs.d.ts', root + 'pkg/yjs.d.ts')
 
 // Cargo's `strip` removes rustc's symbol names, but wasm-bindgen writes a `name` section for its
 // own shims and a `producers` section; the browser needs neither (issue #5; their size is in

@@ -293,8 +293,21 @@ impl Gate {
         let room = limits
             .max_pending_deletes
             .saturating_sub(pending_deletes(txn));
-        let split =
-            crate::core::split::split_v1(update, limits, Some(own), |c| clock(&sv, c), room)?;
+        // A bridge's update is the app's own Yjs document writing this client id: the one
+        // writer of its clocks, so not refused as another replica using them.
+        let bridged = matches!(
+            origin
+                .as_deref()
+                .and_then(crate::core::origin::Origin::parse),
+            Some(crate::core::origin::Origin::Bridge(_))
+        );
+        let split = crate::core::split::split_v1(
+            update,
+            limits,
+            (!bridged).then_some(own),
+            |c| clock(&sv, c),
+            room,
+        )?;
         let now = split.now.as_deref().unwrap_or(update);
         // Checked before yrs decodes anything: past the budget the instance would run out of
         // memory (a trap) instead of refusing. Only what is new to the document counts (a
@@ -444,6 +457,46 @@ mod tests {
         gate.apply(&mut dst.transact_mut(), &up[0], &l).unwrap();
         assert_eq!(gate.held(), (0, 0));
         gate.apply(&mut dst.transact_mut(), &up[0], &l).unwrap();
+    }
+
+    #[test]
+    fn only_a_bridge_writes_this_documents_own_clocks() {
+        // The app's Yjs document and its replica share client id 7.
+        let app = Doc::with_client_id(7);
+        let ups = updates_of(
+            &app,
+            |d, i| {
+                d.get_or_insert_text("t")
+                    .insert(&mut d.transact_mut(), i as u32, "a");
+            },
+            3,
+        );
+        let replica = Doc::with_client_id(7);
+        let mut gate = Gate::default();
+        let l = Limits::default();
+        let bridge = crate::core::origin::Origin::Bridge(1).encode();
+        for u in &ups[..2] {
+            gate.apply(&mut replica.transact_mut_with(bridge.as_str()), u, &l)
+                .unwrap();
+        }
+        assert_eq!(
+            replica
+                .get_or_insert_text("t")
+                .get_string(&replica.transact()),
+            "aa"
+        );
+        // The same bytes from anywhere else are another replica using this client id.
+        let server = crate::core::origin::Origin::Server(1).encode();
+        let err = gate
+            .apply(&mut replica.transact_mut_with(server.as_str()), &ups[2], &l)
+            .unwrap_err();
+        assert!(matches!(err, DecodeError::OwnClientId), "{err:?}");
+        gate.apply(&mut replica.transact_mut_with(bridge.as_str()), &ups[2], &l)
+            .unwrap();
+        assert_eq!(
+            replica.transact().state_vector(),
+            app.transact().state_vector()
+        );
     }
 
     fn map_sets(client: u64, n: usize) -> Vec<Vec<u8>> {

@@ -20,6 +20,9 @@ pub enum Origin {
     /// A persistence picking up rows other tabs stored: new to this document, so sent on (the
     /// tab that wrote them may have closed before it could).
     TabRows(u64),
+    /// A bridge applying an edit the app made on its own Yjs document: a local edit, made
+    /// under this document's client id by the replica it mirrors.
+    Bridge(u64),
 }
 
 const PREFIX: &str = "ysync-";
@@ -27,13 +30,14 @@ const PREFIX: &str = "ysync-";
 /// Makes an origin of one kind from its number.
 type Make = fn(u64) -> Origin;
 
-const KINDS: [(&str, Make); 6] = [
+const KINDS: [(&str, Make); 7] = [
     ("app-", Origin::App),
     ("apply-", Origin::Applied),
     ("server-", Origin::Server),
     ("tab-", Origin::Tab),
     ("restore-", Origin::Restore),
     ("rows-", Origin::TabRows),
+    ("yjs-", Origin::Bridge),
 ];
 
 static NEXT: AtomicU64 = AtomicU64::new(1);
@@ -52,6 +56,7 @@ impl Origin {
             Origin::Tab(n) => ("tab-", n),
             Origin::Restore(n) => ("restore-", n),
             Origin::TabRows(n) => ("rows-", n),
+            Origin::Bridge(n) => ("yjs-", n),
         }
     }
 
@@ -76,11 +81,15 @@ impl Origin {
     }
 
     /// Whether a transaction with `origin` is a local edit, as Yjs's `transaction.local`: no
-    /// origin, an app's `transact`, or an origin the app gave yrs itself (undo included).
+    /// origin, an app's `transact`, an edit of the app's Yjs document, or an origin the app
+    /// gave yrs itself (undo included).
     pub fn is_local(origin: Option<&[u8]>) -> bool {
         match origin {
             None => true,
-            Some(o) => matches!(Origin::parse(o), Some(Origin::App(_)) | None),
+            Some(o) => matches!(
+                Origin::parse(o),
+                Some(Origin::App(_) | Origin::Bridge(_)) | None
+            ),
         }
     }
 
@@ -124,6 +133,9 @@ mod tests {
         assert!(Origin::is_local(None));
         assert!(Origin::is_local(Some(b"my-app")));
         assert!(Origin::is_local(Some(Origin::App(3).encode().as_bytes())));
+        assert!(Origin::is_local(Some(
+            Origin::Bridge(3).encode().as_bytes()
+        )));
         for remote in [
             Origin::Applied(1),
             Origin::Server(1),

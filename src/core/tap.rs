@@ -50,6 +50,8 @@ pub struct Tap {
     key: String,
     consumers: Rc<RefCell<Vec<(u64, Consumer)>>>,
     next: std::cell::Cell<u64>,
+    /// The update of the next transaction to commit, when its maker already has it.
+    given: Rc<RefCell<Option<Rc<[u8]>>>>,
 }
 
 /// The document had a transaction open, so the tap could not subscribe to it.
@@ -64,7 +66,11 @@ impl Tap {
         let key = format!("ysync-tap-{}", crate::core::origin::next_number());
         let consumers: Rc<RefCell<Vec<(u64, Consumer)>>> = Rc::default();
         let list = Rc::downgrade(&consumers);
+        let given: Rc<RefCell<Option<Rc<[u8]>>>> = Rc::default();
+        let gift = Rc::downgrade(&given);
         doc.observe_transaction_cleanup(key.as_str(), move |txn, _| {
+            // Only ever for the transaction it was given for.
+            let given = gift.upgrade().and_then(|g| g.borrow_mut().take());
             let Some(list) = list.upgrade() else { return };
             // A transaction that changed nothing is no update (yrs still calls its observers).
             if !crate::core::changed(txn) {
@@ -78,7 +84,7 @@ impl Tap {
             let tapped = Tapped {
                 txn,
                 origin: txn.origin().and_then(|o| Origin::parse(o.as_ref())),
-                update: OnceCell::new(),
+                update: given.map_or_else(OnceCell::new, OnceCell::from),
             };
             for f in fs {
                 f(&tapped);
@@ -90,7 +96,21 @@ impl Tap {
             key,
             consumers,
             next: std::cell::Cell::new(1),
+            given,
         })
+    }
+
+    /// Says that the transaction about to commit has `update` as its v1 update: consumers get
+    /// these bytes instead of a new encoding. For a bridge whose transaction applied exactly
+    /// the update the app's Yjs document made (encoded once already, by Yjs). Forgotten
+    /// after that transaction, whether or not it changed anything.
+    pub fn give(&self, update: Rc<[u8]>) {
+        *self.given.borrow_mut() = Some(update);
+    }
+
+    /// Forgets a given update that no commit took (the transaction failed to open).
+    pub fn forget_given(&self) {
+        self.given.borrow_mut().take();
     }
 
     /// Adds a consumer; it is called for every transaction that changes the document until
@@ -160,6 +180,29 @@ mod tests {
             .unwrap();
         let t2 = other.get_or_insert_text("t");
         assert_eq!(yrs::GetString::get_string(&t2, &other.transact()), "hi");
+    }
+
+    #[test]
+    fn a_given_update_is_what_consumers_get_for_that_transaction_only() {
+        let doc = yrs::Doc::new();
+        let tap = Tap::attach(&doc).unwrap();
+        let seen: Rc<RefCell<Vec<Rc<[u8]>>>> = Rc::default();
+        let s = seen.clone();
+        tap.add(move |t| s.borrow_mut().push(t.update()));
+        let text = doc.get_or_insert_text("t");
+        let given: Rc<[u8]> = Rc::from(&b"as made elsewhere"[..]);
+        tap.give(given.clone());
+        text.insert(&mut doc.transact_mut(), 0, "a");
+        text.insert(&mut doc.transact_mut(), 1, "b");
+        // An empty transaction takes the gift too: it never reaches a later one.
+        tap.give(given.clone());
+        drop(doc.transact_mut());
+        text.insert(&mut doc.transact_mut(), 2, "c");
+        let seen = seen.borrow();
+        assert_eq!(seen.len(), 3);
+        assert!(Rc::ptr_eq(&seen[0], &given), "no new encoding");
+        assert!(!Rc::ptr_eq(&seen[1], &given) && !Rc::ptr_eq(&seen[2], &given));
+        assert_ne!(&seen[2][..], &given[..]);
     }
 
     #[test]

@@ -19,3 +19,4 @@ pub mod ts;
 pub mod types;
 pub mod undo;
 pub mod value;
+pub mod yjs;

@@ -26,6 +26,9 @@ pub(crate) enum Queued {
     Changes(js_sys::Array, JsValue),
     /// One observer with its arguments.
     Call(js_sys::Function, js_sys::Array),
+    /// Rust work that calls JS, built when it runs (what it reads may have moved on since it
+    /// was queued).
+    Run(Box<dyn FnOnce() -> Result<(), JsValue>>),
 }
 
 /// JS values standing for transaction origins. yrs origins are bytes; JS origins are any value,
@@ -318,6 +321,12 @@ impl DocShared {
                 }
                 Queued::Call(f, args) => {
                     if let Err(e) = f.apply(&JsValue::NULL, &args) {
+                        first_err.get_or_insert(e);
+                    }
+                    continue;
+                }
+                Queued::Run(f) => {
+                    if let Err(e) = f() {
                         first_err.get_or_insert(e);
                     }
                     continue;

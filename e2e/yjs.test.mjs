@@ -1,0 +1,176 @@
+// ysync/yjs: a Yjs app's own Y.Doc synced and stored by ysync. One app (e2e/yjs-app/app.js),
+// built with Vite twice: on ysync/yjs, and with its two import lines switched back to
+// y-websocket + y-indexeddb. The same steps run on both against a real y-websocket server and
+// a node Yjs peer, and give the same results; ysync's own promises are checked on the first.
+import { test, before, after } from 'node:test'
+import assert from 'node:assert/strict'
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { build } from 'vite'
+import { repoRoot, startStatic, launchBrowser, startYServer, yjsPeer, until } from './lib.mjs'
+
+const source = readFileSync(join(repoRoot, 'e2e/yjs-app/app.js'), 'utf8')
+const switched = source
+  .replace("import { WebsocketProvider } from 'ysync/yjs'", "import { WebsocketProvider } from 'y-websocket'")
+  .replace("import { IndexeddbPersistence } from 'ysync/yjs'", "import { IndexeddbPersistence } from 'y-indexeddb'")
+const variants = { ysync: source, yjs: switched }
+const out = join(repoRoot, 'e2e/artifacts/yjs-app')
+let browser, server, web
+
+before(async () => {
+  rmSync(out, { recursive: true, force: true })
+  for (const [name, code] of Object.entries(variants)) {
+    const dir = join(out, 'src-' + name)
+    mkdirSync(dir, { recursive: true })
+    writeFileSync(join(dir, 'app.js'), code)
+    writeFileSync(join(dir, 'index.html'), '<!doctype html><title>yjs app</title><link rel="icon" href="data:,"><script type="module" src="./app.js"></script>\n')
+    await build({
+      root: dir,
+      base: './',
+      logLevel: 'warn',
+      resolve: {
+        alias: [
+          { find: /^ysync\/yjs$/, replacement: join(repoRoot, 'pkg/yjs.js') },
+          { find: /^ysync$/, replacement: join(repoRoot, 'pkg/ysync.js') }
+        ],
+        dedupe: ['yjs']
+      },
+      build: { outDir: join(out, name), emptyOutDir: true, target: 'es2022' }
+    })
+  }
+  web = await startStatic(out)
+  server = await startYServer()
+  browser = await launchBrowser()
+})
+
+after(async () => {
+  await browser?.close()
+  await server?.stop()
+  await web?.stop()
+})
+
+test('the switch is the two import lines, nothing else', () => {
+  const a = source.split('\n')
+  const b = switched.split('\n')
+  assert.equal(a.length, b.length)
+  const differ = a.filter((l, i) => l !== b[i])
+  assert.deepEqual(differ, ["import { WebsocketProvider } from 'ysync/yjs'", "import { IndexeddbPersistence } from 'ysync/yjs'"])
+})
+
+async function open (context, variant, room, { offline = false } = {}) {
+  const page = await context.newPage()
+  const problems = []
+  page.on('pageerror', (e) => problems.push(String(e)))
+  page.on('console', (m) => { if (m.type() === 'error') problems.push(m.text()) })
+  const q = new URLSearchParams({ room, server: server.url, offline: offline ? '1' : '0' })
+  await page.goto(`${web.url}/${variant}/index.html?${q}`)
+  await page.waitForFunction(() => window.appReady !== undefined, null, { timeout: 20_000 })
+  assert.equal(await page.evaluate(() => window.appReady), true, 'whenSynced resolves with the persistence')
+  return { page, problems }
+}
+
+const pageText = (page) => page.evaluate(() => window.app.text.toString())
+
+/** The same steps on either build; returns what they observed. */
+async function scenario (variant) {
+  const room = `yjs-${variant}-${Date.now()}`
+  const context = await browser.newContext()
+  const peer = yjsPeer(server.url, room)
+  await peer.synced
+  const { page, problems } = await open(context, variant, room)
+  await page.waitForFunction(() => window.app.provider.synced === true, null, { timeout: 10_000 })
+  const r = {}
+  // Typing and deletes both ways.
+  await page.evaluate(() => { const t = window.app.text; t.insert(0, 'hello world'); t.delete(5, 6); t.insert(5, '!') })
+  await until(() => peer.doc.getText('note').toString() === 'hello!', 5000, 'the peer to get the page\'s edits')
+  peer.doc.getText('note').insert(0, '>> ')
+  peer.doc.getText('note').delete(5, 1)
+  await until(async () => (await pageText(page)) === peer.doc.getText('note').toString(), 5000, 'the page to get the peer\'s edits')
+  r.text = await pageText(page)
+  r.origins = await page.evaluate(() => [...new Set(window.app.updates)].sort())
+  // Concurrent typing converges.
+  await page.evaluate(() => { for (let i = 0; i < 300; i++) window.app.text.insert(i % 7, 'a') })
+  for (let i = 0; i < 300; i++) peer.doc.getText('note').insert(i % 5, 'b')
+  await until(async () => (await pageText(page)) === peer.doc.getText('note').toString(), 10_000, 'convergence')
+  r.converged = (await pageText(page)).length
+  r.clientIDs = await page.evaluate(() => window.app.provider.awareness.clientID === window.app.ydoc.clientID)
+  // y-indexeddb writes after the fact and has no promise for it: a page closed at once loses
+  // its last edits there (ysync's are written before \`whenPersisted\` resolves).
+  await new Promise((res) => setTimeout(res, 800))
+  await page.close()
+  // An offline edit survives a reload from IndexedDB, then reaches the peer.
+  const off = await open(context, variant, room, { offline: true })
+  const stored = await pageText(off.page)
+  r.restored = stored === peer.doc.getText('note').toString()
+  r.restoreUpdates = await off.page.evaluate(() => window.app.updates.filter((o) => o === 'persistence').length)
+  await off.page.evaluate(() => { for (let i = 0; i < 20; i++) window.app.text.insert(0, 'o') })
+  // y-indexeddb has no promise for "stored"; both write within a few hundred ms.
+  await new Promise((res) => setTimeout(res, 800))
+  await off.page.close()
+  const back = await open(context, variant, room)
+  r.offlineEditReloaded = (await pageText(back.page)).startsWith('o'.repeat(20))
+  await until(() => peer.doc.getText('note').toString().startsWith('o'.repeat(20)), 10_000, 'the offline edit to reach the peer (' + variant + ')')
+  r.problems = [...problems, ...off.problems, ...back.problems]
+  await back.page.close()
+  await context.close()
+  peer.destroy()
+  return r
+}
+
+test('a Yjs app on ysync/yjs and on y-websocket + y-indexeddb gives the same results', async () => {
+  const onYsync = await scenario('ysync')
+  const onYjs = await scenario('yjs')
+  assert.deepEqual(onYsync, onYjs)
+  assert.equal(onYsync.text, '>> helo!')
+  assert.deepEqual(onYsync.origins, ['local', 'persistence', 'provider'].filter((o) => onYsync.origins.includes(o)))
+  assert.ok(onYsync.origins.includes('provider'), 'remote edits arrive with origin === provider')
+  assert.equal(onYsync.converged, onYsync.text.length + 300 + 300)
+  assert.equal(onYsync.clientIDs, true)
+  assert.equal(onYsync.restored, true)
+  assert.equal(onYsync.restoreUpdates, 1, 'the stored document arrives in one update')
+  assert.equal(onYsync.offlineEditReloaded, true)
+  assert.deepEqual(onYsync.problems, [])
+})
+
+test('ysync/yjs: one replica under the Y.Doc\'s client ID, no echo, acknowledgement of Y.Doc edits', async () => {
+  const room = `yjs-ack-${Date.now()}`
+  const context = await browser.newContext()
+  const peer = yjsPeer(server.url, room)
+  await peer.synced
+  const { page, problems } = await open(context, 'ysync', room)
+  await page.waitForFunction(() => window.app.provider.synced === true, null, { timeout: 10_000 })
+  const r = await page.evaluate(async () => {
+    const { ydoc, text, provider } = window.app
+    text.insert(0, 'acked?')
+    const unsyncedAfterEdit = provider.hasUnsyncedChanges
+    await provider.whenAcknowledged()
+    return {
+      unsyncedAfterEdit,
+      unsyncedAfterAck: provider.hasUnsyncedChanges,
+      local: provider.stats().updatesApplied.local,
+      awarenessDoc: provider.awareness.doc === ydoc,
+      doc: provider.doc === ydoc,
+      url: provider.url.endsWith('/' + provider.roomname),
+      wsconnected: provider.wsconnected
+    }
+  })
+  assert.deepEqual({ ...r, local: undefined }, { unsyncedAfterEdit: true, unsyncedAfterAck: false, local: undefined, awarenessDoc: true, doc: true, url: true, wsconnected: true })
+  // Acknowledged means the server has it: a fresh peer gets it from the server alone.
+  const late = yjsPeer(server.url, room)
+  await late.synced
+  assert.equal(late.doc.getText('note').toString(), 'acked?')
+  // A remote edit reaches the Y.Doc once, with origin === provider, and is not taken for a
+  // local edit (no echo back to the server).
+  peer.doc.getText('note').insert(0, '!')
+  await until(async () => (await pageText(page)) === '!acked?', 5000, 'the remote edit')
+  await new Promise((res) => setTimeout(res, 300))
+  const after = await page.evaluate(() => ({ local: window.app.provider.stats().updatesApplied.local, last: window.app.updates.at(-1), unsynced: window.app.provider.hasUnsyncedChanges }))
+  assert.deepEqual(after, { local: r.local, last: 'provider', unsynced: false })
+  // Presence under the Y.Doc's client ID, seen by the Yjs peer.
+  const id = await page.evaluate(() => { window.app.provider.awareness.setLocalStateField('user', { name: 'Ada' }); return window.app.ydoc.clientID })
+  await until(() => peer.provider.awareness.getStates().get(id)?.user?.name === 'Ada', 5000, 'the page\'s presence at the peer')
+  assert.deepEqual(problems, [])
+  await context.close()
+  peer.destroy()
+  late.destroy()
+})
