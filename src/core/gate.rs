@@ -84,6 +84,9 @@ pub struct Applied {
     pub deletes_cut: Option<usize>,
     /// Where the update's delete set starts (see [`server_ids`](crate::core::split::server_ids)).
     pub delete_set_at: usize,
+    /// yrs applied exactly this update, unchanged, and no held blocks with it: the
+    /// transaction's changes are this update's (a bridge may hand its bytes to the tap).
+    pub whole: bool,
 }
 
 impl Applied {
@@ -181,8 +184,9 @@ impl Gate {
         limits: &Limits,
     ) -> Result<Applied, DecodeError> {
         let origin = origin_of(txn);
-        let applied = self.step(txn, &origin, update, limits)?;
-        self.retry(txn, &origin, limits);
+        let mut applied = self.step(txn, &origin, update, limits)?;
+        let released = self.retry(txn, &origin, limits);
+        applied.whole &= !released;
         Ok(applied)
     }
 
@@ -328,6 +332,7 @@ impl Gate {
         }
         let mut applied = Applied {
             delete_set_at: split.delete_set_at,
+            whole: split.now.is_none(),
             ..Applied::default()
         };
         if split.deletes_cut {
@@ -413,13 +418,16 @@ mod tests {
         let mut gate = Gate::default();
         let l = Limits::default();
         for i in [2, 3] {
-            gate.apply(&mut dst.transact_mut(), &ups[i], &l).unwrap();
+            let applied = gate.apply(&mut dst.transact_mut(), &ups[i], &l).unwrap();
+            assert!(!applied.whole, "held back");
         }
         assert_eq!(gate.held().0, 2, "k2 and k3 wait for k0 and k1");
         assert_eq!(dst.get_or_insert_map("m").len(&dst.transact()), 0);
-        gate.apply(&mut dst.transact_mut(), &ups[0], &l).unwrap();
+        let applied = gate.apply(&mut dst.transact_mut(), &ups[0], &l).unwrap();
+        assert!(applied.whole, "in order, nothing released with it");
         assert_eq!(dst.get_or_insert_map("m").len(&dst.transact()), 1);
-        gate.apply(&mut dst.transact_mut(), &ups[1], &l).unwrap();
+        let applied = gate.apply(&mut dst.transact_mut(), &ups[1], &l).unwrap();
+        assert!(!applied.whole, "k2 and k3 went in with it");
         assert_eq!(gate.held(), (0, 0));
         assert_eq!(dst.get_or_insert_map("m").len(&dst.transact()), 4);
         assert_eq!(dst.transact().state_vector(), src.transact().state_vector());
@@ -476,8 +484,10 @@ mod tests {
         let l = Limits::default();
         let bridge = crate::core::origin::Origin::Bridge(1).encode();
         for u in &ups[..2] {
-            gate.apply(&mut replica.transact_mut_with(bridge.as_str()), u, &l)
+            let applied = gate
+                .apply(&mut replica.transact_mut_with(bridge.as_str()), u, &l)
                 .unwrap();
+            assert!(applied.whole);
         }
         assert_eq!(
             replica

@@ -112,12 +112,14 @@ impl YjsReplica {
         let bytes: Rc<[u8]> = Rc::from(update);
         let limits = Limits::default();
         let result = shared.edit_with(Some(&self.key), |txn| {
-            let mut gate = shared.document.gate.borrow_mut();
-            let before = gate.held();
-            let applied = gate.apply(txn, &bytes, &limits).map_err(ApiError::from)?;
-            // Exactly these bytes went in (nothing held back, nothing released with them):
-            // they are the transaction's update.
-            if gate.held() == before && applied.error().is_none() {
+            let applied = shared
+                .document
+                .gate
+                .borrow_mut()
+                .apply(txn, &bytes, &limits)
+                .map_err(ApiError::from)?;
+            // Exactly these bytes went in: they are the transaction's update.
+            if applied.whole {
                 shared.document.tap.give(bytes.clone());
             }
             Ok(applied)
