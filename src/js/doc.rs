@@ -239,32 +239,7 @@ impl Doc {
             origin
         };
         let key = shared.acquire_origin(&origin, Origin::Applied);
-        let result = shared.edit_with(Some(&key), |txn| {
-            shared
-                .document
-                .gate
-                .borrow_mut()
-                .apply(txn, update, &Limits::default())
-                .map_err(ApiError::from)
-        });
-        // Blocks past a gap or pending deletes over their cap: the rest is in, these are not
-        // (a typed error).
-        let result = result.and_then(|applied| match applied.error() {
-            Some(e) => Err(ApiError::Sync(e)),
-            None => Ok(()),
-        });
-        // Blocks the server, other tabs or storage held that this update filled a gap for, each
-        // under its own origin. Not inside a `transact` callback: its transaction is still open.
-        if result.is_ok() && !shared.in_transaction() {
-            let settled = shared
-                .document
-                .gate
-                .borrow_mut()
-                .settle(&shared.doc, &Limits::default());
-            if settled {
-                shared.flush().map_err(ApiError::Listener)?;
-            }
-        }
+        let result = shared.apply_gated(&key, update, None);
         shared.release_origin(&key);
         result
     }

@@ -433,6 +433,42 @@ impl DocShared {
         Ok(v)
     }
 
+    /// Applies a checked v1 update through the document's gate in a transaction with
+    /// origin `key` (or in the open `transact` one), then the blocks other origins held that
+    /// it filled a gap for, each under its own origin. Blocks refused over a cap are reported
+    /// as the typed error; the rest is in. With `give`, the tap takes those bytes as the
+    /// transaction's update when they went in whole (they are the same update, already
+    /// encoded).
+    pub(crate) fn apply_gated(
+        &self,
+        key: &str,
+        update: &[u8],
+        give: Option<&Rc<[u8]>>,
+    ) -> ApiResult<()> {
+        let limits = crate::core::validate::Limits::default();
+        let result = self.edit_with(Some(key), |txn| {
+            let applied = self
+                .document
+                .gate
+                .borrow_mut()
+                .apply(txn, update, &limits)
+                .map_err(ApiError::from)?;
+            if let (true, Some(bytes)) = (applied.whole, give) {
+                self.document.tap.give(bytes.clone());
+            }
+            Ok(applied)
+        });
+        self.document.tap.forget_given();
+        if let Some(e) = result?.error() {
+            return Err(ApiError::Sync(e));
+        }
+        // Not inside a `transact` callback: its transaction is still open.
+        if !self.in_transaction() && self.document.gate.borrow_mut().settle(&self.doc, &limits) {
+            self.flush().map_err(ApiError::Listener)?;
+        }
+        Ok(())
+    }
+
     /// `edit_with` without an origin.
     pub(crate) fn edit<T>(
         &self,

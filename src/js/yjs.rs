@@ -11,7 +11,6 @@ use wasm_bindgen::prelude::*;
 use yrs::ReadTxn;
 
 use crate::core::mirror::{Mirror, Route};
-use crate::core::validate::Limits;
 use crate::js::doc::Doc;
 use crate::js::error::{ApiError, ApiResult};
 use crate::js::shared::{DocShared, Queued};
@@ -105,40 +104,11 @@ impl YjsReplica {
     /// consumers get: it is not encoded again.
     #[wasm_bindgen(js_name = applyLocal, skip_typescript)]
     pub fn apply_local(&self, update: &[u8]) -> ApiResult<()> {
-        let shared = &self.shared;
-        if shared.in_transaction() {
+        if self.shared.in_transaction() {
             return Err(ApiError::Busy);
         }
         let bytes: Rc<[u8]> = Rc::from(update);
-        let limits = Limits::default();
-        let result = shared.edit_with(Some(&self.key), |txn| {
-            let applied = shared
-                .document
-                .gate
-                .borrow_mut()
-                .apply(txn, &bytes, &limits)
-                .map_err(ApiError::from)?;
-            // Exactly these bytes went in: they are the transaction's update.
-            if applied.whole {
-                shared.document.tap.give(bytes.clone());
-            }
-            Ok(applied)
-        });
-        shared.document.tap.forget_given();
-        let applied = result?;
-        if let Some(e) = applied.error() {
-            return Err(ApiError::Sync(e));
-        }
-        // Blocks held for a gap this edit filled (the document's own past loaded before).
-        if shared
-            .document
-            .gate
-            .borrow_mut()
-            .settle(&shared.doc, &limits)
-        {
-            shared.flush().map_err(ApiError::Listener)?;
-        }
-        Ok(())
+        self.shared.apply_gated(&self.key, &bytes, Some(&bytes))
     }
 
     /// Stops passing updates back (the `Y.Doc` was destroyed).
