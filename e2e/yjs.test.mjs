@@ -24,6 +24,19 @@ before(async () => {
     mkdirSync(dir, { recursive: true })
     writeFileSync(join(dir, 'app.js'), code)
     writeFileSync(join(dir, 'index.html'), '<!doctype html><title>yjs app</title><link rel="icon" href="data:,"><script type="module" src="./app.js"></script>\n')
+    const input = [join(dir, 'index.html')]
+    if (name === 'ysync') {
+      // Hocuspocus's class on the entry: a Y.Doc, with and without presence (no server).
+      writeFileSync(join(dir, 'hp.js'), `import * as Y from 'yjs'
+import { HocuspocusProvider } from 'ysync/yjs'
+const ydoc = new Y.Doc()
+const bare = new HocuspocusProvider({ url: 'ws://127.0.0.1:9', name: 'bare', document: ydoc, awareness: null, connect: false })
+const withPresence = new HocuspocusProvider({ url: 'ws://127.0.0.1:9', name: 'full', document: new Y.Doc(), connect: false })
+window.result = { bare: bare.awareness, document: bare.document === ydoc, presenceDoc: withPresence.awareness.doc === withPresence.document }
+`)
+      writeFileSync(join(dir, 'hp.html'), '<!doctype html><title>hp</title><link rel="icon" href="data:,"><script type="module" src="./hp.js"></script>\n')
+      input.push(join(dir, 'hp.html'))
+    }
     await build({
       root: dir,
       base: './',
@@ -35,7 +48,7 @@ before(async () => {
         ],
         dedupe: ['yjs']
       },
-      build: { outDir: join(out, name), emptyOutDir: true, target: 'es2022' }
+      build: { outDir: join(out, name), emptyOutDir: true, target: 'es2022', rollupOptions: { input } }
     })
   }
   web = await startStatic(out)
@@ -173,4 +186,15 @@ test('ysync/yjs: one replica under the Y.Doc\'s client ID, no echo, acknowledgem
   await context.close()
   peer.destroy()
   late.destroy()
+})
+
+test('ysync/yjs HocuspocusProvider takes a Y.Doc as its document, with presence or with awareness: null', async () => {
+  const page = await browser.newPage()
+  const problems = []
+  page.on('pageerror', (e) => problems.push(String(e)))
+  await page.goto(`${web.url}/ysync/hp.html`)
+  await page.waitForFunction(() => window.result !== undefined, null, { timeout: 20_000 })
+  assert.deepEqual(await page.evaluate(() => window.result), { bare: null, document: true, presenceDoc: true })
+  assert.deepEqual(problems, [])
+  await page.close()
 })

@@ -75,9 +75,10 @@ function checkAwarenessOption (opts) {
   }
 }
 
-/** The provider's own awareness reports the app's Y.Doc as its `doc`, as y-protocols'. */
+/** The provider's own awareness reports the app's Y.Doc as its `doc`, as y-protocols'
+ * (Hocuspocus's `awareness: null` has none). */
 function adoptAwareness (awareness, ydoc) {
-  Object.defineProperty(awareness, 'doc', { value: ydoc, configurable: true })
+  if (awareness) Object.defineProperty(awareness, 'doc', { value: ydoc, configurable: true })
 }
 
 /** y-websocket's URL: server URL, room, then the encoded params. */
