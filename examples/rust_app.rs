@@ -7,16 +7,16 @@
 #[cfg(target_arch = "wasm32")]
 mod app {
     use wasm_bindgen_futures::spawn_local;
-    use ysync::yrs::{GetString, Map, Observable, Text, Transact};
+    use ysync::yrs::{GetString, Map, Observable, Text};
     use ysync::{
-        Doc, IndexeddbPersistence, PersistenceConfig, ProviderConfig, ProviderEvent,
+        Doc, DocConfig, IndexeddbPersistence, PersistenceConfig, ProviderConfig, ProviderEvent,
         WebsocketProvider,
     };
 
     /// Opens the note, restores it from IndexedDB, syncs it with a y-websocket server, and
     /// edits it with yrs's typed API.
-    pub fn start() -> Result<(), wasm_bindgen::JsValue> {
-        let doc = Doc::new(None)?;
+    pub fn start() -> Result<(), ysync::Error> {
+        let doc = Doc::new(DocConfig::default())?;
         let persistence = IndexeddbPersistence::new("notes", &doc, PersistenceConfig::default())?;
         let provider = WebsocketProvider::new(
             "ws://127.0.0.1:1234",
@@ -30,10 +30,13 @@ mod app {
                 log::info!("sync: {}", s.as_str());
             }
         });
-        // The yrs document behind it: every yrs type and transaction, in Rust.
-        let ydoc = doc.shared().doc.clone();
-        let note = ydoc.get_or_insert_text("note");
-        let meta = ydoc.get_or_insert_map("meta");
+        // Every change as a v1 update, after its transaction, wherever it came from.
+        let updates = doc.subscribe_update(|e| {
+            log::info!("{} bytes, local: {}", e.update.len(), e.local);
+        });
+        // The yrs types of the document: every yrs method, in Rust.
+        let note = doc.ydoc().get_or_insert_text("note");
+        let meta = doc.ydoc().get_or_insert_map("meta");
         // A yrs observer: Rust closures, Rust event types.
         note.observe("my-app", |txn, event| {
             log::info!("note changed: {:?}", event.delta(txn));
@@ -41,16 +44,17 @@ mod app {
         spawn_local(async move {
             // Stored state first, then the edit, then wait until the server has it.
             let _ = persistence.wait_synced().await;
-            {
-                let mut txn = ydoc.transact_mut_with("my-app");
-                note.push(&mut txn, "hello from Rust");
-                meta.insert(&mut txn, "edited", true);
-            }
-            // JS listeners on the same document (if any) hear about it in the next microtask.
+            // One transaction (one update, one event).
+            let _ = doc.edit(|txn| {
+                note.push(txn, "hello from Rust");
+                meta.insert(txn, "edited", true);
+            });
             let _ = provider.wait_acknowledged().await;
-            log::info!("on the server: {}", note.get_string(&ydoc.transact()));
+            if let Ok(txn) = doc.read() {
+                log::info!("on the server: {}", note.get_string(&txn));
+            }
             let _ = persistence.destroy().await;
-            drop(status);
+            drop((status, updates));
             drop(provider); // disconnects, as `destroy()`
         });
         Ok(())
@@ -60,6 +64,6 @@ mod app {
 fn main() {
     #[cfg(target_arch = "wasm32")]
     if let Err(e) = app::start() {
-        web_sys::console::error_1(&e);
+        web_sys::console::error_1(&e.to_string().into());
     }
 }

@@ -10,8 +10,8 @@
 //! - `web` (wasm32 only): thin browser adapters — WebSocket, BroadcastChannel, IndexedDB,
 //!   timers, clock — that execute and report, deciding nothing.
 //! - `driver` (wasm32 only): runs the core's machines against those adapters; the Rust API
-//!   (re-exported here: `WebsocketProvider`, `IndexeddbPersistence`, their configs, events and
-//!   `Error`).
+//!   (re-exported here: `Doc`, `WebsocketProvider`, `HocuspocusProvider`,
+//!   `IndexeddbPersistence`, their configs, events and `Error`).
 //! - `js` (wasm32 only): the wasm-bindgen surface used by the npm package: JS options into
 //!   driver configs, values and errors into JS ones.
 //!
@@ -45,16 +45,14 @@ pub mod js;
 
 pub use yrs;
 
-/// The Rust API of a web app (wasm32): its IndexedDB storage and its provider (the driver
-/// layer), with Rust config, Rust events and typed errors.
+/// The Rust API of a web app (wasm32): its document, its IndexedDB storage and its providers
+/// (the driver layer), with Rust config, Rust events and typed errors.
 #[cfg(target_arch = "wasm32")]
 pub use driver::{
+    doc::{Doc, DocConfig, UpdateEvent},
     error::Error,
     hocuspocus::HocuspocusProvider,
     multiplex::{HocuspocusProviderWebsocket, WebsocketConfig, WebsocketEvent},
     persistence::{IndexeddbPersistence, PersistenceConfig, PersistenceEvent},
     provider::{ProviderConfig, ProviderEvent, WebsocketProvider},
 };
-/// The document of a Rust web app (wasm32), the same one JS code sees.
-#[cfg(target_arch = "wasm32")]
-pub use js::doc::Doc;

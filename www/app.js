@@ -81,19 +81,47 @@ area.addEventListener('blur', () => { myCursor = null; awareness.setLocalStateFi
 area.addEventListener('scroll', () => { carets.scrollTop = area.scrollTop })
 new ResizeObserver(() => renderCarets()).observe(area)
 
-// Remote text: re-render, putting my selection back where its relative positions now are.
-function renderNote () {
+// Remote text: re-render, keeping my selection on the same characters. With the change's delta,
+// the textarea's own selection is moved through it: it may be newer than the one last published
+// (a click whose selectionchange event has not run yet). Without one (a restore), the published
+// relative positions say where it is.
+function renderNote (delta) {
   const text = note.toString()
   if (text !== area.value) {
     const focused = document.activeElement === area
+    let sel = null
+    if (focused && delta) {
+      const forward = area.selectionDirection !== 'backward'
+      const [s, e] = [area.selectionStart, area.selectionEnd].map((i) => throughDelta(delta, i))
+      sel = forward ? [s, e] : [e, s]
+    } else if (focused && myCursor) {
+      sel = [note.resolveRelativePosition(myCursor.anchor) ?? 0, note.resolveRelativePosition(myCursor.head) ?? 0]
+    }
     area.value = text
-    if (focused && myCursor) {
-      const a = note.resolveRelativePosition(myCursor.anchor) ?? 0
-      const h = note.resolveRelativePosition(myCursor.head) ?? 0
+    if (sel) {
+      const [a, h] = sel
       area.setSelectionRange(Math.min(a, h), Math.max(a, h), a > h ? 'backward' : 'forward')
     }
   }
   renderCarets()
+}
+
+/** Where offset `index` of the text before a change is after it (a text delta, UTF-16). */
+function throughDelta (delta, index) {
+  let old = 0
+  let shift = 0
+  for (const op of delta) {
+    if (op.retain !== undefined) {
+      old += op.retain
+    } else if (op.insert !== undefined) {
+      if (old < index) shift += typeof op.insert === 'string' ? op.insert.length : 1
+    } else if (op.delete !== undefined) {
+      if (old < index) shift -= Math.min(op.delete, index - old)
+      old += op.delete
+    }
+    if (old >= index && op.insert === undefined) break
+  }
+  return index + shift
 }
 
 // Other people's carets and selections, drawn on a transparent copy of the text laid over the
@@ -330,9 +358,10 @@ persistence.on('stats', (p) => {
   $('m-write').textContent = p.lastWriteMs === null ? '—' : `${p.lastWriteMs.toFixed(1)} ms${p.writeFailures ? ` · ${p.writeFailures} failed` : ''}`
 })
 
-doc.on('update', (_update, origin) => {
-  // My own note edits are already on screen; everything else re-renders.
-  if (origin !== null) renderNote(); else renderCarets()
+// My own note edits are already on screen; everything else re-renders.
+note.observe((event) => { if (!event.local) renderNote(event.delta) })
+doc.on('update', () => {
+  renderCarets()
   renderTodos()
   renderStatus()
 })

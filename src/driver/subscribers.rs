@@ -42,6 +42,11 @@ impl<E: 'static> Subscribers<E> {
         }
     }
 
+    /// Whether nobody listens.
+    pub fn is_empty(&self) -> bool {
+        self.list.borrow().is_empty()
+    }
+
     /// Removes every listener.
     pub fn clear(&self) {
         let gone = std::mem::take(&mut *self.list.borrow_mut());

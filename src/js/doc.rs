@@ -6,12 +6,12 @@ use std::rc::Rc;
 
 use wasm_bindgen::prelude::*;
 use yrs::types::ToJson;
-use yrs::updates::decoder::Decode;
-use yrs::updates::encoder::Encode;
-use yrs::{OffsetKind, Options, ReadTxn, WriteTxn};
+use yrs::WriteTxn;
 
 use crate::core::origin::Origin;
 use crate::core::validate::{self, Limits};
+use crate::driver;
+use crate::driver::doc::DocConfig;
 use crate::driver::document::{AsDocument, Document};
 use crate::js::error::{ApiError, ApiResult};
 use crate::js::shared::DocShared;
@@ -19,45 +19,34 @@ use crate::js::ts::{opt_string, or_undefined, DocOptionsArg, StringArg, Unknown}
 use crate::js::types::{XmlFragment, YArray, YMap, YText};
 use crate::js::value::from_any;
 
-/// Parses `new Doc({ clientID? })` options. Without one the client ID is a random 32-bit
-/// number, as Yjs draws it: yrs's own default has 53 bits, which servers embedding older yrs
-/// (y-sweet 0.9) truncate to 32, so they echo this client's edits back as another client's.
-fn doc_options(opts: &JsValue) -> ApiResult<Options> {
-    let mut o = Options {
-        offset_kind: OffsetKind::Utf16,
-        client_id: yrs::ClientID::new(u64::from(fastrand::u32(..))),
-        ..Options::default()
-    };
-    if opts.is_object() {
-        let id = js_sys::Reflect::get(opts, &"clientID".into()).unwrap_or_default();
-        if !id.is_undefined() {
-            let n = id.as_f64().unwrap_or(-1.0);
-            if !(n >= 0.0 && n <= validate::MAX_CLIENT_ID as f64 && n.fract() == 0.0) {
-                return Err(ApiError::InvalidArgument(
-                    "clientID must be an integer in [0, 2^53)".into(),
-                ));
-            }
-            o.client_id = yrs::ClientID::new(n as u64);
-        }
-    }
-    Ok(o)
-}
-
-/// The `maxMemory` option: the document's memory budget in bytes (default 1 GiB).
-fn max_memory(opts: &JsValue) -> ApiResult<u64> {
+/// Parses `new Doc({ clientID?, maxMemory? })` options.
+fn doc_config(opts: &JsValue) -> ApiResult<DocConfig> {
+    let mut config = DocConfig::default();
     if !opts.is_object() {
-        return Ok(crate::core::gate::DEFAULT_BUDGET);
+        return Ok(config);
+    }
+    let id = js_sys::Reflect::get(opts, &"clientID".into()).unwrap_or_default();
+    if !id.is_undefined() {
+        let n = id.as_f64().unwrap_or(-1.0);
+        if !(n >= 0.0 && n <= validate::MAX_CLIENT_ID as f64 && n.fract() == 0.0) {
+            return Err(ApiError::InvalidArgument(
+                "clientID must be an integer in [0, 2^53)".into(),
+            ));
+        }
+        config.client_id = Some(n as u64);
     }
     let v = js_sys::Reflect::get(opts, &"maxMemory".into()).unwrap_or_default();
-    if v.is_undefined() {
-        return Ok(crate::core::gate::DEFAULT_BUDGET);
+    if !v.is_undefined() {
+        config.max_memory = match v.as_f64() {
+            Some(n) if n >= 0.0 && n.is_finite() => n as u64,
+            _ => {
+                return Err(ApiError::InvalidArgument(
+                    "option maxMemory must be a non-negative number".into(),
+                ))
+            }
+        };
     }
-    match v.as_f64() {
-        Some(n) if n >= 0.0 && n.is_finite() => Ok(n as u64),
-        _ => Err(ApiError::InvalidArgument(
-            "option maxMemory must be a non-negative number".into(),
-        )),
-    }
+    Ok(config)
 }
 
 thread_local! {
@@ -82,7 +71,7 @@ pub struct Doc {
 
 impl AsDocument for Doc {
     fn document(&self) -> Rc<Document> {
-        self.shared().document.clone()
+        self.shared.document().clone()
     }
 }
 
@@ -91,11 +80,10 @@ impl Doc {
     /// `new Doc({ clientID?, maxMemory? })`. Text positions count UTF-16 code units, as in Yjs.
     #[wasm_bindgen(constructor)]
     pub fn new(opts: Option<DocOptionsArg>) -> ApiResult<Doc> {
-        let opts = or_undefined(opts);
-        let budget = max_memory(&opts)?;
-        let shared = DocShared::new(yrs::Doc::with_options(doc_options(&opts)?))?;
-        shared.document.gate.borrow_mut().set_budget(budget);
-        Ok(Doc { shared })
+        let config = doc_config(&or_undefined(opts))?;
+        Ok(Doc {
+            shared: DocShared::new(driver::doc::Doc::new(config)?),
+        })
     }
 
     /// Hands this document to a class that takes it inside an options object (internal).
@@ -107,7 +95,7 @@ impl Doc {
     /// This replica's client id.
     #[wasm_bindgen(getter, js_name = clientID)]
     pub fn client_id(&self) -> f64 {
-        self.shared.doc.client_id().get() as f64
+        self.shared.doc.client_id() as f64
     }
 
     /// The root text named `name` (default `''`, as in Yjs); the same object on every call
@@ -184,53 +172,52 @@ impl Doc {
     /// The document's state vector (v1).
     #[wasm_bindgen(js_name = encodeStateVector)]
     pub fn encode_state_vector(&self) -> ApiResult<Vec<u8>> {
-        let txn = self.shared.read()?;
-        Ok(crate::core::frame::encode_state_vector(&txn.state_vector()))
+        self.shared.doc.encode_state_vector()
     }
 
     /// Everything the holder of `stateVector` lacks (everything if omitted), as a v1 update.
     #[wasm_bindgen(js_name = encodeStateAsUpdate)]
     pub fn encode_state_as_update(&self, state_vector: Option<Vec<u8>>) -> ApiResult<Vec<u8>> {
-        let sv = optional_state_vector(state_vector)?;
-        let txn = self.shared.read()?;
-        Ok(txn.encode_state_as_update_v1(&sv))
+        self.shared
+            .doc
+            .encode_state_as_update(state_vector.as_deref())
     }
 
     /// Everything the holder of `stateVector` lacks (everything if omitted), as a v2 update
     /// (Yjs's `encodeStateAsUpdateV2`: smaller, for storage and transfer).
     #[wasm_bindgen(js_name = encodeStateAsUpdateV2)]
     pub fn encode_state_as_update_v2(&self, state_vector: Option<Vec<u8>>) -> ApiResult<Vec<u8>> {
-        let sv = optional_state_vector(state_vector)?;
-        let txn = self.shared.read()?;
-        // Not yrs's own v2 encoder: it corrupts binary content (see core::update_v2).
-        Ok(crate::core::update_v2::encode_state_as_update(&txn, &sv)?)
+        self.shared
+            .doc
+            .encode_state_as_update_v2(state_vector.as_deref())
     }
 
     /// Applies a v1 update (checked before yrs sees it); `origin` is passed to listeners and
     /// the transaction is not `local`.
     #[wasm_bindgen(js_name = applyUpdate)]
     pub fn apply_update(&self, update: &[u8], origin: Option<Unknown>) -> ApiResult<()> {
-        validate::update_v1(update, &Limits::default())?;
-        self.apply_checked_v1(update, or_undefined(origin))
+        self.with_applied_origin(or_undefined(origin), |key| {
+            self.shared.doc.apply_update_as(key, update)
+        })
     }
 
     /// Applies a v2 update (Yjs's `applyUpdateV2`): checked by the v2 rules, decoded, then
     /// applied as its v1 form through the same checks and clock-order gate as `applyUpdate`.
     #[wasm_bindgen(js_name = applyUpdateV2)]
     pub fn apply_update_v2(&self, update: &[u8], origin: Option<Unknown>) -> ApiResult<()> {
-        let limits = Limits::default();
-        validate::update_v2(update, &limits)?;
-        let v1 = yrs::Update::decode_v2(update)
-            .map_err(|e| ApiError::from(crate::core::error::DecodeError::Yrs(e.to_string())))?
-            .encode_v1();
-        validate::update_v1(&v1, &limits)?;
-        self.apply_checked_v1(&v1, or_undefined(origin))
+        self.with_applied_origin(or_undefined(origin), |key| {
+            self.shared.doc.apply_update_v2_as(key, update)
+        })
     }
 }
 
 impl Doc {
-    /// Applies a v1 update that passed `validate::update_v1`, as a remote transaction.
-    fn apply_checked_v1(&self, update: &[u8], origin: JsValue) -> ApiResult<()> {
+    /// Runs `apply` with the origin key standing for the JS `origin` of an `applyUpdate`.
+    fn with_applied_origin(
+        &self,
+        origin: JsValue,
+        apply: impl FnOnce(&str) -> ApiResult<()>,
+    ) -> ApiResult<()> {
         let shared = &self.shared;
         // Not `local`: the origin key has the remote prefix even when `origin` is null.
         let origin = if origin.is_undefined() {
@@ -239,7 +226,7 @@ impl Doc {
             origin
         };
         let key = shared.acquire_origin(&origin, Origin::Applied);
-        let result = shared.apply_gated(&key, update, None);
+        let result = apply(&key);
         shared.release_origin(&key);
         result
     }
@@ -251,7 +238,7 @@ impl Doc {
     #[wasm_bindgen(js_name = toJSON, unchecked_return_type = "{ [name: string]: JsonValue }")]
     pub fn to_json(&self) -> ApiResult<JsValue> {
         let txn = self.shared.read()?;
-        Ok(from_any(&self.shared.doc.to_json(&txn)))
+        Ok(from_any(&self.shared.doc.ydoc().to_json(&txn)))
     }
 
     /// Stops event delivery: removes every listener and observer.
@@ -267,9 +254,9 @@ impl Doc {
         self.shared.clone()
     }
 
-    /// `getText` for Rust callers (a new wrapper each call).
-    pub fn get_text(&self, name: Option<StringArg>) -> ApiResult<YText> {
-        self.root_text(&opt_string(name, "name")?.unwrap_or_default())
+    /// The Rust document behind this JS one.
+    pub fn rust(&self) -> &driver::doc::Doc {
+        &self.shared.doc
     }
 
     fn root_text(&self, name: &str) -> ApiResult<YText> {
@@ -277,29 +264,14 @@ impl Doc {
         Ok(YText::new(self.shared.clone(), text))
     }
 
-    /// `getMap` for Rust callers (a new wrapper each call).
-    pub fn get_map(&self, name: Option<StringArg>) -> ApiResult<YMap> {
-        self.root_map(&opt_string(name, "name")?.unwrap_or_default())
-    }
-
     fn root_map(&self, name: &str) -> ApiResult<YMap> {
         let map = self.root(|txn| txn.get_or_insert_map(name))?;
         Ok(YMap::new(self.shared.clone(), map))
     }
 
-    /// `getArray` for Rust callers (a new wrapper each call).
-    pub fn get_array(&self, name: Option<StringArg>) -> ApiResult<YArray> {
-        self.root_array(&opt_string(name, "name")?.unwrap_or_default())
-    }
-
     fn root_array(&self, name: &str) -> ApiResult<YArray> {
         let array = self.root(|txn| txn.get_or_insert_array(name))?;
         Ok(YArray::new(self.shared.clone(), array))
-    }
-
-    /// `getXmlFragment` for Rust callers (a new wrapper each call).
-    pub fn get_xml_fragment(&self, name: Option<StringArg>) -> ApiResult<XmlFragment> {
-        self.root_xml(&opt_string(name, "name")?.unwrap_or_default())
     }
 
     fn root_xml(&self, name: &str) -> ApiResult<XmlFragment> {
@@ -319,20 +291,6 @@ impl Doc {
         crate::js::types::observe::ensure_feed(&self.shared);
         Ok(t)
     }
-}
-
-/// A checked state vector argument; omitted means empty (everything).
-fn optional_state_vector(b: Option<Vec<u8>>) -> ApiResult<yrs::StateVector> {
-    b.map_or_else(
-        || Ok(yrs::StateVector::default()),
-        |b| decode_state_vector(&b),
-    )
-}
-
-fn decode_state_vector(b: &[u8]) -> ApiResult<yrs::StateVector> {
-    validate::state_vector(b)?;
-    yrs::StateVector::decode_v1(b)
-        .map_err(|e| ApiError::from(crate::core::error::DecodeError::Yrs(e.to_string())))
 }
 
 /// `applyUpdate(doc, update, origin?)`, as in Yjs.

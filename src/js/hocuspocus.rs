@@ -220,8 +220,8 @@ impl HocuspocusProvider {
             (given, shared)
         };
         let provider = match &target {
-            Target::Url(url) => Driver::new(url, &name, &shared.document, cfg)?,
-            Target::Shared(ws) => Driver::with_websocket(ws, &name, &shared.document, cfg)?,
+            Target::Url(url) => Driver::new(url, &name, shared.document(), cfg)?,
+            Target::Shared(ws) => Driver::with_websocket(ws, &name, shared.document(), cfg)?,
         }
         .into_inner();
         let Started {

@@ -105,7 +105,7 @@ impl IndexeddbPersistence {
         }
         let shared = doc.shared();
         let listeners: Rc<Listeners> = Rc::default();
-        let persistence = driver::IndexeddbPersistence::new(name, &shared.document, cfg)?;
+        let persistence = driver::IndexeddbPersistence::new(name, shared.document(), cfg)?;
         let l = listeners.clone();
         let events = persistence.subscribe(move |e| dispatch(&l, e));
         // Transactions that apply stored rows carry `persistence.origin` in events.

@@ -402,7 +402,7 @@ impl WebsocketProvider {
             crate::web::log::set_level(level);
         }
         let shared = doc.shared();
-        let provider = driver::WebsocketProvider::new(server_url, room, &shared.document, cfg)?;
+        let provider = driver::WebsocketProvider::new(server_url, room, shared.document(), cfg)?;
         let Started {
             shell,
             awareness,

@@ -1,18 +1,19 @@
-//! The state a `Doc` shares with its types, observers, undo managers and drivers, and the
-//! queue that keeps JS callbacks out of Rust borrows: yrs observers only queue events, and the
-//! queue is flushed after the call that caused them returns (after the outermost `transact`
+//! What a JS `Doc` shares with its types, observers and undo managers beyond the Rust
+//! document (`driver::doc`): the JS values standing for origins, the listener functions and
+//! observer sets, and the wrappers handed out. JS calls are queued on the document's queue,
+//! which runs after the call that caused them returns (after the outermost `transact`
 //! callback, inside one).
 
-use std::cell::{Cell, RefCell, RefMut};
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::cell::{Cell, RefCell};
+use std::collections::{HashMap, HashSet};
 use std::rc::{Rc, Weak};
 use std::sync::Arc;
 
 use wasm_bindgen::prelude::*;
-use yrs::{ReadTxn, Transact};
 
 use crate::core::origin::Origin;
 use crate::driver::document::Document;
+pub use crate::driver::document::ReadView;
 use crate::js::error::{ApiError, ApiResult};
 use crate::js::events::Listeners;
 
@@ -85,7 +86,6 @@ impl Origins {
 /// queue work.
 #[derive(Default)]
 pub(crate) struct Hub {
-    queue: RefCell<VecDeque<Queued>>,
     origins: RefCell<Origins>,
     /// Change-feed records of the transaction being committed.
     changes: RefCell<Vec<JsValue>>,
@@ -93,8 +93,7 @@ pub(crate) struct Hub {
     pub(crate) feed_roots: RefCell<HashSet<Arc<str>>>,
     pub(crate) listeners: Listeners,
     shared: RefCell<Weak<DocShared>>,
-    /// A flush is scheduled for the next microtask.
-    scheduled: Cell<bool>,
+    document: RefCell<Weak<Document>>,
 }
 
 impl Hub {
@@ -103,20 +102,43 @@ impl Hub {
         self.shared.borrow().upgrade()
     }
 
-    /// Queues a JS call. The JS API flushes the queue before it returns; for edits made
-    /// another way (a Rust app through yrs, a provider's timer) a flush runs in the next
-    /// microtask, so nobody has to flush by hand. A synchronous loop of edits schedules one.
-    pub(crate) fn push(&self, q: Queued) {
-        self.queue.borrow_mut().push_back(q);
-        if !self.scheduled.replace(true) {
-            let shared = self.shared.borrow().clone();
-            wasm_bindgen_futures::spawn_local(async move {
-                if let Some(shared) = shared.upgrade() {
-                    shared.hub.scheduled.set(false);
-                    shared.flush_or_log();
-                }
-            });
+    /// Queues a JS call on the document's queue (run after the call that caused it, or in
+    /// the next microtask; see `driver::document`).
+    pub(crate) fn push(self: &Rc<Self>, q: Queued) {
+        let Some(document) = self.document.borrow().upgrade() else {
+            return;
+        };
+        let hub = Rc::downgrade(self);
+        document.defer(Box::new(move || match q {
+            Queued::Call(f, args) => f.apply(&JsValue::NULL, &args).map(|_| ()),
+            Queued::Run(f) => f(),
+            Queued::Update(update, origin) => {
+                let Some(hub) = hub.upgrade() else {
+                    return Ok(());
+                };
+                // Listeners get two arguments by `call2`: no arguments array to build per
+                // event (an update event comes with every edit).
+                let update: JsValue = js_sys::Uint8Array::from(&update[..]).into();
+                hub.call_all("update", &update, &origin)
+            }
+            Queued::Changes(list, info) => {
+                let Some(hub) = hub.upgrade() else {
+                    return Ok(());
+                };
+                hub.call_all("changes", &list.into(), &info)
+            }
+        }));
+    }
+
+    /// Calls every listener of `event` with `(a, b)`; all run, the first exception is kept.
+    fn call_all(&self, event: &str, a: &JsValue, b: &JsValue) -> Result<(), JsValue> {
+        let mut first_err = None;
+        for f in self.listeners.get(event) {
+            if let Err(e) = f.call2(&JsValue::NULL, a, b) {
+                first_err.get_or_insert(e);
+            }
         }
+        first_err.map_or(Ok(()), Err)
     }
 
     /// The JS origin of `txn` (null if none).
@@ -129,11 +151,10 @@ impl Hub {
 
     /// `{ origin, local }` for `txn`, as Yjs's `transaction.origin` / `transaction.local`.
     pub(crate) fn txn_info(&self, txn: &yrs::TransactionMut<'_>) -> JsValue {
-        let local = Origin::is_local(txn.origin().map(|o| o.as_ref()));
-        let info = js_sys::Object::new();
-        let _ = js_sys::Reflect::set(&info, &"origin".into(), &self.origin(txn));
-        let _ = js_sys::Reflect::set(&info, &"local".into(), &local.into());
-        info.into()
+        info(
+            &self.origin(txn),
+            Origin::is_local(txn.origin().map(|o| o.as_ref())),
+        )
     }
 
     /// Adds change-feed records of the transaction being committed.
@@ -147,6 +168,14 @@ impl Hub {
     }
 }
 
+/// `{ origin, local }`.
+fn info(origin: &JsValue, local: bool) -> JsValue {
+    let info = js_sys::Object::new();
+    let _ = js_sys::Reflect::set(&info, &"origin".into(), origin);
+    let _ = js_sys::Reflect::set(&info, &"local".into(), &local.into());
+    info.into()
+}
+
 /// The JS functions observing one type (`deep` or not), called in the order they were added
 /// (yrs keeps its own observers in no particular order, so there is one yrs observer per set).
 pub(crate) type ObserverFns = Rc<RefCell<Vec<(u64, js_sys::Function)>>>;
@@ -157,39 +186,16 @@ struct ObserverSet {
     unsubscribe: Box<dyn Fn()>,
 }
 
-/// A read transaction, or the write transaction `transact` holds open.
-pub enum ReadView<'a> {
-    /// A transaction of its own.
-    Own(yrs::Transaction<'a>),
-    /// The transaction of the running `transact` callback.
-    Open(RefMut<'a, yrs::TransactionMut<'static>>),
-}
-
-impl ReadTxn for ReadView<'_> {
-    fn store(&self) -> &yrs::Store {
-        match self {
-            ReadView::Own(t) => ReadTxn::store(t),
-            ReadView::Open(t) => ReadTxn::store(&**t),
-        }
-    }
-}
-
-/// State shared by a `Doc`, its types and the providers attached to it.
+/// State shared by a JS `Doc`, its types and the providers attached to it: the Rust
+/// document, and what only JS has (origin values, listener functions, observer sets, the
+/// wrappers handed out).
 pub struct DocShared {
-    /// The transaction `transact` holds open while its callback runs. Declared before `doc` so
-    /// it is dropped first: it borrows the document's store.
-    current: RefCell<Option<yrs::TransactionMut<'static>>>,
-    /// The yrs document.
-    pub doc: yrs::Doc,
+    /// The Rust document (its yrs document, gate, tap, open transaction and queue).
+    pub doc: crate::driver::doc::Doc,
     pub(crate) hub: Rc<Hub>,
-    flushing: Cell<bool>,
     next_id: Cell<u64>,
     /// Observer sets by (branch address, deep).
     observers: RefCell<HashMap<(usize, bool), ObserverSet>>,
-    graveyard: RefCell<Vec<Box<dyn std::any::Any>>>,
-    /// The document as the provider and the persistence drivers see it (the same yrs
-    /// document, its one gate, the attached storage).
-    pub document: Rc<Document>,
     /// Root wrappers handed out, by kind and name, held weakly: `getText('t')` returns the
     /// same object while the app keeps one (identity checks, as with Yjs), without the
     /// document keeping its wrappers alive (they hold the document: a cycle through JS that
@@ -219,9 +225,10 @@ impl DocShared {
         Ok(v)
     }
 
-    pub(crate) fn new(doc: yrs::Doc) -> ApiResult<Rc<Self>> {
+    pub(crate) fn new(doc: crate::driver::doc::Doc) -> Rc<Self> {
         let hub: Rc<Hub> = Rc::default();
-        let document = Rc::new(Document::new(doc.clone()).map_err(|_| ApiError::Busy)?);
+        let document = doc.inner().clone();
+        *hub.document.borrow_mut() = Rc::downgrade(&document);
         let h = Rc::downgrade(&hub);
         // Encoded only when an `update` listener wants it, and then shared with the other
         // consumers of the document's tap.
@@ -234,34 +241,30 @@ impl DocShared {
         });
         let h = Rc::downgrade(&hub);
         // Type observers ran before this: the change feed holds one transaction's records.
-        let _ = doc.observe_after_transaction(OBSERVER_KEY, move |txn| {
-            let Some(hub) = h.upgrade() else { return };
-            let records = std::mem::take(&mut *hub.changes.borrow_mut());
-            if !records.is_empty() {
-                let list: js_sys::Array = records.into_iter().collect();
-                hub.push(Queued::Changes(list, hub.txn_info(txn)));
-            }
-        });
+        let _ = document
+            .ydoc
+            .observe_after_transaction(OBSERVER_KEY, move |txn| {
+                let Some(hub) = h.upgrade() else { return };
+                let records = std::mem::take(&mut *hub.changes.borrow_mut());
+                if !records.is_empty() {
+                    let list: js_sys::Array = records.into_iter().collect();
+                    hub.push(Queued::Changes(list, hub.txn_info(txn)));
+                }
+            });
         let shared = Rc::new(DocShared {
-            current: RefCell::new(None),
-            doc: doc.clone(),
+            doc,
             hub,
-            flushing: Cell::new(false),
             next_id: Cell::new(1),
             observers: RefCell::default(),
-            graveyard: RefCell::default(),
-            document,
             roots: RefCell::default(),
         });
         *shared.hub.shared.borrow_mut() = Rc::downgrade(&shared);
-        // Drivers deliver the document's events before their own.
-        let weak = Rc::downgrade(&shared);
-        shared.document.set_deliver(move || {
-            if let Some(shared) = weak.upgrade() {
-                shared.flush_or_log();
-            }
-        });
-        Ok(shared)
+        shared
+    }
+
+    /// The document as drivers see it.
+    pub(crate) fn document(&self) -> &Rc<Document> {
+        self.doc.inner()
     }
 
     /// Registers a JS value to stand for transactions with `origin` in events.
@@ -291,119 +294,29 @@ impl DocShared {
         self.hub.origins.borrow_mut().release(key);
     }
 
-    /// Keeps `value` until no `transact` callback runs (yrs objects that must not be dropped
-    /// inside a transaction).
-    pub(crate) fn drop_later(&self, value: Box<dyn std::any::Any>) {
-        self.graveyard.borrow_mut().push(value);
-    }
-
-    /// Runs the queued listener calls. Re-entrant calls (a listener that edits the document)
-    /// only add to the queue the outer call is draining. Every listener runs; the first
-    /// exception is returned (as Yjs rethrows it) after the queue is empty.
+    /// Runs the queued listener calls; the first exception is returned (as Yjs rethrows it).
     pub fn flush(&self) -> Result<(), JsValue> {
-        if self.flushing.replace(true) {
-            return Ok(());
-        }
-        let mut first_err = None;
-        loop {
-            let next = self.hub.queue.borrow_mut().pop_front();
-            let Some(item) = next else { break };
-            // Listeners get two arguments by `call2`: no arguments array to build per event
-            // (an update event comes with every edit).
-            let (fs, a, b) = match item {
-                Queued::Update(update, origin) => (
-                    self.hub.listeners.get("update"),
-                    js_sys::Uint8Array::from(&update[..]).into(),
-                    origin,
-                ),
-                Queued::Changes(list, info) => {
-                    (self.hub.listeners.get("changes"), list.into(), info)
-                }
-                Queued::Call(f, args) => {
-                    if let Err(e) = f.apply(&JsValue::NULL, &args) {
-                        first_err.get_or_insert(e);
-                    }
-                    continue;
-                }
-                Queued::Run(f) => {
-                    if let Err(e) = f() {
-                        first_err.get_or_insert(e);
-                    }
-                    continue;
-                }
-            };
-            for f in fs {
-                if let Err(e) = f.call2(&JsValue::NULL, &a, &b) {
-                    first_err.get_or_insert(e);
-                }
-            }
-        }
-        self.flushing.set(false);
-        first_err.map_or(Ok(()), Err)
-    }
-
-    /// `flush` for callers with no JS caller to throw to (network, storage, timers): an
-    /// exception from a listener is printed.
-    pub fn flush_or_log(&self) {
-        if let Err(e) = self.flush() {
-            web_sys::console::error_2(&"ysync: a document listener threw".into(), &e);
-        }
+        self.document().flush()
     }
 
     /// Runs `f` in one transaction with `origin` (any JS value), as Yjs's `doc.transact`;
-    /// nested calls join the open transaction. Events are delivered when the outermost call
-    /// returns.
+    /// nested calls join the open transaction and get its `{ origin, local }`. Events are
+    /// delivered when the outermost call returns.
     pub(crate) fn transact(&self, f: &js_sys::Function, origin: JsValue) -> ApiResult<JsValue> {
-        // Nested: `f` joins the open transaction and gets its `{ origin, local }`.
-        let open = self
-            .current
-            .try_borrow()
-            .map_err(|_| ApiError::Busy)?
-            .as_ref()
-            .map(|txn| self.hub.txn_info(txn));
-        if let Some(info) = open {
-            return f.call1(&JsValue::NULL, &info).map_err(ApiError::Listener);
+        let document = self.document();
+        let call = |info: &JsValue| f.call1(&JsValue::NULL, info).map_err(ApiError::Listener);
+        if let Some(info) = document.with_open(|txn| self.hub.txn_info(txn))? {
+            return call(&info);
         }
         let key = (!origin.is_undefined() && !origin.is_null())
             .then(|| self.acquire_origin(&origin, Origin::App));
-        let opened = match &key {
-            Some(k) => self.doc.try_transact_mut_with(k.as_str()),
-            None => self.doc.try_transact_mut(),
-        };
-        let txn = match opened {
-            Ok(t) => t,
-            Err(_) => {
-                if let Some(k) = &key {
-                    self.release_origin(k);
-                }
-                return Err(ApiError::Busy);
-            }
-        };
-        let info = self.hub.txn_info(&txn);
-        // SAFETY: the transaction borrows `self.doc`. It is stored in `self.current`, taken
-        // back out and dropped (committed) below before this function returns, and the caller
-        // keeps `self` alive meanwhile; `current` is also declared before `doc`, so even a
-        // leaked transaction would be dropped before the document.
-        let txn: yrs::TransactionMut<'static> =
-            unsafe { std::mem::transmute::<yrs::TransactionMut<'_>, _>(txn) };
-        *self.current.borrow_mut() = Some(txn);
-        let result = f.call1(&JsValue::NULL, &info);
-        let txn = self.current.borrow_mut().take();
-        drop(txn);
-        let dead = std::mem::take(&mut *self.graveyard.borrow_mut());
-        drop(dead);
+        let origin = if key.is_some() { origin } else { JsValue::NULL };
+        let local = Origin::is_local(key.as_deref().map(str::as_bytes));
+        let result = document.transact(key.as_deref(), || call(&info(&origin, local)));
         if let Some(k) = &key {
             self.release_origin(k);
         }
-        let flushed = self.flush();
-        let v = result.map_err(ApiError::Listener)?;
-        flushed.map_err(ApiError::Listener)?;
-        Ok(v)
-    }
-
-    /// Whether a `transact` callback is running.
-    pub(crate) fn in_transaction(&self) -> bool {
-        self.current.try_borrow().map_or(true, |c| c.is_some())
+        result
     }
 
     /// Runs `f` in the open `transact` transaction, or in a new one with `origin` whose events
@@ -413,60 +326,7 @@ impl DocShared {
         origin: Option<&str>,
         f: impl FnOnce(&mut yrs::TransactionMut<'_>) -> ApiResult<T>,
     ) -> ApiResult<T> {
-        {
-            let mut cur = self.current.try_borrow_mut().map_err(|_| ApiError::Busy)?;
-            if let Some(txn) = cur.as_mut() {
-                return f(txn);
-            }
-        }
-        let out = {
-            let mut txn = match origin {
-                Some(o) => self.doc.try_transact_mut_with(o),
-                None => self.doc.try_transact_mut(),
-            }
-            .map_err(|_| ApiError::Busy)?;
-            f(&mut txn)
-        };
-        let flushed = self.flush();
-        let v = out?;
-        flushed.map_err(ApiError::Listener)?;
-        Ok(v)
-    }
-
-    /// Applies a checked v1 update through the document's gate in a transaction with
-    /// origin `key` (or in the open `transact` one), then the blocks other origins held that
-    /// it filled a gap for, each under its own origin. Blocks refused over a cap are reported
-    /// as the typed error; the rest is in. With `give`, the tap takes those bytes as the
-    /// transaction's update when they went in whole (they are the same update, already
-    /// encoded).
-    pub(crate) fn apply_gated(
-        &self,
-        key: &str,
-        update: &[u8],
-        give: Option<&Rc<[u8]>>,
-    ) -> ApiResult<()> {
-        let limits = crate::core::validate::Limits::default();
-        let result = self.edit_with(Some(key), |txn| {
-            let applied = self
-                .document
-                .gate
-                .borrow_mut()
-                .apply(txn, update, &limits)
-                .map_err(ApiError::from)?;
-            if let (true, Some(bytes)) = (applied.whole, give) {
-                self.document.tap.give(bytes.clone());
-            }
-            Ok(applied)
-        });
-        self.document.tap.forget_given();
-        if let Some(e) = result?.error() {
-            return Err(ApiError::Sync(e));
-        }
-        // Not inside a `transact` callback: its transaction is still open.
-        if !self.in_transaction() && self.document.gate.borrow_mut().settle(&self.doc, &limits) {
-            self.flush().map_err(ApiError::Listener)?;
-        }
-        Ok(())
+        self.document().edit_with(origin, f)
     }
 
     /// `edit_with` without an origin.
@@ -479,15 +339,12 @@ impl DocShared {
 
     /// A transaction to read with: the open `transact` one, or a new read transaction.
     pub(crate) fn read(&self) -> ApiResult<ReadView<'_>> {
-        let cur = self.current.try_borrow_mut().map_err(|_| ApiError::Busy)?;
-        match RefMut::filter_map(cur, |c| c.as_mut()) {
-            Ok(txn) => Ok(ReadView::Open(txn)),
-            Err(_) => self
-                .doc
-                .try_transact()
-                .map(ReadView::Own)
-                .map_err(|_| ApiError::Busy),
-        }
+        self.document().read()
+    }
+
+    /// Whether a `transact` callback is running.
+    pub(crate) fn in_transaction(&self) -> bool {
+        self.document().in_transaction()
     }
 
     /// A fresh id for observers and subscriptions.
@@ -544,8 +401,9 @@ impl DocShared {
 
 impl Drop for DocShared {
     fn drop(&mut self) {
-        // An open transaction (impossible outside `transact`) commits before the document goes.
-        self.current.get_mut().take();
-        let _ = self.doc.unobserve_after_transaction(OBSERVER_KEY);
+        let _ = self
+            .document()
+            .ydoc
+            .unobserve_after_transaction(OBSERVER_KEY);
     }
 }

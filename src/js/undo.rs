@@ -127,7 +127,7 @@ impl UndoManager {
             init_redo_stack: Vec::new(),
         });
         for b in &branches {
-            um.expand_scope(&shared.doc, b);
+            um.expand_scope(shared.doc.ydoc(), b);
         }
         let own_origin = um.as_origin().as_ref().to_vec();
         let origin: JsValue = js_sys::Object::freeze(&js_sys::Object::new()).into();
@@ -149,6 +149,7 @@ impl UndoManager {
         drop(
             self.shared
                 .doc
+                .ydoc()
                 .try_transact_mut()
                 .map_err(|_| ApiError::Busy)?,
         );
@@ -225,7 +226,7 @@ impl UndoManager {
         let Some(um) = um else { return };
         // Dropping it unsubscribes from the document, which yrs refuses inside a transaction.
         if self.shared.in_transaction() {
-            self.shared.drop_later(Box::new(um));
+            self.shared.document().drop_later(Box::new(um));
         } else {
             drop(um);
         }

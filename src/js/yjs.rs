@@ -69,7 +69,7 @@ impl YjsReplica {
         let key = mirror.borrow().origin();
         let hub = Rc::downgrade(&shared.hub);
         let (weak_doc, weak_mirror) = (Rc::downgrade(&shared), Rc::downgrade(&mirror));
-        let tap_id = shared.document.tap.add(move |t| {
+        let tap_id = shared.document().tap.add(move |t| {
             let (Some(hub), Some(m)) = (hub.upgrade(), weak_mirror.upgrade()) else {
                 return;
             };
@@ -108,14 +108,16 @@ impl YjsReplica {
             return Err(ApiError::Busy);
         }
         let bytes: Rc<[u8]> = Rc::from(update);
-        self.shared.apply_gated(&self.key, &bytes, Some(&bytes))
+        self.shared
+            .document()
+            .apply_gated(&self.key, &bytes, Some(&bytes))
     }
 
     /// Stops passing updates back (the `Y.Doc` was destroyed).
     #[wasm_bindgen(skip_typescript)]
     pub fn destroy(&mut self) {
         if self.tap_id != 0 {
-            self.shared.document.tap.remove(self.tap_id);
+            self.shared.document().tap.remove(self.tap_id);
             self.tap_id = 0;
             self.mirror.borrow_mut().take_restored();
         }
