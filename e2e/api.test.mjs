@@ -591,3 +591,38 @@ test('default client IDs are random 32-bit numbers, as Yjs draws them; explicit 
   assert.ok(peer.store.clients.has(Number.MAX_SAFE_INTEGER))
   assert.throws(() => new ys.Doc({ clientID: 2 ** 53 }), TypeError)
 })
+
+test('shared types are one object each, as in Yjs: roots, nested reads, what set/insert return, event targets', () => {
+  const doc = new ys.Doc()
+  const root = doc.getMap('m')
+  assert.equal(doc.getMap('m'), root)
+  const made = root.setMap('inner')
+  assert.equal(root.get('inner'), made, 'set returns the object get reads')
+  assert.equal(root.get('inner'), root.get('inner'))
+  const list = made.setArray('list')
+  const text = list.insertText(0, 'hi')
+  assert.equal(made.get('list').get(0), text)
+  assert.equal([...root.values()][0], made)
+  assert.equal(root.entries()[0][1], made)
+  let seen = null
+  list.forEach((v, i, arr) => { seen = arr })
+  assert.equal(seen, list, 'forEach passes the array itself')
+  const xml = doc.getXmlFragment('x')
+  const el = xml.insertElement(0, 'p')
+  const xt = el.insertText(0, 'a')
+  assert.equal(xml.get(0), el)
+  assert.equal(xml.toArray()[0], el)
+  assert.equal(el.get(0), xt)
+  // Event targets: the observed type and the changed one are the app's objects.
+  const targets = []
+  root.observeDeep((events) => { for (const e of events) targets.push([e.target, e.currentTarget]) })
+  text.insert(2, '!')
+  made.set('k', 1)
+  assert.deepEqual(targets.map(([t, c]) => [t === text || t === made, c === root]), [[true, true], [true, true]])
+  // A type read in another document of the same update is another object (identity is per
+  // document), and a type the app no longer holds is made again when read.
+  const other = new ys.Doc()
+  other.applyUpdate(doc.encodeStateAsUpdate())
+  assert.notEqual(other.getMap('m').get('inner'), made)
+  assert.equal(other.getMap('m').get('inner'), other.getMap('m').get('inner'))
+})

@@ -16,8 +16,9 @@ use crate::driver::document::{AsDocument, Document};
 use crate::js::error::{ApiError, ApiResult};
 use crate::js::shared::DocShared;
 use crate::js::ts::{opt_string, or_undefined, DocOptionsArg, StringArg, Unknown};
-use crate::js::types::{XmlFragment, YArray, YMap, YText};
+use crate::js::types::{self, XmlFragment, YArray, YMap, YText};
 use crate::js::value::from_any;
+use yrs::branch::BranchID;
 
 /// Parses `new Doc({ clientID?, maxMemory? })` options.
 fn doc_config(opts: &JsValue) -> ApiResult<DocConfig> {
@@ -103,32 +104,44 @@ impl Doc {
     #[wasm_bindgen(js_name = getText, unchecked_return_type = "Text")]
     pub fn get_text_js(&self, name: Option<StringArg>) -> ApiResult<JsValue> {
         let name = opt_string(name, "name")?.unwrap_or_default();
-        self.shared
-            .root_wrapper(0, &name, || Ok(self.root_text(&name)?.into()))
+        self.shared.wrapper(
+            types::KIND_TEXT,
+            BranchID::Root(name.as_str().into()),
+            || Ok(self.root_text(&name)?.into()),
+        )
     }
 
     /// The root map named `name` (default `''`).
     #[wasm_bindgen(js_name = getMap, unchecked_return_type = "YMap")]
     pub fn get_map_js(&self, name: Option<StringArg>) -> ApiResult<JsValue> {
         let name = opt_string(name, "name")?.unwrap_or_default();
-        self.shared
-            .root_wrapper(1, &name, || Ok(self.root_map(&name)?.into()))
+        self.shared.wrapper(
+            types::KIND_MAP,
+            BranchID::Root(name.as_str().into()),
+            || Ok(self.root_map(&name)?.into()),
+        )
     }
 
     /// The root array named `name` (default `''`).
     #[wasm_bindgen(js_name = getArray, unchecked_return_type = "YArray")]
     pub fn get_array_js(&self, name: Option<StringArg>) -> ApiResult<JsValue> {
         let name = opt_string(name, "name")?.unwrap_or_default();
-        self.shared
-            .root_wrapper(2, &name, || Ok(self.root_array(&name)?.into()))
+        self.shared.wrapper(
+            types::KIND_ARRAY,
+            BranchID::Root(name.as_str().into()),
+            || Ok(self.root_array(&name)?.into()),
+        )
     }
 
     /// The root XML fragment named `name` (default `''`).
     #[wasm_bindgen(js_name = getXmlFragment, unchecked_return_type = "XmlFragment")]
     pub fn get_xml_fragment_js(&self, name: Option<StringArg>) -> ApiResult<JsValue> {
         let name = opt_string(name, "name")?.unwrap_or_default();
-        self.shared
-            .root_wrapper(3, &name, || Ok(self.root_xml(&name)?.into()))
+        self.shared.wrapper(
+            types::KIND_XML_FRAGMENT,
+            BranchID::Root(name.as_str().into()),
+            || Ok(self.root_xml(&name)?.into()),
+        )
     }
 
     /// Runs `f` in one transaction: observers, `update` and `changes` listeners see all of its

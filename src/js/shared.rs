@@ -10,6 +10,7 @@ use std::rc::{Rc, Weak};
 use std::sync::Arc;
 
 use wasm_bindgen::prelude::*;
+use yrs::branch::BranchID;
 
 use crate::core::origin::Origin;
 use crate::driver::document::Document;
@@ -196,31 +197,50 @@ pub struct DocShared {
     next_id: Cell<u64>,
     /// Observer sets by (branch address, deep).
     observers: RefCell<HashMap<(usize, bool), ObserverSet>>,
-    /// Root wrappers handed out, by kind and name, held weakly: `getText('t')` returns the
-    /// same object while the app keeps one (identity checks, as with Yjs), without the
-    /// document keeping its wrappers alive (they hold the document: a cycle through JS that
-    /// no garbage collector could see).
-    roots: RefCell<HashMap<(u8, String), js_sys::WeakRef>>,
+    /// Shared-type wrappers handed out, by kind and branch, held weakly: `getText('t')`,
+    /// `map.get('k')`, an event's `target` return the same object for the same type while the
+    /// app keeps one (identity checks, as with Yjs), without the document keeping its
+    /// wrappers alive (they hold the document: a cycle through JS that no garbage collector
+    /// could see).
+    wrappers: RefCell<Wrappers>,
+}
+
+/// Weak references to the wrappers handed out, and when to drop the dead ones.
+#[derive(Default)]
+struct Wrappers {
+    live: HashMap<(u8, BranchID), js_sys::WeakRef>,
+    /// Entries kept after the last sweep: the next one runs when there are twice as many.
+    swept: usize,
 }
 
 impl DocShared {
-    /// The root wrapper of `kind` named `name` handed out before, if JS still holds it; else
-    /// the one `make` builds, remembered.
-    pub(crate) fn root_wrapper(
+    /// The wrapper of `kind` for `branch` handed out before, if JS still holds it; else the
+    /// one `make` builds, remembered.
+    pub(crate) fn wrapper(
         &self,
         kind: u8,
-        name: &str,
+        branch: BranchID,
         make: impl FnOnce() -> ApiResult<JsValue>,
     ) -> ApiResult<JsValue> {
-        let key = (kind, name.to_owned());
-        let alive = self.roots.borrow().get(&key).and_then(|w| w.deref());
+        let key = (kind, branch);
+        let alive = self
+            .wrappers
+            .borrow()
+            .live
+            .get(&key)
+            .and_then(|w| w.deref());
         if let Some(obj) = alive {
             return Ok(obj.into());
         }
-        // No borrow held: making a root may flush events to JS.
+        // No borrow held: making a wrapper may flush events to JS.
         let v = make()?;
         if let Some(o) = wasm_bindgen::JsCast::dyn_ref::<js_sys::Object>(&v) {
-            self.roots.borrow_mut().insert(key, js_sys::WeakRef::new(o));
+            let mut w = self.wrappers.borrow_mut();
+            w.live.insert(key, js_sys::WeakRef::new(o));
+            if w.live.len() >= 2 * w.swept.max(64) {
+                w.live.retain(|_, r| r.deref().is_some());
+                w.swept = w.live.len();
+            }
         }
         Ok(v)
     }
@@ -256,7 +276,7 @@ impl DocShared {
             hub,
             next_id: Cell::new(1),
             observers: RefCell::default(),
-            roots: RefCell::default(),
+            wrappers: RefCell::default(),
         });
         *shared.hub.shared.borrow_mut() = Rc::downgrade(&shared);
         shared

@@ -7,12 +7,13 @@ use yrs::branch::BranchPtr;
 use yrs::types::ToJson;
 use yrs::{Any, Array as _, ArrayRef};
 
-use super::{check_index, check_range, out_to_js, YMap, YText};
+use super::{check_index, check_range, out_to_js, wrap_new};
 use crate::js::error::{ApiError, ApiResult};
 use crate::js::shared::DocShared;
 use crate::js::ts::{opt_string, opt_uint, uint, NumberArg, StringArg};
 use crate::js::types::observe;
 use crate::js::value::{from_any, to_any};
+use yrs::Out;
 
 /// A shared array (`Y.Array`).
 #[wasm_bindgen]
@@ -138,7 +139,7 @@ impl YArray {
         f: &js_sys::Function,
     ) -> ApiResult<()> {
         let items = self.slice(None, None)?;
-        let me: JsValue = YArray::new(self.shared.clone(), self.array.clone()).into();
+        let me = wrap_new(&self.shared, Out::YArray(self.array.clone()));
         for (i, v) in items.iter().enumerate() {
             f.call3(&JsValue::NULL, &v, &JsValue::from(i as u32), &me)
                 .map_err(ApiError::Listener)?;
@@ -147,28 +148,28 @@ impl YArray {
     }
 
     /// Inserts a new empty nested map at `index` and returns it.
-    #[wasm_bindgen(js_name = insertMap)]
-    pub fn insert_map(&self, index: NumberArg) -> ApiResult<YMap> {
+    #[wasm_bindgen(js_name = insertMap, unchecked_return_type = "YMap")]
+    pub fn insert_map(&self, index: NumberArg) -> ApiResult<JsValue> {
         let index = uint(&index, "index")?;
         let map = self.insert_at(index, |txn| {
             self.array.insert(txn, index, yrs::MapPrelim::default())
         })?;
-        Ok(YMap::new(self.shared.clone(), map))
+        Ok(wrap_new(&self.shared, Out::YMap(map)))
     }
 
     /// Inserts a new empty nested array at `index` and returns it.
-    #[wasm_bindgen(js_name = insertArray)]
-    pub fn insert_array(&self, index: NumberArg) -> ApiResult<YArray> {
+    #[wasm_bindgen(js_name = insertArray, unchecked_return_type = "YArray")]
+    pub fn insert_array(&self, index: NumberArg) -> ApiResult<JsValue> {
         let index = uint(&index, "index")?;
         let array = self.insert_at(index, |txn| {
             self.array.insert(txn, index, yrs::ArrayPrelim::default())
         })?;
-        Ok(YArray::new(self.shared.clone(), array))
+        Ok(wrap_new(&self.shared, Out::YArray(array)))
     }
 
     /// Inserts a new nested text holding `content` at `index` and returns it.
-    #[wasm_bindgen(js_name = insertText)]
-    pub fn insert_text(&self, index: NumberArg, content: Option<StringArg>) -> ApiResult<YText> {
+    #[wasm_bindgen(js_name = insertText, unchecked_return_type = "Text")]
+    pub fn insert_text(&self, index: NumberArg, content: Option<StringArg>) -> ApiResult<JsValue> {
         let index = uint(&index, "index")?;
         let content = opt_string(content, "content")?;
         let text = self.insert_at(index, |txn| {
@@ -178,7 +179,7 @@ impl YArray {
                 yrs::TextPrelim::new(content.unwrap_or_default()),
             )
         })?;
-        Ok(YText::new(self.shared.clone(), text))
+        Ok(wrap_new(&self.shared, Out::YText(text)))
     }
 
     /// Number of items.

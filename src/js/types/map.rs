@@ -7,12 +7,13 @@ use yrs::branch::BranchPtr;
 use yrs::types::ToJson;
 use yrs::{Map as _, MapRef};
 
-use super::{out_to_js, YArray, YText};
+use super::{out_to_js, wrap_new};
 use crate::js::error::{ApiError, ApiResult};
 use crate::js::shared::DocShared;
 use crate::js::ts::{opt_string, string, StringArg};
 use crate::js::types::observe;
 use crate::js::value::{from_any, to_any};
+use yrs::Out;
 
 /// A shared map (`Y.Map`).
 #[wasm_bindgen]
@@ -57,28 +58,28 @@ impl YMap {
     }
 
     /// Sets `key` to a new empty nested map and returns it (Yjs: `map.set(key, new Y.Map())`).
-    #[wasm_bindgen(js_name = setMap)]
-    pub fn set_map(&self, key: StringArg) -> ApiResult<YMap> {
+    #[wasm_bindgen(js_name = setMap, unchecked_return_type = "YMap")]
+    pub fn set_map(&self, key: StringArg) -> ApiResult<JsValue> {
         let key = string(&key, "key")?;
         let map = self
             .shared
             .edit(|txn| Ok(self.map.insert(txn, key, yrs::MapPrelim::default())))?;
-        Ok(YMap::new(self.shared.clone(), map))
+        Ok(wrap_new(&self.shared, Out::YMap(map)))
     }
 
     /// Sets `key` to a new empty nested array and returns it.
-    #[wasm_bindgen(js_name = setArray)]
-    pub fn set_array(&self, key: StringArg) -> ApiResult<YArray> {
+    #[wasm_bindgen(js_name = setArray, unchecked_return_type = "YArray")]
+    pub fn set_array(&self, key: StringArg) -> ApiResult<JsValue> {
         let key = string(&key, "key")?;
         let array = self
             .shared
             .edit(|txn| Ok(self.map.insert(txn, key, yrs::ArrayPrelim::default())))?;
-        Ok(YArray::new(self.shared.clone(), array))
+        Ok(wrap_new(&self.shared, Out::YArray(array)))
     }
 
     /// Sets `key` to a new nested text holding `content` and returns it.
-    #[wasm_bindgen(js_name = setText)]
-    pub fn set_text(&self, key: StringArg, content: Option<StringArg>) -> ApiResult<YText> {
+    #[wasm_bindgen(js_name = setText, unchecked_return_type = "Text")]
+    pub fn set_text(&self, key: StringArg, content: Option<StringArg>) -> ApiResult<JsValue> {
         let key = string(&key, "key")?;
         let content = opt_string(content, "content")?;
         let text = self.shared.edit(|txn| {
@@ -86,7 +87,7 @@ impl YMap {
                 .map
                 .insert(txn, key, yrs::TextPrelim::new(content.unwrap_or_default())))
         })?;
-        Ok(YText::new(self.shared.clone(), text))
+        Ok(wrap_new(&self.shared, Out::YText(text)))
     }
 
     /// The keys.
@@ -130,7 +131,7 @@ impl YMap {
         f: &js_sys::Function,
     ) -> ApiResult<()> {
         let entries = self.entries()?;
-        let me: JsValue = YMap::new(self.shared.clone(), self.map.clone()).into();
+        let me = wrap_new(&self.shared, Out::YMap(self.map.clone()));
         for e in entries.iter() {
             let pair: js_sys::Array = e.into();
             f.call3(&JsValue::NULL, &pair.get(1), &pair.get(0), &me)

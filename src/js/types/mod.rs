@@ -6,7 +6,7 @@ use std::rc::Rc;
 use std::sync::Arc;
 
 use wasm_bindgen::prelude::*;
-use yrs::branch::BranchPtr;
+use yrs::branch::{BranchID, BranchPtr};
 use yrs::types::Attrs;
 use yrs::{Any, Out};
 
@@ -17,17 +17,61 @@ use crate::js::value::{from_out, to_any};
 /// A value read from the document: shared types as their wrappers (as Yjs returns `Y.Map`
 /// etc.), anything else as plain JS.
 pub(crate) fn out_to_js<T: yrs::ReadTxn>(shared: &Rc<DocShared>, o: Out, txn: &T) -> JsValue {
-    let s = shared.clone();
-    match o {
-        Out::YMap(map) => YMap::new(s, map).into(),
-        Out::YArray(array) => YArray::new(s, array).into(),
-        Out::YText(text) => YText::new(s, text).into(),
-        Out::YXmlFragment(x) => XmlFragment::new(s, x).into(),
-        Out::YXmlElement(x) => XmlElement::new(s, x).into(),
-        Out::YXmlText(x) => XmlText::new(s, x).into(),
-        other => from_out(&other, txn),
-    }
+    wrap(shared, o).unwrap_or_else(|other| from_out(&other, txn))
 }
+
+/// The wrapper of a shared type: the one handed out before for the same type if the app
+/// still holds it (so `map.get('k') === map.get('k')`, as in Yjs), else a new one. `Err`
+/// gives back a value that is no shared type.
+pub(crate) fn wrap(shared: &Rc<DocShared>, o: Out) -> Result<JsValue, Out> {
+    fn id(b: &impl AsRef<yrs::branch::Branch>) -> BranchID {
+        b.as_ref().id()
+    }
+    let s = shared.clone();
+    let (kind, branch, make): (u8, BranchID, Box<dyn FnOnce() -> JsValue>) = match o {
+        Out::YText(t) => (KIND_TEXT, id(&t), Box::new(move || YText::new(s, t).into())),
+        Out::YMap(m) => (KIND_MAP, id(&m), Box::new(move || YMap::new(s, m).into())),
+        Out::YArray(a) => (
+            KIND_ARRAY,
+            id(&a),
+            Box::new(move || YArray::new(s, a).into()),
+        ),
+        Out::YXmlFragment(x) => (
+            KIND_XML_FRAGMENT,
+            id(&x),
+            Box::new(move || XmlFragment::new(s, x).into()),
+        ),
+        Out::YXmlElement(x) => (
+            KIND_XML_ELEMENT,
+            id(&x),
+            Box::new(move || XmlElement::new(s, x).into()),
+        ),
+        Out::YXmlText(x) => (
+            KIND_XML_TEXT,
+            id(&x),
+            Box::new(move || XmlText::new(s, x).into()),
+        ),
+        other => return Err(other),
+    };
+    // Making a wrapper cannot fail.
+    Ok(shared
+        .wrapper(kind, branch, || Ok(make()))
+        .unwrap_or(JsValue::UNDEFINED))
+}
+
+/// [`wrap`] for a value known to be a shared type.
+pub(crate) fn wrap_new(shared: &Rc<DocShared>, o: Out) -> JsValue {
+    wrap(shared, o).unwrap_or(JsValue::UNDEFINED)
+}
+
+/// Wrapper kinds: one branch read as two kinds (a root asked for as a text and as a map) gets
+/// two wrappers.
+pub(crate) const KIND_TEXT: u8 = 0;
+pub(crate) const KIND_MAP: u8 = 1;
+pub(crate) const KIND_ARRAY: u8 = 2;
+pub(crate) const KIND_XML_FRAGMENT: u8 = 3;
+const KIND_XML_ELEMENT: u8 = 4;
+const KIND_XML_TEXT: u8 = 5;
 
 thread_local! {
     /// Where a shared-type wrapper hands its branch to the `UndoManager` constructor (a JS
@@ -271,12 +315,12 @@ macro_rules! xml_children {
         #[wasm_bindgen(js_class = $js)]
         impl $ty {
             /// Inserts a new element named `nodeName` at `index` and returns it.
-            #[wasm_bindgen(js_name = insertElement)]
+            #[wasm_bindgen(js_name = insertElement, unchecked_return_type = "XmlElement")]
             pub fn insert_element(
                 &self,
                 index: crate::js::ts::NumberArg,
                 node_name: crate::js::ts::StringArg,
-            ) -> ApiResult<XmlElement> {
+            ) -> ApiResult<JsValue> {
                 $crate::js::types::xml::xml_ops::insert_element(
                     &self.shared,
                     &self.fragment_ref(),
@@ -286,12 +330,12 @@ macro_rules! xml_children {
             }
 
             /// Inserts a new text node holding `content` at `index` and returns it.
-            #[wasm_bindgen(js_name = insertText)]
+            #[wasm_bindgen(js_name = insertText, unchecked_return_type = "XmlText")]
             pub fn insert_text(
                 &self,
                 index: crate::js::ts::NumberArg,
                 content: Option<crate::js::ts::StringArg>,
-            ) -> ApiResult<XmlText> {
+            ) -> ApiResult<JsValue> {
                 $crate::js::types::xml::xml_ops::insert_text(
                     &self.shared,
                     &self.fragment_ref(),

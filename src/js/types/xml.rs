@@ -9,11 +9,12 @@ use yrs::{
     XmlFragmentRef, XmlOut, XmlTextPrelim, XmlTextRef,
 };
 
-use super::{check_index, check_range};
+use super::{check_index, check_range, wrap_new};
 use crate::js::error::ApiResult;
 use crate::js::shared::DocShared;
 use crate::js::ts::{opt_string, opt_uint, string, uint, NumberArg, StringArg};
 use crate::js::types::observe;
+use yrs::Out;
 
 /// The bodies of the child-node methods (see `xml_children!`), on an [`XmlFragmentRef`] view.
 pub(crate) mod xml_ops {
@@ -24,17 +25,14 @@ pub(crate) mod xml_ops {
         xml: &XmlFragmentRef,
         index: &JsValue,
         node_name: &JsValue,
-    ) -> ApiResult<XmlElement> {
+    ) -> ApiResult<JsValue> {
         let index = uint(index, "index")?;
         let node_name = string(node_name, "nodeName")?;
         let xml = shared.edit(|txn| {
             check_index(index, xml.len(txn))?;
             Ok(xml.insert(txn, index, XmlElementPrelim::empty(node_name.as_str())))
         })?;
-        Ok(XmlElement {
-            shared: shared.clone(),
-            xml,
-        })
+        Ok(wrap_new(shared, Out::YXmlElement(xml)))
     }
 
     pub(crate) fn insert_text(
@@ -42,17 +40,14 @@ pub(crate) mod xml_ops {
         xml: &XmlFragmentRef,
         index: &JsValue,
         content: Option<StringArg>,
-    ) -> ApiResult<XmlText> {
+    ) -> ApiResult<JsValue> {
         let index = uint(index, "index")?;
         let content = opt_string(content, "content")?;
         let text = shared.edit(|txn| {
             check_index(index, xml.len(txn))?;
             Ok(xml.insert(txn, index, XmlTextPrelim::new(content.unwrap_or_default())))
         })?;
-        Ok(XmlText {
-            shared: shared.clone(),
-            text,
-        })
+        Ok(wrap_new(shared, Out::YXmlText(text)))
     }
 
     pub(crate) fn delete(
@@ -213,10 +208,12 @@ text_methods!(XmlText, XmlText);
 
 /// An XML child read from the document, as its wrapper.
 fn xml_out_to_js(shared: &Rc<DocShared>, o: XmlOut) -> JsValue {
-    let s = shared.clone();
-    match o {
-        XmlOut::Element(x) => XmlElement::new(s, x).into(),
-        XmlOut::Fragment(x) => XmlFragment::new(s, x).into(),
-        XmlOut::Text(x) => XmlText::new(s, x).into(),
-    }
+    wrap_new(
+        shared,
+        match o {
+            XmlOut::Element(x) => Out::YXmlElement(x),
+            XmlOut::Fragment(x) => Out::YXmlFragment(x),
+            XmlOut::Text(x) => Out::YXmlText(x),
+        },
+    )
 }
