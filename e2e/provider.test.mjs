@@ -318,7 +318,9 @@ test('awareness appears, changes, disappears on leave, and expires when not rene
   js.provider.awareness.setLocalState({ user: { name: 'Yjs peer' } })
   const peerId = js.doc.clientID
   await until(() => a.page.evaluate((id) => window.provider.awareness.getStates().get(id)?.user?.name === 'Yjs peer', peerId), 5000, 'peer state in the page')
-  assert.ok(await a.page.evaluate((id) => window.changes.some((c) => c.added.includes(id) && c.origin === 'remote'), peerId))
+  // y-websocket's origins: the provider for what its connection brings ('local' for ours).
+  assert.ok(await a.page.evaluate((id) => window.changes.some((c) => c.added.includes(id) && c.origin === window.provider.origin), peerId))
+  assert.ok(await a.page.evaluate((me) => window.changes.some((c) => c.updated.includes(me) && c.origin === 'local'), me))
 
   // A client that says hello once and then stays silent expires after the timeout.
   const ghost = new WebSocket(`${srv.url}/${room}`)
@@ -328,6 +330,7 @@ test('awareness appears, changes, disappears on leave, and expires when not rene
   ghost.send(Buffer.concat([Buffer.from([1, json.length + 5, 1, 0xc2, 0x21, 1, json.length]), json]))
   await until(() => a.page.evaluate(() => window.provider.awareness.getStates().has(4290)), 5000, 'ghost appears')
   await until(() => a.page.evaluate(() => !window.provider.awareness.getStates().has(4290)), 6000, 'ghost expires')
+  assert.ok(await a.page.evaluate(() => window.changes.some((c) => c.removed.includes(4290) && c.origin === 'timeout')), "an expiry's origin is 'timeout', as y-protocols'")
   // The Yjs peer renews every 15 s, so with a 2 s timeout it comes and goes; our own renewals
   // (every 1 s) keep us visible at the peer.
   assert.equal(js.provider.awareness.getStates().get(me)?.user?.name, 'Ada L.')

@@ -14,6 +14,8 @@ const switched = source
   .replace("import { WebsocketProvider } from 'ysync/yjs'", "import { WebsocketProvider } from 'y-websocket'")
   .replace("import { IndexeddbPersistence } from 'ysync/yjs'", "import { IndexeddbPersistence } from 'y-indexeddb'")
 const variants = { ysync: source, yjs: switched }
+const awSource = readFileSync(join(repoRoot, 'e2e/yjs-app/awareness.js'), 'utf8')
+const awVariants = { ysync: awSource, yjs: awSource.replace("import { WebsocketProvider } from 'ysync/yjs'", "import { WebsocketProvider } from 'y-websocket'") }
 const out = join(repoRoot, 'e2e/artifacts/yjs-app')
 let browser, server, web
 
@@ -24,7 +26,9 @@ before(async () => {
     mkdirSync(dir, { recursive: true })
     writeFileSync(join(dir, 'app.js'), code)
     writeFileSync(join(dir, 'index.html'), '<!doctype html><title>yjs app</title><link rel="icon" href="data:,"><script type="module" src="./app.js"></script>\n')
-    const input = [join(dir, 'index.html')]
+    writeFileSync(join(dir, 'awareness.js'), awVariants[name])
+    writeFileSync(join(dir, 'aw.html'), '<!doctype html><title>awareness</title><link rel="icon" href="data:,"><script type="module" src="./awareness.js"></script>\n')
+    const input = [join(dir, 'index.html'), join(dir, 'aw.html')]
     if (name === 'ysync') {
       // Hocuspocus's class on the entry: a Y.Doc, with and without presence (no server).
       writeFileSync(join(dir, 'hp.js'), `import * as Y from 'yjs'
@@ -197,4 +201,63 @@ test('ysync/yjs HocuspocusProvider takes a Y.Doc as its document, with presence 
   assert.deepEqual(await page.evaluate(() => window.result), { bare: null, document: true, presenceDoc: true })
   assert.deepEqual(problems, [])
   await page.close()
+})
+
+/** The steps of the awareness app on either build; returns what they observed. */
+async function awarenessScenario (variant) {
+  const room = `yjs-aw-${variant}-${Date.now()}`
+  const peer = yjsPeer(server.url, room)
+  await peer.synced
+  const page = await browser.newPage()
+  const problems = []
+  page.on('pageerror', (e) => problems.push(String(e)))
+  page.on('console', (m) => { if (m.type() === 'error') problems.push(m.text()) })
+  await page.goto(`${web.url}/${variant}/aw.html?` + new URLSearchParams({ room, server: server.url }))
+  await page.waitForFunction(() => window.app?.provider.synced === true, null, { timeout: 20_000 })
+  const r = {}
+  r.same = await page.evaluate(() => window.app.provider.awareness === window.app.awareness)
+  // The app's local state reaches the peer under the Y.Doc's client ID.
+  const id = await page.evaluate(() => { window.app.awareness.setLocalStateField('user', { name: 'Ada' }); return window.app.ydoc.clientID })
+  await until(() => peer.provider.awareness.getStates().get(id)?.user?.name === 'Ada', 5000, 'the page\'s state at the peer')
+  // The peer's states reach the app's Awareness with the provider as the origin.
+  const peerId = peer.doc.clientID
+  const seen = (want) => page.evaluate(({ peerId, want }) => JSON.stringify(window.app.awareness.getStates().get(peerId) ?? null) === JSON.stringify(want), { peerId, want })
+  peer.provider.awareness.setLocalState({ user: { name: 'Peer' } })
+  await until(() => seen({ user: { name: 'Peer' } }), 5000, 'the peer in the app\'s Awareness')
+  peer.provider.awareness.setLocalStateField('cursor', 7)
+  await until(() => seen({ user: { name: 'Peer' }, cursor: 7 }), 5000, 'the peer\'s change')
+  peer.provider.awareness.setLocalState(null)
+  await until(() => seen(null), 5000, 'the peer gone')
+  r.meta = await page.evaluate((peerId) => typeof window.app.awareness.meta.get(peerId)?.clock, peerId)
+  peer.provider.awareness.setLocalState({ user: { name: 'Back' } })
+  await until(() => seen({ user: { name: 'Back' } }), 5000, 'the peer back')
+  // The provider goes: the other clients' states go with it, the app's own stays.
+  await page.evaluate(() => window.app.provider.destroy())
+  await until(() => seen(null), 5000, 'remote states removed when the provider goes')
+  r.local = await page.evaluate(() => window.app.awareness.getLocalState())
+  r.events = await page.evaluate((peerId) => window.app.events
+    .filter((e) => [...e.added, ...e.updated, ...e.removed].includes(peerId))
+    .map((e) => ({ added: e.added, updated: e.updated, removed: e.removed, origin: e.origin })), peerId)
+  r.events = JSON.parse(JSON.stringify(r.events).replaceAll(String(peerId), '"peer"'))
+  r.problems = problems
+  await page.close()
+  peer.destroy()
+  return r
+}
+
+test('an app\'s own y-protocols Awareness passed to the provider is used as it is, the same on ysync/yjs and on y-websocket', async () => {
+  const onYsync = await awarenessScenario('ysync')
+  const onYjs = await awarenessScenario('yjs')
+  assert.deepEqual(onYsync, onYjs)
+  assert.equal(onYsync.same, true)
+  assert.deepEqual(onYsync.local, { user: { name: 'Ada' } })
+  assert.deepEqual(onYsync.events, [
+    { added: ['peer'], updated: [], removed: [], origin: 'provider' },
+    { added: [], updated: ['peer'], removed: [], origin: 'provider' },
+    { added: [], updated: [], removed: ['peer'], origin: 'provider' },
+    // y-protocols: a client it knows (by its clock) that comes back is updated, not added.
+    { added: [], updated: ['peer'], removed: [], origin: 'provider' },
+    { added: [], updated: [], removed: ['peer'], origin: 'provider' }
+  ])
+  assert.deepEqual(onYsync.problems, [])
 })

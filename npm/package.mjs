@@ -27,7 +27,7 @@ const pkg = {
     './ysync_bg.wasm': './ysync_bg.wasm',
     './package.json': './package.json'
   },
-  files: ['ysync_bg.wasm', 'ysync_bg.wasm.d.ts', 'ysync.js', 'ysync.d.ts', 'yjs.js', 'yjs.d.ts', 'snippets', 'README.md'],
+  files: ['ysync_bg.wasm', 'ysync_bg.wasm.d.ts', 'ysync.js', 'ysync.d.ts', 'yjs.js', 'yjs.d.ts', 'awareness.js', 'snippets', 'README.md'],
   // Importing the main entry only defines classes and functions; nothing runs until init().
   // The yjs entry loads the wasm module when imported (its users never call init()).
   sideEffects: ['./yjs.js'],
@@ -46,6 +46,7 @@ writeFileSync(dts, readFileSync(dts, 'utf8').replace(/^ *\[Symbol\.dispose\]\(\)
 copyFileSync(root + 'npm/README.md', root + 'pkg/README.md')
 copyFileSync(root + 'npm/yjs.js', root + 'pkg/yjs.js')
 copyFileSync(root + 'npm/yjs.d.ts', root + 'pkg/yjs.d.ts')
+copyFileSync(root + 'npm/awareness.js', root + 'pkg/awareness.js')
 
 // Cargo's `strip` removes rustc's symbol names, but wasm-bindgen writes a `name` section for its
 // own shims and a `producers` section; the browser needs neither (issue #5; their size is in

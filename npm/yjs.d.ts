@@ -8,8 +8,25 @@ export { onPoisoned, poisonedError, setLogLevel } from './ysync.js'
 /** y-protocols' `Awareness` of a provider: as `ysync`'s, its `doc` the app's `Y.Doc`. */
 export type Awareness = Omit<core.Awareness, 'doc'> & { readonly doc: Y.Doc }
 
-/** Options of `new WebsocketProvider(...)`: y-websocket's; `awareness` takes only a boolean. */
-export type WebsocketProviderOptions = core.WebsocketProviderOptions
+/** A y-protocols `Awareness` the app made (the members the provider uses): passed as the
+ * `awareness` option, it is used as it is and kept in step with the provider's presence. */
+export interface ExternalAwareness {
+  readonly clientID: number;
+  readonly states: Map<number, { [field: string]: any }>;
+  readonly meta: Map<number, { clock: number; lastUpdated: number }>;
+  getLocalState(): { [field: string]: any } | null;
+  setLocalState(state: { [field: string]: any } | null): void;
+  getStates(): Map<number, { [field: string]: any }>;
+  on(event: string, f: (...args: any[]) => void): void;
+  off(event: string, f: (...args: any[]) => void): void;
+  emit(event: string, args: any[]): void;
+}
+
+/** Options of `new WebsocketProvider(...)`: y-websocket's; `awareness` is the app's own
+ * y-protocols `Awareness` (as y-websocket takes it) or a boolean (presence on or off). */
+export type WebsocketProviderOptions = Omit<core.WebsocketProviderOptions, 'awareness'> & {
+  awareness?: boolean | ExternalAwareness;
+}
 
 export interface WebsocketProvider extends Omit<core.WebsocketProvider, 'awareness'> {}
 /** y-websocket's `WebsocketProvider`, syncing the app's `Y.Doc` through ysync. */
@@ -17,6 +34,7 @@ export declare class WebsocketProvider {
   constructor(serverUrl: string, roomname: string, doc: Y.Doc, opts?: WebsocketProviderOptions);
   /** The app's document. */
   readonly doc: Y.Doc;
+  /** The app's `Awareness` if it passed one (as it is), else the provider's own. */
   readonly awareness: Awareness;
   readonly serverUrl: string;
   readonly roomname: string;
@@ -31,8 +49,10 @@ export declare class WebsocketProvider {
 }
 
 /** Configuration of `new HocuspocusProvider(...)`: Hocuspocus's, `document` a `Y.Doc`. */
-export type HocuspocusProviderConfiguration = Omit<core.HocuspocusProviderConfiguration, 'document'> & {
+export type HocuspocusProviderConfiguration = Omit<core.HocuspocusProviderConfiguration, 'document' | 'awareness'> & {
   document?: Y.Doc;
+  /** The app's own y-protocols `Awareness` (used as it is), or null for no presence. */
+  awareness?: ExternalAwareness | null;
 }
 
 export interface HocuspocusProvider extends Omit<core.HocuspocusProvider, 'document' | 'awareness'> {}

@@ -18,13 +18,13 @@ import init, {
   IndexeddbPersistence as CoreIndexeddbPersistence
 } from './ysync.js'
 
+import { bridgeAwareness, isAwareness } from './awareness.js'
+
 export { onPoisoned, poisonedError, setLogLevel } from './ysync.js'
 
 // The wasm module next to this file (bundlers copy it). Apps on this entry never call init().
 await init()
 
-/** The provider or persistence an app holds, by the `origin` object of the ysync class. */
-const owners = new WeakMap()
 /** The mirror of each `Y.Doc`: { doc, replica }. */
 const mirrors = new WeakMap()
 
@@ -39,12 +39,13 @@ function mirrorOf (ydoc) {
   const known = mirrors.get(ydoc)
   if (known) return known
   const doc = new Doc({ clientID: ydoc.clientID })
-  // The origin of the update being passed to the Y.Doc: its own `update` event is not sent
-  // back. Observers that edit during it use their own origins, which are.
+  // The origin of the update being passed to the Y.Doc (the provider or persistence: each
+  // adopts itself as its origin): its own `update` event is not sent back. Observers that
+  // edit during it use their own origins, which are.
   let passing = null
   const replica = new YjsReplica(doc, (update, origin) => {
     const outer = passing
-    passing = owners.get(origin) ?? origin
+    passing = origin
     try {
       Y.applyUpdate(ydoc, update, passing)
     } finally {
@@ -68,14 +69,16 @@ function mirrorOf (ydoc) {
   return mirror
 }
 
-/** y-protocols' Awareness objects cannot be adopted yet: refused rather than ignored. */
-function checkAwarenessOption (opts) {
-  if (opts && typeof opts.awareness === 'object' && opts.awareness !== null) {
-    throw typeError('ysync/yjs: the awareness option takes true or false; a y-protocols Awareness cannot be adopted yet (use provider.awareness, which is API-compatible)')
-  }
+/** The `awareness` option: a y-protocols `Awareness` the app made (used as it is, kept in
+ * step with the provider's presence), or a boolean / null as ysync's options take it. */
+function externalAwareness (opts) {
+  const a = opts?.awareness
+  if (a === undefined || a === null || typeof a === 'boolean') return null
+  if (!isAwareness(a)) throw typeError('ysync/yjs: the awareness option takes a y-protocols Awareness, true, false or null')
+  return a
 }
 
-/** The provider's own awareness reports the app's Y.Doc as its `doc`, as y-protocols'
+/** What the class's own awareness reports as its `doc`: the app's Y.Doc, as y-protocols'
  * (Hocuspocus's `awareness: null` has none). */
 function adoptAwareness (awareness, ydoc) {
   if (awareness) Object.defineProperty(awareness, 'doc', { value: ydoc, configurable: true })
@@ -91,17 +94,23 @@ function roomUrl (serverUrl, roomname, params) {
 /** y-websocket's `WebsocketProvider(serverUrl, roomname, ydoc, opts)` on the app's Y.Doc. */
 export class WebsocketProvider extends CoreWebsocketProvider {
   constructor (serverUrl, roomname, ydoc, opts = {}) {
-    checkAwarenessOption(opts)
-    super(serverUrl, roomname, mirrorOf(ydoc).doc, opts)
-    owners.set(this.origin, this)
+    const external = externalAwareness(opts)
+    super(serverUrl, roomname, mirrorOf(ydoc).doc, external ? { ...opts, awareness: true } : opts)
+    // As y-websocket: what this provider applies has the provider as its origin.
+    this.__adoptOrigin(this)
     this.doc = ydoc
     this.serverUrl = serverUrl
     this.roomname = roomname
     this.params = opts?.params ?? {}
     this.protocols = opts?.protocols ?? []
     this.shouldConnect = opts?.connect !== false
-    adoptAwareness(this.awareness, ydoc)
+    adoptAwareness(super.awareness, ydoc)
+    this._external = external
+    this._unbridge = external ? bridgeAwareness(external, super.awareness, this) : null
   }
+
+  /** The app's y-protocols `Awareness` if it passed one, else the provider's own. */
+  get awareness () { return this._external ?? super.awareness }
 
   /** y-websocket's `url`: the server URL, room and params the socket connects to. */
   get url () { return roomUrl(this.serverUrl, this.roomname, this.params) }
@@ -119,28 +128,46 @@ export class WebsocketProvider extends CoreWebsocketProvider {
     this.shouldConnect = false
     super.disconnect()
   }
+
+  destroy () {
+    this._unbridge?.()
+    this._unbridge = null
+    super.destroy()
+  }
 }
 
 /** Hocuspocus's `HocuspocusProvider({ url | websocketProvider, name, document, ... })`. */
 export class HocuspocusProvider extends CoreHocuspocusProvider {
   constructor (configuration = {}) {
-    checkAwarenessOption(configuration)
+    const external = externalAwareness(configuration)
     const ydoc = configuration.document ?? new Y.Doc()
-    super({ ...configuration, document: mirrorOf(ydoc).doc })
-    owners.set(this.origin, this)
+    super({ ...configuration, document: mirrorOf(ydoc).doc, ...(external ? { awareness: undefined } : {}) })
+    this.__adoptOrigin(this)
     this._ydoc = ydoc
-    adoptAwareness(this.awareness, ydoc)
+    adoptAwareness(super.awareness, ydoc)
+    this._external = external
+    this._unbridge = external ? bridgeAwareness(external, super.awareness, this) : null
   }
 
   /** The app's Y.Doc (Hocuspocus's `document`). */
   get document () { return this._ydoc }
+
+  /** The app's y-protocols `Awareness` if it passed one, else the provider's own (or null). */
+  get awareness () { return this._external ?? super.awareness }
+
+  destroy () {
+    this._unbridge?.()
+    this._unbridge = null
+    super.destroy()
+  }
 }
 
 /** y-indexeddb's `IndexeddbPersistence(name, ydoc)` on the app's Y.Doc. */
 export class IndexeddbPersistence extends CoreIndexeddbPersistence {
   constructor (name, ydoc, options) {
     super(name, mirrorOf(ydoc).doc, options)
-    owners.set(this.origin, this)
+    // As y-indexeddb: what this persistence loads has the persistence as its origin.
+    this.__adoptOrigin(this)
     this.doc = ydoc
     this._synced = super.whenSynced().then(() => this)
     this._wrapped = new WeakMap()

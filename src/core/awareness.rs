@@ -23,6 +23,20 @@ pub const OUTDATED_MS: u64 = 30_000;
 /// Default cap on the remote clients known at once (with a state or a remembered clock).
 pub const MAX_CLIENTS: usize = 50_000;
 
+/// Why presence changed: the origins y-protocols' events carry (`'local'`, `'timeout'`, and
+/// the provider for what came from, or left with, the connection).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AwarenessOrigin {
+    /// This client set or renewed its own state.
+    Local,
+    /// An update from the server or another tab.
+    Remote,
+    /// Remote states expired (not renewed in time).
+    Timeout,
+    /// The connection closed: the states it brought are gone.
+    Closed,
+}
+
 /// Client ids whose awareness state changed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AwarenessChange {
@@ -266,12 +280,13 @@ impl Awareness {
                     }
                     known.clock = e.clock;
                     let old = std::mem::replace(&mut known.state, new);
+                    // As y-protocols: for a client already known (by its clock), a null
+                    // state is a removal and any other state an update, even when it had
+                    // left (only a client never seen is added).
                     match (old, &known.state) {
-                        (Some(_), None) => change.removed.push(client),
-                        (None, Some(_)) => change.added.push(client),
+                        (_, None) => change.removed.push(client),
                         (Some(a), Some(b)) if a == *b => change.renewed.push(client),
-                        (Some(_), Some(_)) => change.updated.push(client),
-                        (None, None) => {}
+                        (_, Some(_)) => change.updated.push(client),
                     }
                 }
                 None => {
@@ -341,10 +356,13 @@ impl Awareness {
         self.next_check
     }
 
-    /// Renews the local state if due (returns the update to broadcast) and expires remote
-    /// states not renewed in time. An expired state keeps its clock (y-protocols: the owner's
-    /// next renewal is accepted at once).
-    pub fn on_timeout(&mut self, now: u64) -> (Option<AwarenessUpdate>, AwarenessChange) {
+    /// Renews the local state if due (returns the update to broadcast, with its change) and
+    /// expires remote states not renewed in time. An expired state keeps its clock
+    /// (y-protocols: the owner's next renewal is accepted at once).
+    pub fn on_timeout(
+        &mut self,
+        now: u64,
+    ) -> (Option<(AwarenessUpdate, AwarenessChange)>, AwarenessChange) {
         self.set_now(now);
         if now < self.next_check {
             return (None, AwarenessChange::default());
@@ -367,7 +385,7 @@ impl Awareness {
         change.removed.sort_unstable();
         let renewed = renew.then(|| {
             let json = self.local_state();
-            self.set_local(json.as_deref()).0
+            self.set_local(json.as_deref())
         });
         (renewed, change)
     }
@@ -451,11 +469,16 @@ mod tests {
         a.set_local(Some("{}"));
         a.apply(upd(&[(2, 1, "{}")]));
         let (renew, gone) = a.on_timeout(15_000);
-        assert!(renew.is_some() && gone.is_empty());
+        assert!(gone.is_empty());
+        // A renewal is an update of the same state (y-protocols' `update`, not `change`).
+        let (_, renewed) = renew.expect("renewed at half the timeout");
+        assert_eq!(renewed.renewed, vec![1]);
+        assert!(!renewed.changed());
         let (_, gone) = a.on_timeout(30_000);
         assert_eq!(gone.removed, vec![2]);
-        // The expired client's next renewal is accepted at once: its clock was kept.
-        assert_eq!(a.apply(upd(&[(2, 2, "{}")])).added, vec![2]);
+        // The expired client's next renewal is accepted at once: its clock was kept (and, as
+        // in y-protocols, a known client coming back is an update).
+        assert_eq!(a.apply(upd(&[(2, 2, "{}")])).updated, vec![2]);
     }
 
     #[test]

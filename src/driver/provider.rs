@@ -13,7 +13,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::rc::{Rc, Weak};
 
-use crate::core::awareness::AwarenessChange;
+use crate::core::awareness::{AwarenessChange, AwarenessOrigin};
 use crate::core::connection::{Command, Connection};
 use crate::core::error::SyncError;
 use crate::core::frame::{Dialect, YWebsocket};
@@ -146,8 +146,8 @@ pub enum ProviderEvent {
     Awareness {
         /// Which clients changed.
         change: AwarenessChange,
-        /// Whether this client's own state changed.
-        local: bool,
+        /// Why (this client, the connection, an expiry).
+        origin: AwarenessOrigin,
     },
     /// `stats`: the periodic snapshot ([`ProviderConfig::stats_interval_ms`]).
     Stats(ProviderStats),
@@ -670,7 +670,7 @@ fn on_event(d: &Rc<ProviderCore>, st: &mut ProviderState, e: Event) {
             log::debug!(target: "ysync::provider", "unacknowledged: {count} changes, {bytes} bytes");
             d.emit(ProviderEvent::Unsynced(count))
         }
-        Event::Awareness { change, local } => d.emit(ProviderEvent::Awareness { change, local }),
+        Event::Awareness { change, origin } => d.emit(ProviderEvent::Awareness { change, origin }),
         Event::PermissionDenied(reason) => {
             log::warn!(target: "ysync::provider", "permission denied");
             d.emit(ProviderEvent::PermissionDenied(reason))

@@ -170,9 +170,9 @@ fn dispatch(shell: &Shell, e: &ProviderEvent) {
             &[obj(&[("payload", JsValue::from_str(payload))])],
         ),
         ProviderEvent::Error(err) => listeners.call("error", &[ApiError::Sync(err.clone()).into()]),
-        ProviderEvent::Awareness { change, local } => {
+        ProviderEvent::Awareness { change, origin } => {
             // The awareness object's own events, then the provider's `{ states }` ones.
-            let changed = dispatch_awareness(listeners, change, *local);
+            let changed = dispatch_awareness(shell, change, *origin);
             for (event, fire) in [("awarenessUpdate", true), ("awarenessChange", changed)] {
                 if fire && listeners.has(event) {
                     let states = states_array(&shell.provider);
@@ -189,7 +189,6 @@ fn dispatch(shell: &Shell, e: &ProviderEvent) {
 pub struct HocuspocusProvider {
     shell: Rc<Shell>,
     awareness: JsValue,
-    origin: JsValue,
     document: JsValue,
     name: String,
 }
@@ -224,15 +223,10 @@ impl HocuspocusProvider {
             Target::Shared(ws) => Driver::with_websocket(ws, &name, shared.document(), cfg)?,
         }
         .into_inner();
-        let Started {
-            shell,
-            awareness,
-            origin,
-        } = Shell::start(provider, shared, dispatch);
+        let Started { shell, awareness } = Shell::start(provider, shared, dispatch);
         Ok(HocuspocusProvider {
             shell,
             awareness,
-            origin,
             document,
             name,
         })
@@ -250,10 +244,17 @@ impl HocuspocusProvider {
         self.document.clone()
     }
 
-    /// The origin of the updates this provider applies, as events see it.
+    /// The origin of the updates this provider applies (and of the presence its connection
+    /// brings), as events see it.
     #[wasm_bindgen(getter, unchecked_return_type = "object")]
     pub fn origin(&self) -> JsValue {
-        self.origin.clone()
+        self.shell.origin()
+    }
+
+    /// Makes `value` the origin events see (internal: the `ysync/yjs` entry's provider).
+    #[wasm_bindgen(js_name = __adoptOrigin, skip_typescript)]
+    pub fn adopt_origin(&self, value: JsValue) {
+        self.shell.adopt_origin(value);
     }
 
     /// Sends an application message to the server's `onStateless` hook (dropped when not

@@ -85,7 +85,7 @@ impl Shell {
 pub struct IndexeddbPersistence {
     shell: Rc<Shell>,
     /// The origin of the transactions that load stored state and other tabs' rows.
-    origin: JsValue,
+    origin: std::cell::RefCell<JsValue>,
 }
 
 #[wasm_bindgen]
@@ -120,7 +120,10 @@ impl IndexeddbPersistence {
             doc: shared,
         });
         keepalive::keep(&shell);
-        Ok(IndexeddbPersistence { shell, origin })
+        Ok(IndexeddbPersistence {
+            shell,
+            origin: origin.into(),
+        })
     }
 
     /// True once the stored state was loaded into the document.
@@ -147,7 +150,17 @@ impl IndexeddbPersistence {
     /// events see it: `transaction.origin === persistence.origin`.
     #[wasm_bindgen(getter, unchecked_return_type = "object")]
     pub fn origin(&self) -> JsValue {
-        self.origin.clone()
+        self.origin.borrow().clone()
+    }
+
+    /// Makes `value` the origin events see (internal: the `ysync/yjs` entry's persistence,
+    /// as y-indexeddb passes itself).
+    #[wasm_bindgen(js_name = __adoptOrigin, skip_typescript)]
+    pub fn adopt_origin(&self, value: JsValue) {
+        for k in self.shell.persistence.applied_origins() {
+            self.shell.doc.register_origin(k.as_bytes(), value.clone());
+        }
+        *self.origin.borrow_mut() = value;
     }
 
     /// Resolves once the stored state is loaded into the document.

@@ -7,7 +7,7 @@ use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 
-use crate::core::awareness::AwarenessChange;
+use crate::core::awareness::{AwarenessChange, AwarenessOrigin};
 use crate::driver::provider::{
     self as driver, ProviderConfig, ProviderEvent, TokenFuture, TokenIn,
 };
@@ -233,8 +233,8 @@ fn dispatch(shell: &Shell, e: &ProviderEvent) {
             &[obj(&[("reason", JsValue::from_str(reason))])],
         ),
         ProviderEvent::Error(err) => listeners.call("error", &[ApiError::Sync(err.clone()).into()]),
-        ProviderEvent::Awareness { change, local } => {
-            dispatch_awareness(listeners, change, *local);
+        ProviderEvent::Awareness { change, origin } => {
+            dispatch_awareness(shell, change, *origin);
         }
         ProviderEvent::Stats(s) => listeners.call("stats", &[to_js_json(s)]),
         // Hocuspocus's; the y-websocket dialect has neither.
@@ -244,13 +244,19 @@ fn dispatch(shell: &Shell, e: &ProviderEvent) {
 
 /// The awareness events of y-protocols (`awareness.on('update' | 'change')`): `update` for
 /// every update (renewals too), `change` when a state appeared, changed or left; the origin
-/// is 'local' or 'remote'. True when `change` fired.
+/// is y-protocols' and y-websocket's: `'local'`, `'timeout'`, or the provider's origin for
+/// what its connection brought or took away. True when `change` fired.
 pub(crate) fn dispatch_awareness(
-    listeners: &Listeners,
+    shell: &Shell,
     change: &AwarenessChange,
-    local: bool,
+    origin: AwarenessOrigin,
 ) -> bool {
-    let origin = JsValue::from_str(if local { "local" } else { "remote" });
+    let listeners = &shell.listeners;
+    let origin = match origin {
+        AwarenessOrigin::Local => JsValue::from_str("local"),
+        AwarenessOrigin::Timeout => JsValue::from_str("timeout"),
+        AwarenessOrigin::Remote | AwarenessOrigin::Closed => shell.origin(),
+    };
     listeners.call(
         "awareness:update",
         &[change_obj(change, true), origin.clone()],
@@ -276,14 +282,15 @@ pub(crate) struct Shell {
     meta: std::cell::RefCell<(u64, js_sys::Map)>,
     /// `awareness.doc`: one wrapper of the provider's document.
     doc_js: std::cell::OnceCell<JsValue>,
+    /// What events see as the origin of what this provider applies (document updates, and
+    /// presence from the connection).
+    origin: std::cell::RefCell<JsValue>,
 }
 
-/// A running provider as JS sees it: its shell, its `Awareness` and the origin of what it
-/// applies.
+/// A running provider as JS sees it: its shell and its `Awareness`.
 pub(crate) struct Started {
     pub(crate) shell: Rc<Shell>,
     pub(crate) awareness: JsValue,
-    pub(crate) origin: JsValue,
 }
 
 impl Shell {
@@ -315,6 +322,7 @@ impl Shell {
                 states: std::cell::RefCell::new((u64::MAX, js_sys::Map::new())),
                 meta: std::cell::RefCell::new((u64::MAX, js_sys::Map::new())),
                 doc_js: std::cell::OnceCell::new(),
+                origin: std::cell::RefCell::new(origin),
             }
         });
         keepalive::keep(&shell);
@@ -324,8 +332,21 @@ impl Shell {
             }
             .into(),
             shell,
-            origin,
         }
+    }
+
+    /// The origin events see for what this provider applies.
+    pub(crate) fn origin(&self) -> JsValue {
+        self.origin.borrow().clone()
+    }
+
+    /// Makes `value` the origin events see (the `ysync/yjs` entry passes its provider object,
+    /// as y-websocket does: `transaction.origin === provider`).
+    pub(crate) fn adopt_origin(&self, value: JsValue) {
+        for k in self.provider.applied_origins() {
+            self.doc.register_origin(k.as_bytes(), value.clone());
+        }
+        *self.origin.borrow_mut() = value;
     }
 
     /// This client's presence state, parsed, or null.
@@ -382,8 +403,6 @@ pub struct WebsocketProvider {
     shell: Rc<Shell>,
     /// The one `Awareness` object `provider.awareness` returns.
     awareness: JsValue,
-    /// What events see as the origin of the updates this provider applies.
-    origin: JsValue,
 }
 
 #[wasm_bindgen]
@@ -403,24 +422,23 @@ impl WebsocketProvider {
         }
         let shared = doc.shared();
         let provider = driver::WebsocketProvider::new(server_url, room, shared.document(), cfg)?;
-        let Started {
-            shell,
-            awareness,
-            origin,
-        } = Shell::start(provider, shared, dispatch);
-        Ok(WebsocketProvider {
-            shell,
-            awareness,
-            origin,
-        })
+        let Started { shell, awareness } = Shell::start(provider, shared, dispatch);
+        Ok(WebsocketProvider { shell, awareness })
     }
 
-    /// The origin of the updates this provider applies (from the server and other tabs), as
-    /// events see it: `transaction.origin === provider.origin` (Yjs passes the provider
-    /// itself; a wasm object cannot hand out its own JS wrapper).
+    /// The origin of the updates this provider applies (from the server and other tabs) and
+    /// of the presence changes its connection brings, as events see it:
+    /// `transaction.origin === provider.origin` (y-websocket passes the provider itself; a
+    /// wasm object cannot hand out its own JS wrapper, the `ysync/yjs` entry's can).
     #[wasm_bindgen(getter, unchecked_return_type = "object")]
     pub fn origin(&self) -> JsValue {
-        self.origin.clone()
+        self.shell.origin()
+    }
+
+    /// Makes `value` the origin events see (internal: the `ysync/yjs` entry's provider).
+    #[wasm_bindgen(js_name = __adoptOrigin, skip_typescript)]
+    pub fn adopt_origin(&self, value: JsValue) {
+        self.shell.adopt_origin(value);
     }
 
     /// Starts connecting (and reconnecting after failures), and joins the other tabs.

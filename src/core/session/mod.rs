@@ -19,7 +19,7 @@ use yrs::IdSet;
 use yrs::{Doc, ReadTxn, StateVector, Transact, Update};
 
 use crate::core::ack::AckTracker;
-use crate::core::awareness::{Awareness, AwarenessChange};
+use crate::core::awareness::{Awareness, AwarenessChange, AwarenessOrigin};
 use crate::core::error::{DecodeError, SyncError};
 use crate::core::frame::{encode_message, Dialect, Wire, YWebsocket};
 use crate::core::gate::SharedGate;
@@ -62,12 +62,12 @@ pub enum Event {
         /// Their size in update bytes.
         bytes: usize,
     },
-    /// Awareness states changed; `local` is true for this client's own change.
+    /// Awareness states changed.
     Awareness {
         /// Which clients.
         change: AwarenessChange,
-        /// Whether the change was made locally.
-        local: bool,
+        /// Why.
+        origin: AwarenessOrigin,
     },
     /// The server refused access. The session does not reconnect.
     PermissionDenied(String),
@@ -458,7 +458,7 @@ impl Session {
         // not wipe the states other tabs gave us while the server is down.
         if was_up {
             let change = self.awareness.remove_remote();
-            self.emit_awareness(change, false);
+            self.emit_awareness(change, AwarenessOrigin::Closed);
             // The other tabs' states went too: ask them again (they are still here).
             if self.cfg.awareness && self.tabs.open {
                 self.broadcast(&Message::AwarenessQuery);
@@ -514,10 +514,11 @@ impl Session {
             Timer::AckProbe => self.flush_local(),
             Timer::Awareness => {
                 let (renew, change) = self.awareness.on_timeout(now);
-                if let Some(u) = renew {
+                if let Some((u, renewed)) = renew {
                     self.send_awareness(u);
+                    self.emit_awareness(renewed, AwarenessOrigin::Local);
                 }
-                self.emit_awareness(change, false);
+                self.emit_awareness(change, AwarenessOrigin::Timeout);
             }
             Timer::ProbeTimeout => {
                 let timeout = self.cfg.probe_timeout_ms;
@@ -571,7 +572,7 @@ impl Session {
         if self.cfg.awareness {
             self.send_awareness(update);
         }
-        self.emit_awareness(change, true);
+        self.emit_awareness(change, AwarenessOrigin::Local);
     }
 
     fn tick(&mut self, now: u64) {
@@ -876,11 +877,11 @@ impl Session {
     fn on_remote_awareness(&mut self, u: yrs::sync::awareness::AwarenessUpdate) {
         if self.cfg.awareness {
             let change = self.awareness.apply(u);
-            self.emit_awareness(change, false);
+            self.emit_awareness(change, AwarenessOrigin::Remote);
         }
     }
 
-    fn emit_awareness(&mut self, change: AwarenessChange, local: bool) {
+    fn emit_awareness(&mut self, change: AwarenessChange, origin: AwarenessOrigin) {
         if change.refused > 0 {
             log::warn!(target: "ysync::session", "refused {} awareness entries past the cap", change.refused);
             self.emit(Event::Error(SyncError::AwarenessLimit {
@@ -889,7 +890,7 @@ impl Session {
             }));
         }
         if change.touched() {
-            self.emit(Event::Awareness { change, local });
+            self.emit(Event::Awareness { change, origin });
         }
     }
 

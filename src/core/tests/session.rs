@@ -8,6 +8,7 @@ use yrs::sync::{Message, SyncMessage};
 use yrs::updates::decoder::Decode;
 use yrs::{Array, Map, ReadTxn, StateVector, Text, Transact};
 
+use crate::core::awareness::AwarenessOrigin;
 use crate::core::error::SyncError;
 use crate::core::session::{CloseReason, Config, Event, Output, Session, Status};
 use crate::core::tests::sim::{frame, server_text, snapshot, text, type_text, Sim};
@@ -269,7 +270,7 @@ fn awareness_appears_renews_and_leaves() {
     assert!(sim.clients[b].session.awareness().state(1).is_none());
     assert!(sim.clients[b].events.iter().any(|e| matches!(
         e,
-        Event::Awareness { change, local: false } if change.removed == vec![1]
+        Event::Awareness { change, origin: AwarenessOrigin::Remote } if change.removed == vec![1]
     )));
 }
 
@@ -299,6 +300,16 @@ fn awareness_of_a_silent_peer_expires_after_30s() {
     assert!(sim.clients[b].session.awareness().state(4242).is_some());
     sim.run_for(6_000);
     assert!(sim.clients[b].session.awareness().state(4242).is_none());
+    // With y-protocols' origin for an expiry.
+    assert!(sim.clients[b].events.iter().any(|e| matches!(
+        e,
+        Event::Awareness { change, origin: AwarenessOrigin::Timeout } if change.removed == vec![4242]
+    )));
+    // b's own renewals (every 15 s) were local updates of the same state.
+    assert!(sim.clients[b].events.iter().any(|e| matches!(
+        e,
+        Event::Awareness { change, origin: AwarenessOrigin::Local } if change.renewed == vec![2]
+    )));
 }
 
 #[test]
@@ -315,6 +326,10 @@ fn remote_awareness_is_dropped_when_the_connection_closes() {
     assert!(sim.clients[b].session.awareness().state(1).is_some());
     sim.disconnect(b);
     assert!(sim.clients[b].session.awareness().state(1).is_none());
+    assert!(matches!(
+        sim.clients[b].events.iter().rev().find(|e| matches!(e, Event::Awareness { .. })),
+        Some(Event::Awareness { change, origin: AwarenessOrigin::Closed }) if change.removed == vec![1]
+    ));
     // And the server tells the others when a connection goes away.
     sim.connect(b);
     sim.run_for(100);
