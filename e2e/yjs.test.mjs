@@ -4,56 +4,40 @@
 // a node Yjs peer, and give the same results; ysync's own promises are checked on the first.
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
-import { build } from 'vite'
 import { repoRoot, startStatic, launchBrowser, startYServer, yjsPeer, until } from './lib.mjs'
+import { buildPages, differingLines, page as html, switchImports } from './yjs-build.mjs'
 
 const source = readFileSync(join(repoRoot, 'e2e/yjs-app/app.js'), 'utf8')
-const switched = source
-  .replace("import { WebsocketProvider } from 'ysync/yjs'", "import { WebsocketProvider } from 'y-websocket'")
-  .replace("import { IndexeddbPersistence } from 'ysync/yjs'", "import { IndexeddbPersistence } from 'y-indexeddb'")
+const switched = switchImports(source)
 const variants = { ysync: source, yjs: switched }
 const awSource = readFileSync(join(repoRoot, 'e2e/yjs-app/awareness.js'), 'utf8')
-const awVariants = { ysync: awSource, yjs: awSource.replace("import { WebsocketProvider } from 'ysync/yjs'", "import { WebsocketProvider } from 'y-websocket'") }
+const awVariants = { ysync: awSource, yjs: switchImports(awSource) }
 const out = join(repoRoot, 'e2e/artifacts/yjs-app')
 let browser, server, web
 
 before(async () => {
   rmSync(out, { recursive: true, force: true })
   for (const [name, code] of Object.entries(variants)) {
-    const dir = join(out, 'src-' + name)
-    mkdirSync(dir, { recursive: true })
-    writeFileSync(join(dir, 'app.js'), code)
-    writeFileSync(join(dir, 'index.html'), '<!doctype html><title>yjs app</title><link rel="icon" href="data:,"><script type="module" src="./app.js"></script>\n')
-    writeFileSync(join(dir, 'awareness.js'), awVariants[name])
-    writeFileSync(join(dir, 'aw.html'), '<!doctype html><title>awareness</title><link rel="icon" href="data:,"><script type="module" src="./awareness.js"></script>\n')
-    const input = [join(dir, 'index.html'), join(dir, 'aw.html')]
+    const files = {
+      'app.js': code,
+      'index.html': html('yjs app', 'app.js'),
+      'awareness.js': awVariants[name],
+      'aw.html': html('awareness', 'awareness.js')
+    }
     if (name === 'ysync') {
       // Hocuspocus's class on the entry: a Y.Doc, with and without presence (no server).
-      writeFileSync(join(dir, 'hp.js'), `import * as Y from 'yjs'
+      files['hp.js'] = `import * as Y from 'yjs'
 import { HocuspocusProvider } from 'ysync/yjs'
 const ydoc = new Y.Doc()
 const bare = new HocuspocusProvider({ url: 'ws://127.0.0.1:9', name: 'bare', document: ydoc, awareness: null, connect: false })
 const withPresence = new HocuspocusProvider({ url: 'ws://127.0.0.1:9', name: 'full', document: new Y.Doc(), connect: false })
 window.result = { bare: bare.awareness, document: bare.document === ydoc, presenceDoc: withPresence.awareness.doc === withPresence.document }
-`)
-      writeFileSync(join(dir, 'hp.html'), '<!doctype html><title>hp</title><link rel="icon" href="data:,"><script type="module" src="./hp.js"></script>\n')
-      input.push(join(dir, 'hp.html'))
+`
+      files['hp.html'] = html('hp', 'hp.js')
     }
-    await build({
-      root: dir,
-      base: './',
-      logLevel: 'warn',
-      resolve: {
-        alias: [
-          { find: /^ysync\/yjs$/, replacement: join(repoRoot, 'pkg/yjs.js') },
-          { find: /^ysync$/, replacement: join(repoRoot, 'pkg/ysync.js') }
-        ],
-        dedupe: ['yjs']
-      },
-      build: { outDir: join(out, name), emptyOutDir: true, target: 'es2022', rollupOptions: { input } }
-    })
+    await buildPages(files, join(out, 'src-' + name), join(out, name))
   }
   web = await startStatic(out)
   server = await startYServer()
@@ -67,11 +51,7 @@ after(async () => {
 })
 
 test('the switch is the two import lines, nothing else', () => {
-  const a = source.split('\n')
-  const b = switched.split('\n')
-  assert.equal(a.length, b.length)
-  const differ = a.filter((l, i) => l !== b[i])
-  assert.deepEqual(differ, ["import { WebsocketProvider } from 'ysync/yjs'", "import { IndexeddbPersistence } from 'ysync/yjs'"])
+  assert.deepEqual(differingLines(source, switched), ["import { WebsocketProvider } from 'ysync/yjs'", "import { IndexeddbPersistence } from 'ysync/yjs'"])
 })
 
 async function open (context, variant, room, { offline = false } = {}) {

@@ -1,0 +1,55 @@
+// Yjs apps as users write them, built with Vite on `ysync/yjs` and on y-websocket +
+// y-indexeddb: the same source with only its import lines switched (e2e/yjs.test.mjs,
+// e2e/editors.test.mjs, bench/editor.mjs, scripts/build-www.mjs). `ysync/yjs` resolves to the
+// built package in pkg/.
+import { mkdirSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { build } from 'vite'
+import { repoRoot } from './lib.mjs'
+
+const SWITCH = [
+  ["import { WebsocketProvider } from 'ysync/yjs'", "import { WebsocketProvider } from 'y-websocket'"],
+  ["import { IndexeddbPersistence } from 'ysync/yjs'", "import { IndexeddbPersistence } from 'y-indexeddb'"]
+]
+
+/** `source` with its ysync/yjs imports switched back to y-websocket and y-indexeddb. */
+export function switchImports (source) {
+  return SWITCH.reduce((s, [from, to]) => s.replace(from, to), source)
+}
+
+/** The lines of `a` that differ from `b` (they must have as many lines). */
+export function differingLines (a, b) {
+  const x = a.split('\n')
+  const y = b.split('\n')
+  if (x.length !== y.length) throw new Error('the sources have different line counts')
+  return x.filter((l, i) => l !== y[i])
+}
+
+/** A page that loads `script`, with a `#editor` element for editor apps. */
+export const page = (title, script) => `<!doctype html><meta charset="utf-8"><title>${title}</title><link rel="icon" href="data:,"><div id="editor"></div><script type="module" src="./${script}"></script>\n`
+
+/** Vite's resolution of the package: `ysync` and `ysync/yjs` from pkg/, one copy of yjs. */
+export const resolve = {
+  alias: [
+    { find: /^ysync\/yjs$/, replacement: join(repoRoot, 'pkg/yjs.js') },
+    { find: /^ysync$/, replacement: join(repoRoot, 'pkg/ysync.js') }
+  ],
+  dedupe: ['yjs']
+}
+
+/**
+ * Builds the pages `files` (name -> content; `.html` files are the entries) from a source
+ * directory `src` into `out`.
+ */
+export async function buildPages (files, src, out) {
+  mkdirSync(src, { recursive: true })
+  for (const [name, content] of Object.entries(files)) writeFileSync(join(src, name), content)
+  const input = Object.keys(files).filter((f) => f.endsWith('.html')).map((f) => join(src, f))
+  await build({
+    root: src,
+    base: './',
+    logLevel: 'warn',
+    resolve,
+    build: { outDir: out, emptyOutDir: true, target: 'es2022', rollupOptions: { input } }
+  })
+}
