@@ -231,3 +231,56 @@ test('reset local data: the stored copy is deleted, the page reloads from the se
     await a.close()
   }
 })
+
+test('rich text: TipTap on ysync/yjs, linked from the demo; typing reaches the other page and a Yjs peer, carets with names as text, the CSP kept', async () => {
+  const room = newRoom()
+  const a = await open(room, 'Ada')
+  const b = await open(room, 'Bob')
+  const peer = yjsPeer(demo.ws.url, room)
+  cleanups.push(() => peer.destroy())
+  await peer.synced
+  try {
+    // Both follow the demo's link to the rich-text page of the same room and server.
+    for (const p of [a, b]) {
+      const [response] = await Promise.all([p.page.waitForNavigation(), p.page.click('#rich')])
+      assert.match(response.headers()['content-security-policy'], /script-src 'self' 'wasm-unsafe-eval'/)
+      await p.page.waitForFunction(() => window.ysyncRich?.provider.synced === true, null, { timeout: 15_000 })
+    }
+    const richText = (p) => p.page.evaluate(() => window.ysyncRich.editor.getText())
+    const peerXml = () => JSON.stringify(peer.doc.getXmlFragment('rich').toJSON())
+    // Ada types, with a word in bold through the toolbar.
+    await a.page.click('.ProseMirror')
+    await a.page.keyboard.type('Hello ')
+    await a.page.click('.toolbar [data-cmd="bold"]')
+    await a.page.keyboard.type('rich')
+    await until(async () => (await richText(b)) === 'Hello rich', 5000, 'Bob to see Ada\'s text')
+    await until(() => peerXml().includes('<bold>rich</bold>'), 5000, 'the Yjs peer to get the bold word')
+    // Carets on both sides with the right names; a hostile peer name is text.
+    await b.page.click('.ProseMirror')
+    await b.page.keyboard.press('End')
+    const hostile = '<img src=x onerror=alert(1)>'
+    const text = peer.doc.getXmlFragment('rich').get(0).get(0)
+    const pos = Y.relativePositionToJSON(Y.createRelativePositionFromTypeIndex(text, 2))
+    peer.provider.awareness.setLocalState({ user: { name: hostile, color: '#e8590c' }, cursor: { anchor: pos, head: pos } })
+    const carets = (p) => p.page.$$eval('.collaboration-carets__label', (ls) => ls.map((l) => l.textContent).sort())
+    await until(async () => JSON.stringify(await carets(a)) === JSON.stringify([hostile, 'Bob'].sort()), 5000, 'Bob\'s and the peer\'s carets on Ada\'s page')
+    await until(async () => JSON.stringify(await carets(b)) === JSON.stringify([hostile, 'Ada'].sort()), 5000, 'Ada\'s and the peer\'s carets on Bob\'s page')
+    await until(async () => JSON.stringify(await a.page.$$eval('#peers .name', (ns) => ns.map((n) => n.textContent).sort())) === JSON.stringify([hostile, 'Bob'].sort()), 5000, 'people on Ada\'s page')
+    // (ProseMirror draws an empty `img.ProseMirror-separator` of its own before a widget at the
+    // end of a line; the peer's markup would be an img with a src.)
+    assert.equal(await a.page.locator('img[src]').count(), 0)
+    // Bob's edit reaches Ada and the peer; the server has it once acknowledged.
+    await b.page.keyboard.type(' text')
+    await until(async () => (await richText(a)) === 'Hello rich text', 5000, 'Ada to see Bob\'s text')
+    await b.page.evaluate(() => window.ysyncRich.provider.whenAcknowledged())
+    assert.equal(await b.page.getAttribute('#ack', 'data-state'), 'acknowledged')
+    await until(() => peerXml().includes(' text'), 5000, 'the peer to get Bob\'s text')
+    await mkdir(repoRoot + '/e2e/artifacts', { recursive: true })
+    await a.page.screenshot({ path: repoRoot + '/e2e/artifacts/demo-rich.png' })
+    assert.deepEqual(a.problems, [])
+    assert.deepEqual(b.problems, [])
+  } finally {
+    await a.close()
+    await b.close()
+  }
+})

@@ -164,6 +164,9 @@ export async function until (cond, ms = 5000, what = 'condition') {
 
 /** The demo's two servers: y-websocket on `wsPort` and www/ (with pkg/) behind a strict CSP. */
 export async function startDemo ({ wsPort, httpPort } = {}) {
+  // The rich-text page is bundled (TipTap); the plain page loads pkg/ as it is.
+  const { buildWww } = await import('./yjs-build.mjs')
+  await buildWww()
   const ws = await startYServer(wsPort)
   const csp = [
     "default-src 'self'",

@@ -53,3 +53,19 @@ export async function buildPages (files, src, out) {
     build: { outDir: out, emptyOutDir: true, target: 'es2022', rollupOptions: { input } }
   })
 }
+
+/**
+ * Builds the demo's rich-text page (www/rich.html, on ysync/yjs and TipTap) into www/dist/,
+ * where the demo server serves it next to the plain page.
+ */
+export async function buildWww () {
+  const root = join(repoRoot, 'www')
+  await build({
+    root,
+    base: './',
+    logLevel: 'warn',
+    resolve,
+    // One bundle of TipTap + Yjs (about 600 KB before gzip), not split: no size warning.
+    build: { outDir: join(root, 'dist'), emptyOutDir: true, target: 'es2022', chunkSizeWarningLimit: 2000, rollupOptions: { input: [join(root, 'rich.html')] } }
+  })
+}

@@ -9,6 +9,7 @@ const room = params.get('room') ?? 'ysync-demo'
 const $ = (id) => document.getElementById(id)
 $('room').textContent = room
 $('server').textContent = server
+$('rich').href = './dist/rich.html?' + new URLSearchParams({ server, room })
 
 // --- Document, local storage, server -------------------------------------------------------
 const doc = new Doc()
