@@ -58,10 +58,11 @@ export function loadTrace (limit) {
 /**
  * A new Chromium process with one page on `url`, waiting for the page's `window.ysyncReady`.
  * Its profile is `profile` (kept, for cold loads of what an earlier process stored) or, by
- * default, a new temporary one removed on `close()`. `cdp` is a DevTools session on the page
+ * default, a new temporary one removed on `close()`; `ready` says when the page is (by default
+ * `window.ysyncReady`). `cdp` is a DevTools session on the page
  * (heap measurements, garbage collection).
  */
-export async function launchPage (url, profile) {
+export async function launchPage (url, profile, ready = () => window.ysyncReady === true) {
   const temporary = profile === undefined
   if (temporary) profile = mkdtempSync(join(tmpdir(), 'ysync-bench-'))
   const port = await freePort()
@@ -71,7 +72,7 @@ export async function launchPage (url, profile) {
   const errors = []
   page.on('pageerror', (e) => errors.push(String(e)))
   await page.goto(url)
-  await page.waitForFunction(() => window.ysyncReady === true, null, { timeout: 20_000 })
+  await page.waitForFunction(ready, null, { timeout: 20_000 })
   const cdp = await page.context().newCDPSession(page)
   return {
     page,
