@@ -150,3 +150,33 @@ test("y-protocols' testAwareness: y-protocols' Awareness to ysync (the checks of
   }
   await testAwareness(yp, ysyncRemote(b))
 })
+
+test("awareness.destroy() as y-protocols': 'destroy' with the awareness, this client leaves, no event after; the document keeps syncing", async () => {
+  const srv = await server()
+  const room = 'aw-destroy-' + Math.random().toString(36).slice(2)
+  const peer = yjsPeer(srv.url, room)
+  cleanups.push(() => peer.destroy())
+  await peer.synced
+  const a = await ysyncPage(srv.url, room)
+  const id = await a.evaluate(() => {
+    window.provider.awareness.setLocalState({ user: 'Ada' })
+    window.destroyedWith = []
+    window.provider.awareness.on('destroy', (aw) => window.destroyedWith.push(aw === window.provider.awareness))
+    return window.provider.awareness.clientID
+  })
+  await until(() => peer.provider.awareness.getStates().get(id)?.user === 'Ada', 5000, 'Ada at the peer')
+  await a.evaluate(() => { window.changes = []; window.provider.awareness.destroy() })
+  await until(() => !peer.provider.awareness.getStates().has(id), 5000, 'Ada gone at the peer')
+  assert.deepEqual(await a.evaluate(() => window.destroyedWith), [true])
+  // As y-protocols: 'destroy', then the local state's removal, then no listener is left.
+  assert.deepEqual(await a.evaluate(() => window.changes), [{ added: [], updated: [], removed: [id], origin: 'local' }])
+  await a.evaluate(() => { window.changes = [] })
+  peer.provider.awareness.setLocalState({ user: 'Peer' })
+  await until(() => a.evaluate((pid) => window.provider.awareness.getStates().has(pid), peer.doc.clientID), 5000, 'the peer in the page')
+  assert.deepEqual(await a.evaluate(() => window.changes), [])
+  // The provider goes on: a document edit reaches the peer.
+  await a.evaluate(() => window.doc.getText('t').insert(0, 'still syncing'))
+  await until(() => peer.doc.getText('t').toString() === 'still syncing', 5000, 'the edit at the peer')
+  await a.evaluate(() => window.provider.destroy())
+  assert.deepEqual(await a.evaluate(() => window.destroyedWith), [true], "'destroy' once")
+})

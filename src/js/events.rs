@@ -36,6 +36,11 @@ impl Listeners {
         self.0.borrow().get(event).is_some_and(|v| !v.is_empty())
     }
 
+    /// Removes every listener of `event`.
+    pub fn remove_all(&self, event: &str) {
+        self.0.borrow_mut().remove(event);
+    }
+
     /// Removes every listener.
     pub fn clear(&self) {
         self.0.borrow_mut().clear();

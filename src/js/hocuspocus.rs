@@ -290,7 +290,7 @@ impl HocuspocusProvider {
     pub fn destroy(&self) {
         if self.shell.destroy() {
             self.shell.listeners.call("destroy", &[]);
-            self.shell.awareness_destroyed(&self.awareness);
+            self.shell.destroy_awareness(false);
             self.shell.listeners.clear();
         }
     }

@@ -285,6 +285,10 @@ pub(crate) struct Shell {
     /// What events see as the origin of what this provider applies (document updates, and
     /// presence from the connection).
     origin: std::cell::RefCell<JsValue>,
+    /// The `Awareness` object, for its `destroy` listeners (weakly: it holds this shell).
+    awareness_js: std::cell::OnceCell<js_sys::WeakRef>,
+    /// `awareness.destroy()` ran (or the provider went).
+    awareness_gone: std::cell::Cell<bool>,
 }
 
 /// A running provider as JS sees it: its shell and its `Awareness`.
@@ -323,16 +327,19 @@ impl Shell {
                 meta: std::cell::RefCell::new((u64::MAX, js_sys::Map::new())),
                 doc_js: std::cell::OnceCell::new(),
                 origin: std::cell::RefCell::new(origin),
+                awareness_js: std::cell::OnceCell::new(),
+                awareness_gone: std::cell::Cell::new(false),
             }
         });
         keepalive::keep(&shell);
-        Started {
-            awareness: Awareness {
-                shell: shell.clone(),
-            }
-            .into(),
-            shell,
+        let awareness: JsValue = Awareness {
+            shell: shell.clone(),
         }
+        .into();
+        if let Some(o) = wasm_bindgen::JsCast::dyn_ref::<js_sys::Object>(&awareness) {
+            let _ = shell.awareness_js.set(js_sys::WeakRef::new(o));
+        }
+        Started { awareness, shell }
     }
 
     /// The origin events see for what this provider applies.
@@ -376,11 +383,28 @@ impl Shell {
         Ok(())
     }
 
-    /// Calls the awareness `destroy` listeners (y-protocols: `[awareness]`), as the provider
-    /// goes and its awareness with it.
-    pub(crate) fn awareness_destroyed(&self, awareness: &JsValue) {
+    /// The awareness goes (y-protocols' `destroy()`, or the provider going with it): its
+    /// `destroy` listeners are called with it, then, with `leave`, this client's state becomes
+    /// null (the provider, when it goes, says so itself), then it has no listeners left.
+    pub(crate) fn destroy_awareness(&self, leave: bool) {
+        if self.awareness_gone.replace(true) {
+            return;
+        }
+        // In y-protocols' order: `destroy`, then the local state's removal (with its `change`
+        // and `update` events), then no listeners.
+        let me = self
+            .awareness_js
+            .get()
+            .and_then(|w| w.deref())
+            .map_or(JsValue::UNDEFINED, JsValue::from);
         self.listeners
-            .call("awareness:destroy", std::slice::from_ref(awareness));
+            .call("awareness:destroy", std::slice::from_ref(&me));
+        if leave && !self.provider.destroyed() {
+            self.provider.set_local_awareness(None);
+        }
+        for event in ["awareness:change", "awareness:update", "awareness:destroy"] {
+            self.listeners.remove_all(event);
+        }
     }
 
     /// Stops the driver and lets the shell go; false if it was stopped already.
@@ -455,7 +479,7 @@ impl WebsocketProvider {
     /// `whenSynced` / `whenAcknowledged` promises are rejected.
     pub fn destroy(&self) {
         if self.shell.destroy() {
-            self.shell.awareness_destroyed(&self.awareness);
+            self.shell.destroy_awareness(false);
             self.shell.listeners.clear();
         }
     }
@@ -651,6 +675,13 @@ impl Awareness {
         self.shell
             .listeners
             .remove(&format!("awareness:{event}"), f);
+    }
+
+    /// y-protocols' `destroy()`: this client leaves (its state becomes null, which peers see),
+    /// the `destroy` listeners are called with this awareness, then it has no listeners. The
+    /// provider goes on syncing the document.
+    pub fn destroy(&self) {
+        self.shell.destroy_awareness(true);
     }
 }
 
