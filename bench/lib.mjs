@@ -104,7 +104,7 @@ export function percentile (xs, p) {
 }
 
 /**
- * One row of the results table. `unit` is 'ms' or 'bytes'; lower is better for both. `goal`,
+ * One row of the results table. `unit` is 'ms', 'bytes' or 'count'; lower is better for all. `goal`,
  * when the issue sets one, is `{ text, met }`.
  */
 export function row (group, scenario, ysync, yjs, unit = 'ms', goal) {

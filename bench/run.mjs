@@ -4,7 +4,7 @@
 // results as JSON and a chart of the ratios (SVG) to target/bench/.
 //   node bench/run.mjs                  every scenario, medians of 3 (under 10 minutes)
 //   node bench/run.mjs --quick          small sizes, 1 run: checks the harness works (CI)
-//   node bench/run.mjs --only b4,codec  some scenarios: b4 codec persistence network memory bundle editor
+//   node bench/run.mjs --only b4,codec  some scenarios: b4 codec persistence network memory bundle editor tabs
 //   node bench/run.mjs --chart FILE     also write the chart to FILE (docs/benchmarks-ratios.svg)
 //   node bench/run.mjs --rebuild        build the package first even if it looks fresh
 // Timings are printed, never asserted; a scenario fails only if a result is wrong (a replay
@@ -18,7 +18,7 @@ import { writePeersPage } from '../e2e/browser-peers.mjs'
 import { outDir, repoRoot } from './lib.mjs'
 import { chart } from './chart.mjs'
 
-const SCENARIOS = ['b4', 'codec', 'persistence', 'network', 'memory', 'bundle', 'editor']
+const SCENARIOS = ['b4', 'codec', 'persistence', 'network', 'memory', 'bundle', 'editor', 'tabs']
 const arg = (name) => { const i = process.argv.indexOf(name); return i > 0 ? process.argv[i + 1] : undefined }
 const quick = process.argv.includes('--quick')
 const only = arg('--only')?.split(',') ?? SCENARIOS
@@ -51,6 +51,7 @@ const chromium = execFileSync('/usr/bin/chromium', ['--version'], { stdio: ['ign
 const machine = `${cpus().length} x ${cpus()[0]?.model ?? 'CPU'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}, ${chromium}`
 const fmt = (v, unit) => {
   if (v === null) return '—'
+  if (unit === 'count') return v >= 100 ? Math.round(v).toLocaleString('en') : String(Number(v.toFixed(2)))
   if (unit === 'bytes') return v >= 1e6 ? (v / 1e6).toFixed(2) + ' MB' : v >= 1e4 ? (v / 1024).toFixed(1) + ' KB' : Math.round(v).toLocaleString('en') + ' B'
   return v >= 1000 ? (v / 1000).toFixed(2) + ' s' : v >= 10 ? v.toFixed(1) + ' ms' : v.toFixed(3) + ' ms'
 }

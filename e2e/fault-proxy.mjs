@@ -5,7 +5,8 @@
 //   proxy.set({ delayMs: 20, jitterMs: 30, duplicate: 0.1 })
 //
 // `counts` has the payload bytes and frames the proxy received in each direction (`up`: client
-// to server), counted before any fault, so a client's own byte counters can be checked.
+// to server), counted before any fault, so a client's own byte counters can be checked;
+// `stats.connections` counts the connections ever made, `open()` those open now.
 //
 // Faults (all off by default; `set` replaces them):
 //   delayMs, jitterMs   every frame waits delayMs + [0, jitterMs] ms; order kept per direction
@@ -129,6 +130,8 @@ export async function faultProxy (upstreamUrl, { seed = 1 } = {}) {
     url: `ws://127.0.0.1:${port}`,
     stats,
     counts,
+    /** How many client connections are open now. */
+    open: () => conns.size,
     /** Replaces the active faults. */
     set (f) {
       faults = { ...f }

@@ -221,6 +221,39 @@ test('two tabs editing and compacting: nothing lost, rows stay bounded', async (
   await ctx.close()
 })
 
+test('one tab compacts at a time: while another holds the compaction lock, writes are appended; then compaction resumes', async () => {
+  const ctx = await browser.newContext()
+  const name = dbName('compact-lock')
+  const a = await open(ctx)
+  const other = await open(ctx)
+  await attach(a.page, name, { compactRows: 3 })
+  // Another tab of the same origin is compacting this document (it holds the lock).
+  await other.page.evaluate((name) => new Promise((resolve) => {
+    window.releaseLock = null
+    navigator.locks.request('ysync-compact:' + name, () => {
+      resolve()
+      return new Promise((release) => { window.releaseLock = release })
+    })
+  }), name)
+  const write = (s) => a.page.evaluate(async (s) => {
+    window.doc.getText('t').insert(0, s)
+    await window.persistence.whenPersisted()
+    return window.persistence.stats()
+  }, s)
+  let stats
+  for (let i = 0; i < 8; i++) stats = await write('x')
+  assert.equal(stats.compactions, 0, 'no compaction while the other tab compacts')
+  assert.ok(stats.rows >= 8, `appended instead (${stats.rows} rows)`)
+  await other.page.evaluate(() => window.releaseLock())
+  for (let i = 0; i < 2; i++) stats = await write('y')
+  assert.ok(stats.compactions >= 1, 'compacts once the lock is free')
+  assert.ok(stats.rows <= 3, `rows back under compactRows (${stats.rows})`)
+  const c = await open(ctx)
+  await attach(c.page, name)
+  assert.equal(await c.page.evaluate(() => window.doc.getText('t').toString()), 'yy' + 'x'.repeat(8))
+  await ctx.close()
+})
+
 test('quota exceeded: an error event, no false persisted, retried once space is back', async () => {
   const ctx = await browser.newContext()
   const { page } = await open(ctx)

@@ -37,6 +37,9 @@ pub struct AckTracker {
     bytes: usize,
     /// Everything the server confirmed so far: (insertions, deletions).
     confirmed: (IdSet, IdSet),
+    /// What changes confirmed since the last [`take_newly_confirmed`](Self::take_newly_confirmed)
+    /// held: (insertions, deletions), for the other tabs.
+    fresh: (IdSet, IdSet),
 }
 
 /// What an answer to a probe confirmed.
@@ -147,12 +150,10 @@ impl AckTracker {
     pub fn on_answer(&mut self, have: &IdSet, deleted: &IdSet, probe: u64) -> AckOutcome {
         let mut out = AckOutcome::default();
         let mut kept = VecDeque::with_capacity(self.entries.len());
-        for mut e in self.entries.drain(..) {
+        for mut e in std::mem::take(&mut self.entries) {
             if is_subset(&e.insertions, have) && is_subset(&e.deletions, deleted) {
                 out.confirmed += 1;
-                self.bytes -= e.update.len();
-                self.confirmed.0.merge_with(e.insertions);
-                self.confirmed.1.merge_with(e.deletions);
+                self.settle(e);
             } else {
                 if e.sent.is_some_and(|p| p <= probe) {
                     out.missing.push((e.update.clone(), e.resent));
@@ -195,17 +196,64 @@ impl AckTracker {
     pub fn confirm(&mut self, seqs: &[u64]) -> usize {
         let before = self.entries.len();
         let mut kept = VecDeque::with_capacity(before);
-        for e in self.entries.drain(..) {
+        for e in std::mem::take(&mut self.entries) {
             if seqs.binary_search(&e.seq).is_ok() {
-                self.bytes -= e.update.len();
-                self.confirmed.0.merge_with(e.insertions);
-                self.confirmed.1.merge_with(e.deletions);
+                self.settle(e);
             } else {
                 kept.push_back(e);
             }
         }
         self.entries = kept;
         before - self.entries.len()
+    }
+
+    /// An entry is confirmed: its content joins what the server holds.
+    fn settle(&mut self, e: Entry) {
+        self.bytes -= e.update.len();
+        self.fresh.0.merge_with(e.insertions.clone());
+        self.fresh.1.merge_with(e.deletions.clone());
+        self.confirmed.0.merge_with(e.insertions);
+        self.confirmed.1.merge_with(e.deletions);
+    }
+
+    /// Another tab says the server holds these ids (its confirmations, or content it got from
+    /// the server): every change all of whose content the server is now known to hold is
+    /// confirmed. Returns how many.
+    pub fn confirm_covered(&mut self, insertions: &IdSet, deletions: &IdSet) -> usize {
+        self.confirmed.0.merge_with(insertions.clone());
+        self.confirmed.1.merge_with(deletions.clone());
+        let before = self.entries.len();
+        let mut kept = VecDeque::with_capacity(before);
+        for e in std::mem::take(&mut self.entries) {
+            if is_subset(&e.insertions, &self.confirmed.0)
+                && is_subset(&e.deletions, &self.confirmed.1)
+            {
+                self.bytes -= e.update.len();
+            } else {
+                kept.push_back(e);
+            }
+        }
+        self.entries = kept;
+        before - self.entries.len()
+    }
+
+    /// What changes confirmed since the last call held (insertions, deletions), if any.
+    pub fn take_newly_confirmed(&mut self) -> Option<(IdSet, IdSet)> {
+        let fresh = std::mem::take(&mut self.fresh);
+        (!(fresh.0.is_empty() && fresh.1.is_empty())).then_some(fresh)
+    }
+
+    /// Everything the server is known to hold: (insertions, deletions).
+    pub fn confirmed_ids(&self) -> &(IdSet, IdSet) {
+        &self.confirmed
+    }
+
+    /// Every unconfirmed change, as one v1 update (none if there are none).
+    pub fn merged(&self) -> Option<Vec<u8>> {
+        if self.entries.is_empty() {
+            return None;
+        }
+        yrs::merge_updates_v1(self.entries.iter().map(|e| e.update.as_slice())).ok()
     }
 
     /// Forgets every entry (the document was reset).

@@ -10,6 +10,7 @@ pub mod frame;
 pub mod gate;
 pub mod hocuspocus;
 pub mod inbox;
+pub mod leader;
 pub mod mirror;
 pub mod origin;
 pub mod position;

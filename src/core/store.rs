@@ -95,6 +95,8 @@ pub struct WritePlanner {
     failures: u32,
     /// Stored rows that do not decode wait to be quarantined by a compaction.
     clean_up: bool,
+    /// Another tab was compacting: no compaction before the next write completes.
+    compaction_held: bool,
     counters: StoreStats,
 }
 
@@ -114,6 +116,7 @@ impl WritePlanner {
             compacted_bytes: 0,
             failures: 0,
             clean_up: false,
+            compaction_held: false,
             counters: StoreStats::default(),
         }
     }
@@ -183,9 +186,38 @@ impl WritePlanner {
     }
 
     fn wants_compaction(&self) -> bool {
-        self.clean_up
-            || self.rows > self.cfg.compact_rows
-            || (self.bytes > self.cfg.compact_bytes && self.bytes > 2 * self.compacted_bytes)
+        !self.compaction_held
+            && (self.clean_up
+                || self.rows > self.cfg.compact_rows
+                || (self.bytes > self.cfg.compact_bytes && self.bytes > 2 * self.compacted_bytes))
+    }
+
+    /// Compaction `id` could not run: another tab of the document is compacting (one at a
+    /// time). Its changes are appended instead (the command returned, with the same id; none
+    /// if there are none, and then the batch is done), and no compaction is planned again
+    /// before a write completes.
+    pub fn compaction_elsewhere(
+        &mut self,
+        id: u64,
+        merge: impl Fn(&[Vec<u8>]) -> Vec<u8>,
+    ) -> Option<WriteCommand> {
+        let f = self.in_flight.as_ref().filter(|f| f.id == id)?;
+        self.compaction_held = true;
+        match f.updates.len() {
+            0 => {
+                let f = self.in_flight.take()?;
+                self.persisted_upto = self.persisted_upto.max(f.upto);
+                None
+            }
+            1 => Some(WriteCommand::Append {
+                id,
+                update: f.updates[0].clone(),
+            }),
+            _ => Some(WriteCommand::Append {
+                id,
+                update: merge(&f.updates),
+            }),
+        }
     }
 
     /// The next transaction to run, if any (one at a time). `merge` folds a batch of updates
@@ -232,6 +264,7 @@ impl WritePlanner {
         };
         self.persisted_upto = self.persisted_upto.max(f.upto);
         self.failures = 0;
+        self.compaction_held = false;
         self.counters.writes += 1;
         if compacted {
             self.counters.compactions += 1;
@@ -302,6 +335,62 @@ mod tests {
             matches!(s.next_command(concat), Some(WriteCommand::Append { .. })),
             "then appends again"
         );
+    }
+
+    #[test]
+    fn a_compaction_another_tab_is_running_becomes_an_append_and_waits_for_a_write() {
+        let cfg = StoreConfig {
+            compact_rows: 2,
+            ..StoreConfig::default()
+        };
+        let mut s = WritePlanner::new(cfg);
+        s.loaded(5, 50);
+        let m = s.push(vec![1]);
+        s.push(vec![2]);
+        let Some(WriteCommand::Compact { id }) = s.next_command(concat) else {
+            panic!("over compact_rows: a compaction")
+        };
+        // The other tab holds the compaction lock: the batch is appended instead.
+        assert_eq!(
+            s.compaction_elsewhere(id, concat),
+            Some(WriteCommand::Append {
+                id,
+                update: vec![1, 2]
+            })
+        );
+        assert!(!s.persisted(m));
+        s.push(vec![3]);
+        assert_eq!(s.next_command(concat), None, "one transaction at a time");
+        s.write_done(id, false, 6, 2);
+        assert!(s.persisted(m));
+        // A write completed: compacting is tried again.
+        let Some(WriteCommand::Compact { id }) = s.next_command(concat) else {
+            panic!("a compaction again")
+        };
+        // Busy again, with nothing of its own to write: the batch is done at once.
+        s.write_done(id, true, 1, 10);
+        let Some(WriteCommand::Compact { id }) = ({
+            s.clean_up();
+            s.next_command(concat)
+        }) else {
+            panic!()
+        };
+        assert_eq!(s.compaction_elsewhere(id, concat), None);
+        assert_eq!(
+            s.next_command(concat),
+            None,
+            "no compaction before a write completes"
+        );
+        let m = s.push(vec![4]);
+        let Some(WriteCommand::Append { id, .. }) = s.next_command(concat) else {
+            panic!("an append")
+        };
+        s.write_done(id, false, 2, 1);
+        assert!(s.persisted(m));
+        assert!(matches!(
+            s.next_command(concat),
+            Some(WriteCommand::Compact { .. })
+        ));
     }
 
     #[test]

@@ -5,6 +5,7 @@ pub mod doc;
 pub mod document;
 pub mod error;
 pub mod hocuspocus;
+pub(crate) mod leadership;
 pub mod multiplex;
 pub mod persistence;
 pub mod provider;

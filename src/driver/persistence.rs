@@ -24,6 +24,7 @@ use crate::driver::subscribers::{Subscribers, Subscription};
 use crate::driver::wait::{wait, Settle};
 use crate::web::clock::now_f64;
 use crate::web::idb;
+use crate::web::locks::{Lock, TryLock};
 use crate::web::timer::{Interval, Timer};
 
 /// How a persistence stores; the defaults are the core store's.
@@ -459,15 +460,7 @@ fn flush(core: &Rc<PersistenceCore>) {
         }
         // Local updates were produced by yrs itself; should merging fail, the document's
         // whole state holds all of them.
-        let cmd = inner.store.next_command(|updates| {
-            yrs::merge_updates_v1(updates.iter().map(|u| u.as_slice())).unwrap_or_else(|_| {
-                core.doc
-                    .ydoc
-                    .transact()
-                    .encode_state_as_update_v1(&StateVector::default())
-            })
-        });
-        cmd
+        inner.store.next_command(|updates| merged(core, updates))
     };
     let Some(cmd) = cmd else { return };
     let core = core.clone();
@@ -511,10 +504,45 @@ fn flush(core: &Rc<PersistenceCore>) {
     });
 }
 
-/// Runs one command as one transaction: (compacted, rows, bytes) on success.
+/// Merges a batch of this document's own updates (yrs made them; should merging fail, the
+/// document's whole state holds all of them).
+fn merged(core: &PersistenceCore, updates: &[Vec<u8>]) -> Vec<u8> {
+    yrs::merge_updates_v1(updates.iter().map(|u| u.as_slice())).unwrap_or_else(|_| {
+        core.doc
+            .ydoc
+            .transact()
+            .encode_state_as_update_v1(&StateVector::default())
+    })
+}
+
+/// Runs one command as one transaction: (compacted, rows, bytes) on success. One tab of the
+/// document compacts at a time (a Web Lock): a compaction another tab is running turns this
+/// one into an append of its batch.
 async fn run(core: &Rc<PersistenceCore>, cmd: &WriteCommand) -> Result<(bool, usize, usize)> {
     let db = ensure_open(core).await?;
-    match cmd {
+    let mut cmd = std::borrow::Cow::Borrowed(cmd);
+    let _compacting = if let WriteCommand::Compact { id } = *cmd {
+        match Lock::try_now(&format!("ysync-compact:{}", core.name)).await {
+            TryLock::Held(lock) => Some(lock),
+            TryLock::Unsupported => None,
+            TryLock::Busy => {
+                log::debug!(target: "ysync::idb", "{}: another tab is compacting: appending", core.name);
+                let instead = core
+                    .inner
+                    .borrow_mut()
+                    .store
+                    .compaction_elsewhere(id, |u| merged(core, u));
+                match instead {
+                    Some(append) => cmd = std::borrow::Cow::Owned(append),
+                    None => return Ok((false, core.inner.borrow().store.stored().0, 0)),
+                }
+                None
+            }
+        }
+    } else {
+        None
+    };
+    match &*cmd {
         WriteCommand::Append { update, .. } => {
             let arr = js_sys::Uint8Array::from(update.as_slice());
             let count = JsFuture::from(idb::append(&db, &arr))

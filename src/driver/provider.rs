@@ -18,10 +18,12 @@ use crate::core::connection::{Command, Connection};
 use crate::core::error::SyncError;
 use crate::core::frame::{Dialect, YWebsocket};
 use crate::core::inbox::Inbox;
+use crate::core::session::TabRole;
 use crate::core::session::{CloseReason, Config, Event, Output, Session, Status};
 use crate::core::stats::SyncStats;
 use crate::driver::document::{AsDocument, Document};
 use crate::driver::error::{Error, Result};
+use crate::driver::leadership::Leadership;
 use crate::driver::multiplex::{Attachment, Hub, Membership};
 use crate::driver::subscribers::{Subscribers, Subscription};
 pub use crate::driver::wait::Settle;
@@ -82,6 +84,10 @@ pub struct ProviderConfig {
     pub heartbeat_timeout_ms: u64,
     /// Sync with the other tabs of this origin over BroadcastChannel (default true).
     pub cross_tab: bool,
+    /// The tabs of this origin that open this document share one connection: the one a Web
+    /// Lock elects connects, the others go through it (default true; needs `cross_tab` and
+    /// Web Locks, else every tab connects).
+    pub share_connection: bool,
     /// Larger frames close the connection, bytes (default 64 MiB).
     pub max_message_size: usize,
     /// Emit [`ProviderEvent::Stats`] this often, ms (0: off).
@@ -106,6 +112,7 @@ impl Default for ProviderConfig {
             heartbeat_interval_ms: 15_000,
             heartbeat_timeout_ms: 10_000,
             cross_tab: true,
+            share_connection: true,
             max_message_size: 64 * 1024 * 1024,
             stats_interval_ms: 0,
         }
@@ -164,6 +171,10 @@ pub struct ProviderStats {
     pub status: &'static str,
     /// Delay of the pending reconnect (ms), if one is scheduled.
     pub backoff_ms: Option<u64>,
+    /// Whose connection this is: `solo` (this tab's own), `leader` (this tab's, for the
+    /// other tabs too) or `follower` (another tab's: the traffic, connection and error
+    /// figures are the leader's; the updates applied and the unacknowledged ones this tab's).
+    pub role: &'static str,
 }
 
 /// What the driver owns and the machines it runs, borrowed one event at a time.
@@ -195,6 +206,10 @@ struct ProviderState {
     destroyed: bool,
     cross_tab: bool,
     channel: Option<Channel>,
+    /// Share one connection with the other tabs (config).
+    share: bool,
+    /// The tabs of this document and the lock that makes one of them lead.
+    leadership: Leadership,
     window: Vec<Listener>,
     synced_waiters: Vec<Settle>,
     ack_waiters: Vec<(u64, Settle)>,
@@ -572,6 +587,7 @@ fn pump(d: &Rc<ProviderCore>) {
                         let _ = c.post(&frame);
                     }
                 }
+                Output::Control(message) => st.leadership.post(&message),
                 Output::Close(reason) => {
                     log::warn!(target: "ysync::provider", "closing: {reason:?}");
                     if let (CloseReason::Timeout, Some(Link::Shared(a))) = (&reason, &st.socket) {
@@ -685,6 +701,13 @@ fn on_event(d: &Rc<ProviderCore>, st: &mut ProviderState, e: Event) {
         }
         Event::Stateless(payload) => d.emit(ProviderEvent::Stateless(payload)),
         Event::TokenRequested => resend_token(d, st),
+        Event::TabStatsWanted => {
+            let backoff = st.conn.pending_delay();
+            st.session.send_tab_stats(now_ms(), backoff);
+        }
+        Event::TabStats { sync, backoff_ms } => {
+            st.leadership.leader_stats = Some((sync, backoff_ms));
+        }
     }
 }
 
@@ -719,18 +742,45 @@ fn resend_token(d: &Rc<ProviderCore>, st: &ProviderState) {
     });
 }
 
-fn snapshot(d: &ProviderCore) -> ProviderStats {
-    let mut st = d.state.borrow_mut();
-    let mut sync = st.session.stats(now_ms());
-    // Storage failures are counted by the document's local store (IndexedDB), if any.
-    if let Some(n) = d.doc.local_store().map(|s| s.failures()).filter(|n| *n > 0) {
-        sync.errors.insert("STORAGE_FAILURE".into(), n);
+fn role_name(role: TabRole) -> &'static str {
+    match role {
+        TabRole::Solo => "solo",
+        TabRole::Leader => "leader",
+        TabRole::Follower => "follower",
     }
-    ProviderStats {
-        status: st.session.status().as_str(),
-        backoff_ms: st.conn.pending_delay(),
-        sync,
-    }
+}
+
+fn snapshot(d: &Rc<ProviderCore>) -> ProviderStats {
+    let stats = {
+        let mut st = d.state.borrow_mut();
+        let now = now_ms();
+        let own = st.session.stats(now);
+        let mut backoff_ms = st.conn.pending_delay();
+        let role = st.session.role();
+        let mut sync = match (&st.leadership.leader_stats, st.session.through_tab()) {
+            // The connection's figures are the leader's (at most a second old); what this tab
+            // applied and waits for is its own.
+            (Some((leader, leader_backoff)), true) => {
+                backoff_ms = *leader_backoff;
+                let mut s = leader.clone();
+                s.updates_applied = own.updates_applied;
+                s.unacknowledged = own.unacknowledged;
+                s
+            }
+            _ => own,
+        };
+        // Storage failures are counted by the document's local store (IndexedDB), if any.
+        if let Some(n) = d.doc.local_store().map(|s| s.failures()).filter(|n| *n > 0) {
+            sync.errors.insert("STORAGE_FAILURE".into(), n);
+        }
+        ProviderStats {
+            status: st.session.status().as_str(),
+            backoff_ms,
+            sync,
+            role: role_name(role),
+        }
+    };
+    stats
 }
 
 /// Tells peers this client left, if it had a state (the caller pumps).
@@ -776,6 +826,58 @@ fn open_channel(d: &Rc<ProviderCore>) {
         }
     }
     pump(d);
+}
+
+/// Joins the other tabs of the document to share one connection, if the config and the
+/// browser allow: this tab follows until its Web Lock is granted, then leads and connects.
+/// False if it connects on its own.
+fn join_tabs(d: &Rc<ProviderCore>) -> bool {
+    let joined = {
+        let mut st = d.state.borrow_mut();
+        if st.leadership.joined() {
+            return true;
+        }
+        if st.destroyed || st.channel.is_none() || !Leadership::possible(st.share, st.cross_tab) {
+            return false;
+        }
+        let key = st.base_url.clone();
+        let weak = Rc::downgrade(d);
+        let on_message = move |bytes: Vec<u8>| {
+            if let Some(d) = weak.upgrade() {
+                d.state
+                    .borrow_mut()
+                    .session
+                    .handle_control(now_ms(), &bytes);
+                pump(&d);
+            }
+        };
+        let weak = Rc::downgrade(d);
+        let on_granted = move || {
+            if let Some(d) = weak.upgrade() {
+                lead(&d);
+            }
+        };
+        let joined = st.leadership.join(&key, on_message, on_granted);
+        if joined {
+            st.session.set_role(now_ms(), TabRole::Follower);
+        }
+        joined
+    };
+    pump(d);
+    joined
+}
+
+/// This tab's lock was granted: it leads, and connects for every tab.
+fn lead(d: &Rc<ProviderCore>) {
+    {
+        let mut st = d.state.borrow_mut();
+        if st.destroyed || !st.leadership.joined() {
+            return;
+        }
+        log::info!(target: "ysync::provider", "leading the tabs of this document");
+        st.session.set_role(now_ms(), TabRole::Leader);
+    }
+    connect(d);
 }
 
 /// Reports the window's events to the connection policy (online, offline, visibility) and
@@ -858,6 +960,9 @@ impl WebsocketProvider {
             ack_interval_ms: cfg.ack_interval_ms,
             idle_probe_ms: cfg.heartbeat_interval_ms.max(1),
             probe_timeout_ms: cfg.heartbeat_timeout_ms.max(1),
+            // Tabs' sessions are numbered in separate processes: a random number tells them
+            // apart.
+            tab: u64::from(fastrand::u32(..)),
             ..Config::default()
         };
         session_cfg.limits.max_frame = cfg.max_message_size;
@@ -889,6 +994,8 @@ impl WebsocketProvider {
                 destroyed: false,
                 cross_tab: cfg.cross_tab,
                 channel: None,
+                share: cfg.share_connection,
+                leadership: Leadership::default(),
                 window: Vec::new(),
                 synced_waiters: vec![],
                 ack_waiters: vec![],
@@ -954,10 +1061,14 @@ impl WebsocketProvider {
             .collect()
     }
 
-    /// Starts connecting (and reconnecting after failures), and joins the other tabs.
+    /// Starts connecting (and reconnecting after failures), and joins the other tabs: with
+    /// [`ProviderConfig::share_connection`], through the tab that leads them (this one once
+    /// its Web Lock is granted).
     pub fn connect(&self) {
-        connect(&self.driver);
         open_channel(&self.driver);
+        if !join_tabs(&self.driver) {
+            connect(&self.driver);
+        }
     }
 
     /// Closes the connection and the cross-tab channel, and stops reconnecting.
@@ -969,9 +1080,12 @@ impl WebsocketProvider {
             st.fetching_token = false;
             st.inbox.clear();
             release(st.socket.take());
+            st.session.closed(now_ms(), Some(1000));
+            // Another tab leads from now on.
+            st.leadership.leave();
+            st.session.set_role(now_ms(), TabRole::Solo);
             drop_later(st.channel.take());
             st.session.broadcast_closed();
-            st.session.closed(now_ms(), Some(1000));
         }
         pump(&self.driver);
     }
@@ -1000,9 +1114,11 @@ impl WebsocketProvider {
             st.window.clear();
             release(st.socket.take());
             st.shared = None;
+            st.session.closed(now_ms(), Some(1000));
+            st.leadership.leave();
+            st.session.set_role(now_ms(), TabRole::Solo);
             drop_later(st.channel.take());
             st.session.broadcast_closed();
-            st.session.closed(now_ms(), Some(1000));
             let synced = std::mem::take(&mut st.synced_waiters);
             let acked = std::mem::take(&mut st.ack_waiters);
             synced
@@ -1024,9 +1140,15 @@ impl WebsocketProvider {
         self.driver.state.borrow().destroyed
     }
 
-    /// Connecting, connected or disconnected.
+    /// Connecting, connected or disconnected (a follower's: its leader's connection).
     pub fn status(&self) -> Status {
         self.driver.state.borrow().session.status()
+    }
+
+    /// Whose connection this is: `solo`, `leader` or `follower` (see
+    /// [`ProviderConfig::share_connection`]).
+    pub fn role(&self) -> &'static str {
+        role_name(self.driver.state.borrow().session.role())
     }
 
     /// True once the first sync step 2 of the current connection arrived.

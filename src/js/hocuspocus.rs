@@ -295,10 +295,16 @@ impl HocuspocusProvider {
         }
     }
 
-    /// `'connecting' | 'connected' | 'disconnected'`.
+    /// `'connecting' | 'connected' | 'disconnected'` (a follower's: its leader's connection).
     #[wasm_bindgen(getter)]
     pub fn status(&self) -> String {
         self.shell.provider.status().as_str().into()
+    }
+
+    /// Whose connection this is: `'solo'`, `'leader'` or `'follower'` (see `shareConnection`).
+    #[wasm_bindgen(getter, unchecked_return_type = "ProviderRole")]
+    pub fn role(&self) -> String {
+        self.shell.provider.role().into()
     }
 
     /// True once the first sync of the current connection finished.
@@ -433,6 +439,8 @@ export interface HocuspocusProviderConfiguration {
   heartbeatInterval?: number;
   heartbeatTimeout?: number;
   disableBc?: boolean;
+  /** One connection for the tabs of this origin (see `WebsocketProviderOptions`). */
+  shareConnection?: boolean;
   maxMessageSize?: number;
   statsInterval?: number;
   logLevel?: LogLevel;

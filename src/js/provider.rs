@@ -100,6 +100,7 @@ pub(crate) fn parse_common(
         heartbeat_interval_ms: ms(o, "heartbeatInterval", d.heartbeat_interval_ms)?,
         heartbeat_timeout_ms: ms(o, "heartbeatTimeout", d.heartbeat_timeout_ms)?,
         cross_tab: !flag("disableBc", !d.cross_tab),
+        share_connection: flag("shareConnection", d.share_connection),
         max_message_size: num(o, "maxMessageSize", d.max_message_size as f64)? as usize,
         stats_interval_ms: ms(o, "statsInterval", d.stats_interval_ms)?,
         ..d
@@ -484,10 +485,16 @@ impl WebsocketProvider {
         }
     }
 
-    /// `'connecting' | 'connected' | 'disconnected'`.
+    /// `'connecting' | 'connected' | 'disconnected'` (a follower's: its leader's connection).
     #[wasm_bindgen(getter)]
     pub fn status(&self) -> String {
         self.shell.provider.status().as_str().into()
+    }
+
+    /// Whose connection this is: `'solo'`, `'leader'` or `'follower'` (see `shareConnection`).
+    #[wasm_bindgen(getter, unchecked_return_type = "ProviderRole")]
+    pub fn role(&self) -> String {
+        self.shell.provider.role().into()
     }
 
     /// True once the first sync step 2 of the current connection arrived.
@@ -738,6 +745,10 @@ export interface WebsocketProviderOptions {
   heartbeatTimeout?: number;
   /** No cross-tab sync over BroadcastChannel (default false). */
   disableBc?: boolean;
+  /** The tabs of this origin that open this document share one connection: one tab (elected
+   * with Web Locks) connects, the others go through it (default true; every tab connects when
+   * false, with `disableBc`, or without Web Locks). */
+  shareConnection?: boolean;
   /** Larger frames close the connection, bytes (default 64 MiB). */
   maxMessageSize?: number;
   /** Emit a `stats` event this often, ms (default 0: off). */
@@ -745,6 +756,10 @@ export interface WebsocketProviderOptions {
   /** Turn the debug log on. */
   logLevel?: LogLevel;
 }
+
+/** Whose connection a provider's is: its own (`solo`: sharing off or unavailable), its own
+ * for every tab of the document (`leader`), or another tab's (`follower`). */
+export type ProviderRole = 'solo' | 'leader' | 'follower';
 
 /** One client's presence state (JSON). */
 export type AwarenessState = { [field: string]: JsonValue };
@@ -757,6 +772,9 @@ export interface DirectionStats { frames: number; bytes: number; byType: Partial
 /** `provider.stats()` and the `stats` event. */
 export interface ProviderStats {
   status: 'connecting' | 'connected' | 'disconnected';
+  /** A follower's traffic, connection and error figures are its leader's; `updatesApplied`
+   * and `unacknowledged` are its own (the same count in every tab). */
+  role: ProviderRole;
   sent: DirectionStats;
   received: DirectionStats;
   updatesApplied: { local: number; remote: number; tabs: number };

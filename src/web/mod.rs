@@ -5,6 +5,7 @@ pub mod broadcast;
 pub mod clock;
 pub mod idb;
 pub mod listener;
+pub mod locks;
 pub mod log;
 pub mod socket;
 pub mod timer;

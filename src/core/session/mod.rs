@@ -77,6 +77,16 @@ pub enum Event {
     TokenRequested,
     /// An application message from the server (Hocuspocus "stateless").
     Stateless(String),
+    /// A following tab asks this leader for its metrics: answer with
+    /// [`Session::send_tab_stats`].
+    TabStatsWanted,
+    /// The leading tab's metrics (it sends them every second once it has followers).
+    TabStats {
+        /// Its session's.
+        sync: SyncStats,
+        /// The delay of its pending reconnect, ms.
+        backoff_ms: Option<u64>,
+    },
     /// A problem; see [`SyncError::code`].
     Error(SyncError),
 }
@@ -101,6 +111,9 @@ pub enum Output {
     Transmit(Vec<u8>),
     /// Post this frame to the other tabs (BroadcastChannel), when it is open.
     Broadcast(Vec<u8>),
+    /// Post this message on the tabs' control channel (see `core::leader`), beside the
+    /// BroadcastChannel the documents sync on.
+    Control(Vec<u8>),
     /// Close the socket.
     Close(CloseReason),
     /// The server holds everything in this (v1-encoded) state vector, and every local change
@@ -128,6 +141,9 @@ pub struct Config {
     /// This session's number: it applies the server's changes with [`Origin::Server`] and
     /// other tabs' with [`Origin::Tab`] of it (so they are not sent back).
     pub id: u64,
+    /// This tab's number among the tabs of the document (random in a browser: the tabs'
+    /// sessions are numbered in separate processes).
+    pub tab: u64,
     /// Drop remote awareness states not renewed for this long (ms); the local state is renewed
     /// at half of it. y-protocols uses 30,000.
     pub awareness_timeout_ms: u64,
@@ -142,6 +158,7 @@ pub struct Config {
 
 impl Default for Config {
     fn default() -> Self {
+        let id = crate::core::origin::next_number();
         Config {
             limits: Limits::default(),
             awareness: true,
@@ -151,15 +168,19 @@ impl Default for Config {
             awareness_timeout_ms: crate::core::awareness::OUTDATED_MS,
             resync_interval_ms: 0,
             ack_interval_ms: 50,
-            id: crate::core::origin::next_number(),
+            id,
+            tab: id,
         }
     }
 }
 
+mod lead;
 mod link;
 mod tabs;
 mod timers;
 
+use lead::Lead;
+pub use lead::TabRole;
 use link::{Link, Probe};
 use tabs::TabPeer;
 use timers::{Timer, TimerTable};
@@ -197,6 +218,8 @@ pub struct Session {
     tap_id: u64,
     stats: Recorder,
     gate: SharedGate,
+    /// Its role among the tabs that share one connection.
+    lead: Lead,
 }
 
 impl std::fmt::Debug for Session {
@@ -257,6 +280,7 @@ impl Session {
             tap_id,
             stats: Recorder::default(),
             gate: SharedGate::default(),
+            lead: Lead::new(),
             cfg,
         })
     }
@@ -296,8 +320,11 @@ impl Session {
         &self.awareness
     }
 
-    /// Current status.
+    /// Current status (a follower's is its leader's connection).
     pub fn status(&self) -> Status {
+        if self.lead.role == TabRole::Follower {
+            return self.lead.follower_status();
+        }
         match self.conn {
             Conn::Down | Conn::Denied => Status::Disconnected,
             Conn::Connecting => Status::Connecting,
@@ -305,8 +332,12 @@ impl Session {
         }
     }
 
-    /// True once the first sync step 2 of this connection arrived.
+    /// True once the first sync step 2 of this connection arrived (a follower: of its
+    /// leader's).
     pub fn synced(&self) -> bool {
+        if self.lead.role == TabRole::Follower {
+            return self.lead.follower_synced();
+        }
         matches!(&self.conn, Conn::Up(l) if l.synced)
     }
 
@@ -377,7 +408,13 @@ impl Session {
         self.emit(Event::Status(Status::Connected));
         self.send_hello(token);
         self.send_probe();
-        if self.cfg.awareness && self.awareness.local_state().is_some() {
+        if self.cfg.awareness && self.lead.role == TabRole::Leader {
+            // The presence of every tab this connection carries.
+            let u = self.awareness.full_update();
+            if !u.clients.is_empty() {
+                self.transmit(&Message::Awareness(u));
+            }
+        } else if self.cfg.awareness && self.awareness.local_state().is_some() {
             let u = self.awareness.local_update();
             self.transmit(&Message::Awareness(u));
         }
@@ -477,6 +514,8 @@ impl Session {
             // A frame after close (a replaced socket) is ignored.
             _ => return,
         }
+        // The other tabs get what the server sends (they check it as this session does).
+        self.relay(frame);
         let decoded = self.dialect.decode(frame, &self.cfg.limits);
         self.stats.received(&decoded.messages, frame.len());
         for m in decoded.messages {
@@ -527,6 +566,7 @@ impl Session {
                 self.out.push_back(Output::Close(CloseReason::Timeout));
             }
             Timer::IdleProbe | Timer::Resync => self.send_probe(),
+            Timer::TabStats => self.stats_for_tabs(now),
         }
     }
 
@@ -536,6 +576,7 @@ impl Session {
         if self.cfg.awareness {
             t.set(Timer::Awareness, Some(self.awareness.next_timeout()));
         }
+        t.set(Timer::TabStats, self.tab_stats_at());
         if let Conn::Up(l) = &self.conn {
             t.set(Timer::AckProbe, l.ack_probe_at(self.cfg.ack_interval_ms));
             t.set(
@@ -581,16 +622,27 @@ impl Session {
     }
 
     fn emit(&mut self, e: Event) {
+        let connection = matches!(e, Event::Status(_) | Event::Synced(_));
         match &e {
             Event::Error(err) => self.stats.error(err.code()),
             Event::PermissionDenied(_) => self.stats.error("PERMISSION_DENIED"),
             _ => {}
         }
         self.out.push_back(Output::Event(e));
+        if connection {
+            self.announce();
+        }
     }
 
     fn transmit(&mut self, m: &Message) {
         self.transmit_confirming(m, Vec::new());
+    }
+
+    /// [`transmit`](Self::transmit) when connected.
+    fn transmit_if_up(&mut self, m: &Message) {
+        if matches!(self.conn, Conn::Up(_)) {
+            self.transmit(m);
+        }
     }
 
     /// Sends `m`; on a dialect that answers every update and sync step 2 with a sync status,
@@ -701,6 +753,7 @@ impl Session {
     }
 
     fn report_unsynced(&mut self) {
+        self.share_confirmations();
         let now = (self.ack.count(), self.ack.bytes());
         if now != self.last_unsynced {
             let was_unconfirmed = self.last_unsynced.0 > 0;
@@ -734,6 +787,10 @@ impl Session {
             return;
         }
         let up = matches!(self.conn, Conn::Up(_));
+        if self.through_tab() {
+            // The leader sends it.
+            self.control(&crate::core::leader::Control::Unconfirmed(diff.clone()));
+        }
         if let Some(seq) = self.ack.push(diff.clone(), up, self.now).filter(|_| up) {
             self.transmit_confirming(&Message::Sync(SyncMessage::Update(diff)), vec![seq]);
             self.probe_to_confirm();

@@ -88,7 +88,13 @@ impl Session {
                     }
                     self.stats.applied().tabs += 1;
                 }
-                Message::Awareness(u) => self.on_remote_awareness(u),
+                Message::Awareness(u) => {
+                    // A leader carries the other tabs' presence to the server.
+                    if self.role() == super::TabRole::Leader {
+                        self.transmit_if_up(&Message::Awareness(u.clone()));
+                    }
+                    self.on_remote_awareness(u)
+                }
                 Message::AwarenessQuery => {
                     if let Some(m) = self.awareness_answer() {
                         self.broadcast(&m);

@@ -14,22 +14,25 @@ pub(super) enum Timer {
     IdleProbe,
     /// The periodic re-sync probe.
     Resync,
+    /// A leader's metrics, for the tabs that follow it.
+    TabStats,
 }
 
 impl Timer {
     /// Every timer, in the order expired ones are handled.
-    pub const ALL: [Timer; 5] = [
+    pub const ALL: [Timer; 6] = [
         Timer::AckProbe,
         Timer::Awareness,
         Timer::ProbeTimeout,
         Timer::IdleProbe,
         Timer::Resync,
+        Timer::TabStats,
     ];
 }
 
 /// When each timer is due (`None`: not armed).
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub(super) struct TimerTable([Option<u64>; 5]);
+pub(super) struct TimerTable([Option<u64>; 6]);
 
 impl TimerTable {
     /// Arms `t` at `at` (`None` stops it).

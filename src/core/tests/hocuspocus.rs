@@ -213,7 +213,7 @@ impl World {
                 Output::Event(e) => c.events.push(e),
                 Output::Close(r) => c.closed.push(r),
                 Output::SaveAcknowledged(_) => c.saved += 1,
-                Output::Broadcast(_) => {}
+                Output::Broadcast(_) | Output::Control(_) => {}
             }
         }
     }

@@ -4,6 +4,7 @@
 
 mod golden;
 mod hocuspocus;
+mod lead;
 mod reconnect;
 mod session;
 mod sim;

@@ -168,6 +168,10 @@ pub struct Client {
     pub bc: bool,
     /// Frames it posted to the other tabs.
     pub broadcast_frames: Vec<Vec<u8>>,
+    /// Messages it posted on the tabs' control channel.
+    pub control_frames: Vec<Vec<u8>>,
+    /// A crashed tab: it hears nothing, says nothing, and its connection is gone.
+    pub crashed: bool,
     /// Acknowledged state vectors it asked to store.
     pub persisted: Vec<Vec<u8>>,
     /// The real reconnect policy, for a client that connects by it ([`Sim::auto_connect`]);
@@ -232,6 +236,8 @@ impl Sim {
             latency: 5,
             bc: false,
             broadcast_frames: vec![],
+            control_frames: vec![],
+            crashed: false,
             persisted: vec![],
             policy: None,
             attempts: vec![],
@@ -320,6 +326,32 @@ impl Sim {
                 }
             }
         }
+    }
+
+    /// Client `i` takes `role` among the tabs (as the driver does when its Web Lock is
+    /// granted, or when it starts waiting for one).
+    pub fn set_role(&mut self, i: usize, role: crate::core::session::TabRole) {
+        let now = self.now;
+        self.clients[i].session.set_role(now, role);
+        self.pump(i);
+    }
+
+    /// Tab `i`'s process dies: its connection drops (the server notices), it leaves the
+    /// channel between the tabs, and nothing it would still have said is ever said.
+    pub fn crash(&mut self, i: usize) {
+        self.clients[i].crashed = true;
+        self.clients[i].bc = false;
+        if let Some(conn) = self.clients[i].conn.take() {
+            let out = self.server.on_close(conn);
+            self.deliver_to_clients(out);
+        }
+        self.flights
+            .retain(|f| self.conn_owner.get(&f.conn) != Some(&i));
+    }
+
+    /// How many connections the server has open.
+    pub fn server_connections(&self) -> usize {
+        self.server.conns.len()
     }
 
     /// Opens client `i`'s channel to the other tabs.
@@ -424,6 +456,9 @@ impl Sim {
 
     /// Executes client `i`'s outputs.
     pub fn pump(&mut self, i: usize) {
+        if self.clients[i].crashed {
+            return;
+        }
         while let Some(o) = self.clients[i].session.poll_output(self.now) {
             match o {
                 Output::Transmit(bytes) => {
@@ -453,6 +488,16 @@ impl Sim {
                         }
                     }
                 }
+                Output::Control(bytes) => {
+                    self.clients[i].control_frames.push(bytes.clone());
+                    for j in 0..self.clients.len() {
+                        if j != i && self.clients[j].bc {
+                            let now = self.now;
+                            self.clients[j].session.handle_control(now, &bytes);
+                            self.pump(j);
+                        }
+                    }
+                }
                 Output::SaveAcknowledged(sv) => self.clients[i].persisted.push(sv),
                 Output::Event(e) => {
                     if e == Event::Synced(true) {
@@ -476,6 +521,7 @@ impl Sim {
             let next_timer = self
                 .clients
                 .iter()
+                .filter(|c| !c.crashed)
                 .flat_map(|c| {
                     let policy = c.policy.as_ref().and_then(|p| p.poll_timeout());
                     [c.session.poll_timeout(), policy]
@@ -523,6 +569,9 @@ impl Sim {
                 }
             }
             for i in 0..self.clients.len() {
+                if self.clients[i].crashed {
+                    continue;
+                }
                 if self.clients[i]
                     .session
                     .poll_timeout()
