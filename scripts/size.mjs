@@ -4,6 +4,10 @@
 //   node scripts/size.mjs --json     the same as JSON
 //   node scripts/size.mjs --floor    also builds size/floor (the document surface with yrs alone,
 //                                    same profile; about a minute) and prints it as the floor
+//   node scripts/size.mjs --check    fails if the whole SDK is more than 2% over size/budget.json
+//                                    (gzip or brotli): sizes are deterministic for a toolchain,
+//                                    so this is a check, not a timing. Lower the budget when a
+//                                    change makes the SDK smaller.
 import { execFileSync } from 'node:child_process'
 import { readFileSync, readdirSync, statSync } from 'node:fs'
 import { gzipSync, brotliCompressSync, constants } from 'node:zlib'
@@ -42,6 +46,22 @@ function floor () {
 }
 if (process.argv.includes('--floor')) parts.push(['floor: the document surface with yrs alone (size/floor), wasm + glue', floor()])
 const rows = parts.map(([what, b]) => ({ what, raw: b.length, gzip: gz(b), brotli: br(b) }))
+
+if (process.argv.includes('--check')) {
+  const budget = JSON.parse(readFileSync(join(root, 'size/budget.json'), 'utf8'))
+  const total = rows[2]
+  let over = false
+  for (const k of ['gzip', 'brotli']) {
+    const limit = Math.floor(budget[k] * 1.02)
+    const ok = total[k] <= limit
+    over ||= !ok
+    console.log(`size ${k}: ${total[k]} B, budget ${budget[k]} B (+2%: ${limit} B): ${ok ? 'ok' : 'OVER'}`)
+  }
+  if (over) {
+    console.error('The SDK grew more than 2% past size/budget.json: make it smaller, or raise the budget in the same commit and say why.')
+    process.exit(1)
+  }
+}
 
 if (process.argv.includes('--json')) {
   console.log(JSON.stringify({ rows, sections: sections(wasm) }, null, 2))

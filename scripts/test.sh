@@ -39,9 +39,9 @@ YSYNC_TEST_SERVER="ws://127.0.0.1:$port" cargo test --target wasm32-unknown-unkn
 kill $server_pid 2>/dev/null || true
 trap - EXIT
 
-step "npm package"
+step "npm package (and its size against size/budget.json)"
 scripts/build.sh
-node scripts/size.mjs --floor
+node scripts/size.mjs --floor --check
 
 step "Rust example (a Rust web app using the crate) builds"
 cargo build --quiet --target wasm32-unknown-unknown --example rust_app

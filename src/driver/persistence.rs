@@ -255,6 +255,17 @@ async fn ensure_open(core: &Rc<PersistenceCore>) -> Result<JsValue> {
     Ok(db)
 }
 
+/// Milliseconds to a tenth, written with integers: Rust's float formatting would ship
+/// (about 15 KB of wasm) for two log lines.
+struct Ms(f64);
+
+impl std::fmt::Display for Ms {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let tenths = (self.0.max(0.0) * 10.0).round() as u64;
+        write!(f, "{}.{}", tenths / 10, tenths % 10)
+    }
+}
+
 /// Reads every stored row into the document.
 async fn load(core: Rc<PersistenceCore>) {
     // Whatever the document held before loading is written once after it (y-indexeddb
@@ -286,7 +297,7 @@ async fn load(core: Rc<PersistenceCore>) {
     {
         let mut inner = core.inner.borrow_mut();
         let ms = now_f64() - started;
-        log::info!(target: "ysync::idb", "{}: loaded {rows} rows, {bytes} bytes in {ms:.1} ms", core.name);
+        log::info!(target: "ysync::idb", "{}: loaded {rows} rows, {bytes} bytes in {} ms", core.name, Ms(ms));
         inner.load_ms = Some(ms);
         inner.store.loaded(rows, bytes);
         inner.synced = true;
@@ -475,9 +486,10 @@ fn flush(core: &Rc<PersistenceCore>) {
             Ok((compacted, rows, bytes)) => {
                 log::debug!(
                     target: "ysync::idb",
-                    "{}: {} done in {ms:.1} ms: {rows} rows, {bytes} bytes",
+                    "{}: {} done in {} ms: {rows} rows, {bytes} bytes",
                     core.name,
-                    if compacted { "compaction" } else { "append" }
+                    if compacted { "compaction" } else { "append" },
+                    Ms(ms)
                 );
                 {
                     let mut inner = core.inner.borrow_mut();

@@ -69,9 +69,16 @@ pub(crate) fn string_pairs(p: &JsValue) -> Vec<(String, String)> {
         for e in js_sys::Object::entries(p.unchecked_ref()).iter() {
             let pair: js_sys::Array = e.unchecked_into();
             let v = pair.get(1);
+            // A number as JS writes it (URLSearchParams does the same), not as Rust would.
             let v = v
                 .as_string()
-                .or_else(|| v.as_f64().map(|n| n.to_string()))
+                .or_else(|| {
+                    v.as_f64()?;
+                    js_sys::Number::from(v.clone())
+                        .to_string_with_radix(10)
+                        .ok()
+                        .and_then(|s| s.as_string())
+                })
                 .unwrap_or_default();
             pairs.push((pair.get(0).as_string().unwrap_or_default(), v));
         }
