@@ -28,33 +28,14 @@ import init, * as ysync from '${pkg}'
 import * as Y from 'yjs'
 import { IndexeddbPersistence } from 'y-indexeddb'
 import { WebsocketProvider } from 'y-websocket'
+import { rawRows, storeRows } from '/e2e/pages/rows.js'
 window.wasm = await init()
 window.ysync = ysync
 window.Y = Y
 window.YIndexeddbPersistence = IndexeddbPersistence
 window.YWebsocketProvider = WebsocketProvider
-window.rawRows = (name) => new Promise((resolve, reject) => {
-  const r = indexedDB.open(name)
-  r.onsuccess = () => {
-    const db = r.result
-    const req = db.transaction('updates').objectStore('updates').getAll()
-    req.onsuccess = () => { db.close(); resolve(req.result) }
-    req.onerror = () => reject(req.error)
-  }
-  r.onerror = () => reject(r.error)
-})
-// Writes values as the rows of database name, in y-indexeddb's layout.
-window.storeRows = (name, values) => new Promise((resolve, reject) => {
-  const r = indexedDB.open(name)
-  r.onupgradeneeded = () => { r.result.createObjectStore('updates', { autoIncrement: true }); r.result.createObjectStore('custom') }
-  r.onsuccess = () => {
-    const tx = r.result.transaction('updates', 'readwrite')
-    for (const v of values) tx.objectStore('updates').add(v)
-    tx.oncomplete = () => { r.result.close(); resolve() }
-    tx.onerror = () => reject(tx.error)
-  }
-  r.onerror = () => reject(r.error)
-})
+window.rawRows = rawRows
+window.storeRows = storeRows
 window.ysyncReady = true
 </script>
 `)

@@ -6,20 +6,18 @@
 // typing and deletes both ways, carets drawn on both sides with the right names, undo of your
 // own edits only, 300 + 300 concurrent keystrokes, an offline edit kept over a reload and
 // delivered after it. The two builds must observe the same; then what only ysync has.
-import { test, before, after } from 'node:test'
+import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { readFileSync, rmSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import * as Y from 'yjs'
-import { repoRoot, startStatic, launchBrowser, startYServer, yjsPeer, until } from './lib.mjs'
-import { buildPages, differingLines, page as html, switchImports } from './yjs-build.mjs'
+import { repoRoot, yjsPeer, until } from './lib.mjs'
+import { buildPages, builtAppsSuite, differingLines, page as html, switchImports } from './yjs-build.mjs'
 
 const out = join(repoRoot, 'e2e/artifacts/editors')
 const sources = Object.fromEntries(['codemirror', 'tiptap'].map((e) => [e, readFileSync(join(repoRoot, `e2e/editors/${e}.js`), 'utf8')]))
-let browser, server, web
 
-before(async () => {
-  rmSync(out, { recursive: true, force: true })
+const suite = builtAppsSuite(out, async () => {
   for (const variant of ['ysync', 'yjs']) {
     const files = {}
     for (const [editor, code] of Object.entries(sources)) {
@@ -28,15 +26,6 @@ before(async () => {
     }
     await buildPages(files, join(out, 'src-' + variant), join(out, variant))
   }
-  web = await startStatic(out)
-  server = await startYServer()
-  browser = await launchBrowser()
-})
-
-after(async () => {
-  await browser?.close()
-  await server?.stop()
-  await web?.stop()
 })
 
 test('each editor app switches by its two import lines, nothing else', () => {
@@ -67,8 +56,8 @@ async function open (context, variant, editor, room, { name, color, offline = fa
   const problems = []
   page.on('pageerror', (e) => problems.push(String(e)))
   page.on('console', (m) => { if (m.type() === 'error') problems.push(m.text()) })
-  const q = new URLSearchParams({ room, server: server.url, name, color, offline: offline ? '1' : '0' })
-  await page.goto(`${web.url}/${variant}/${editor}.html?${q}`)
+  const q = new URLSearchParams({ room, server: suite.server.url, name, color, offline: offline ? '1' : '0' })
+  await page.goto(`${suite.web.url}/${variant}/${editor}.html?${q}`)
   await page.waitForFunction(() => window.appReady !== undefined, null, { timeout: 20_000 })
   assert.equal(await page.evaluate(() => window.appReady), true, 'whenSynced resolves with the persistence')
   if (!offline) await page.waitForFunction(() => window.app.provider.synced === true, null, { timeout: 10_000 })
@@ -83,11 +72,11 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
 async function scenario (editor, variant) {
   const ed = peerEditors[editor]
   const room = `ed-${editor}-${variant}-${Date.now()}`
-  const peer = yjsPeer(server.url, room)
+  const peer = yjsPeer(suite.server.url, room)
   await peer.synced
   const peerText = () => ed.text(peer.doc)
-  const ctxA = await browser.newContext()
-  const ctxB = await browser.newContext()
+  const ctxA = await suite.browser.newContext()
+  const ctxB = await suite.browser.newContext()
   const a = await open(ctxA, variant, editor, room, { name: 'Ada', color: '#e8590c' })
   const b = await open(ctxB, variant, editor, room, { name: 'Bob', color: '#2b8a3e' })
   const r = {}
@@ -174,7 +163,7 @@ for (const editor of ['codemirror', 'tiptap']) {
 test('ysync/yjs under an editor: whenAcknowledged covers editor edits, and the Y.Doc edits are the replica\'s local edits', async () => {
   for (const editor of ['codemirror', 'tiptap']) {
     const room = `ed-ack-${editor}-${Date.now()}`
-    const context = await browser.newContext()
+    const context = await suite.browser.newContext()
     const { page, problems } = await open(context, 'ysync', editor, room, { name: 'Ada', color: '#e8590c' })
     await page.evaluate(() => window.app.focusEnd())
     await page.keyboard.type('acknowledge')
@@ -188,7 +177,7 @@ test('ysync/yjs under an editor: whenAcknowledged covers editor edits, and the Y
     })
     assert.deepEqual(r, { before: true, after: false, local: true }, editor)
     // The server has it: a fresh peer gets it from the server alone.
-    const late = yjsPeer(server.url, room)
+    const late = yjsPeer(suite.server.url, room)
     await late.synced
     assert.equal(peerEditors[editor].text(late.doc), 'acknowledged')
     late.destroy()

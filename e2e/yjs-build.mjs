@@ -2,10 +2,11 @@
 // y-indexeddb: the same source with only its import lines switched (e2e/yjs.test.mjs,
 // e2e/editors.test.mjs, bench/editor.mjs, scripts/build-www.mjs). `ysync/yjs` resolves to the
 // built package in pkg/.
-import { mkdirSync, writeFileSync } from 'node:fs'
+import { before, after } from 'node:test'
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { build } from 'vite'
-import { repoRoot } from './lib.mjs'
+import { repoRoot, startStatic, launchBrowser, startYServer } from './lib.mjs'
 
 const SWITCH = [
   ["import { WebsocketProvider } from 'ysync/yjs'", "import { WebsocketProvider } from 'y-websocket'"],
@@ -28,11 +29,13 @@ export function differingLines (a, b) {
 /** A page that loads `script`, with a `#editor` element for editor apps. */
 export const page = (title, script) => `<!doctype html><meta charset="utf-8"><title>${title}</title><link rel="icon" href="data:,"><div id="editor"></div><script type="module" src="./${script}"></script>\n`
 
-/** Vite's resolution of the package: `ysync` and `ysync/yjs` from pkg/, one copy of yjs. */
+/** Vite's resolution of the package: `ysync` and `ysync/yjs` from pkg/, one copy of yjs,
+ * and `@e2e/` for the tests' own page modules. */
 export const resolve = {
   alias: [
     { find: /^ysync\/yjs$/, replacement: join(repoRoot, 'pkg/yjs.js') },
-    { find: /^ysync$/, replacement: join(repoRoot, 'pkg/ysync.js') }
+    { find: /^ysync$/, replacement: join(repoRoot, 'pkg/ysync.js') },
+    { find: /^@e2e\//, replacement: join(repoRoot, 'e2e') + '/' }
   ],
   dedupe: ['yjs']
 }
@@ -68,4 +71,27 @@ export async function buildWww () {
     // One bundle of TipTap + Yjs (about 600 KB before gzip), not split: no size warning.
     build: { outDir: join(root, 'dist'), emptyOutDir: true, target: 'es2022', chunkSizeWarningLimit: 2000, rollupOptions: { input: [join(root, 'rich.html')] } }
   })
+}
+
+/**
+ * The hooks of a test file whose apps are built both ways: before its tests, `buildApps()`
+ * writes them under `out` (emptied first), then a static server on `out`, a
+ * @y/websocket-server and one headless Chromium start; after them, all three stop. The
+ * returned object holds `web`, `server` and `browser` once they run.
+ */
+export function builtAppsSuite (out, buildApps) {
+  const suite = { web: null, server: null, browser: null }
+  before(async () => {
+    rmSync(out, { recursive: true, force: true })
+    await buildApps()
+    suite.web = await startStatic(out)
+    suite.server = await startYServer()
+    suite.browser = await launchBrowser()
+  })
+  after(async () => {
+    await suite.browser?.close()
+    await suite.server?.stop()
+    await suite.web?.stop()
+  })
+  return suite
 }

@@ -2,12 +2,12 @@
 // built with Vite twice: on ysync/yjs, and with its two import lines switched back to
 // y-websocket + y-indexeddb. The same steps run on both against a real y-websocket server and
 // a node Yjs peer, and give the same results; ysync's own promises are checked on the first.
-import { test, before, after } from 'node:test'
+import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { readFileSync, rmSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { repoRoot, startStatic, launchBrowser, startYServer, yjsPeer, until } from './lib.mjs'
-import { buildPages, differingLines, page as html, switchImports } from './yjs-build.mjs'
+import { repoRoot, yjsPeer, until } from './lib.mjs'
+import { buildPages, builtAppsSuite, differingLines, page as html, switchImports } from './yjs-build.mjs'
 
 const source = readFileSync(join(repoRoot, 'e2e/yjs-app/app.js'), 'utf8')
 const switched = switchImports(source)
@@ -15,10 +15,8 @@ const variants = { ysync: source, yjs: switched }
 const awSource = readFileSync(join(repoRoot, 'e2e/yjs-app/awareness.js'), 'utf8')
 const awVariants = { ysync: awSource, yjs: switchImports(awSource) }
 const out = join(repoRoot, 'e2e/artifacts/yjs-app')
-let browser, server, web
 
-before(async () => {
-  rmSync(out, { recursive: true, force: true })
+const suite = builtAppsSuite(out, async () => {
   for (const [name, code] of Object.entries(variants)) {
     const files = {
       'app.js': code,
@@ -39,15 +37,6 @@ window.result = { bare: bare.awareness, document: bare.document === ydoc, presen
     }
     await buildPages(files, join(out, 'src-' + name), join(out, name))
   }
-  web = await startStatic(out)
-  server = await startYServer()
-  browser = await launchBrowser()
-})
-
-after(async () => {
-  await browser?.close()
-  await server?.stop()
-  await web?.stop()
 })
 
 test('the switch is the two import lines, nothing else', () => {
@@ -59,8 +48,8 @@ async function open (context, variant, room, { offline = false } = {}) {
   const problems = []
   page.on('pageerror', (e) => problems.push(String(e)))
   page.on('console', (m) => { if (m.type() === 'error') problems.push(m.text()) })
-  const q = new URLSearchParams({ room, server: server.url, offline: offline ? '1' : '0' })
-  await page.goto(`${web.url}/${variant}/index.html?${q}`)
+  const q = new URLSearchParams({ room, server: suite.server.url, offline: offline ? '1' : '0' })
+  await page.goto(`${suite.web.url}/${variant}/index.html?${q}`)
   await page.waitForFunction(() => window.appReady !== undefined, null, { timeout: 20_000 })
   assert.equal(await page.evaluate(() => window.appReady), true, 'whenSynced resolves with the persistence')
   return { page, problems }
@@ -71,8 +60,8 @@ const pageText = (page) => page.evaluate(() => window.app.text.toString())
 /** The same steps on either build; returns what they observed. */
 async function scenario (variant) {
   const room = `yjs-${variant}-${Date.now()}`
-  const context = await browser.newContext()
-  const peer = yjsPeer(server.url, room)
+  const context = await suite.browser.newContext()
+  const peer = yjsPeer(suite.server.url, room)
   await peer.synced
   const { page, problems } = await open(context, variant, room)
   await page.waitForFunction(() => window.app.provider.synced === true, null, { timeout: 10_000 })
@@ -131,8 +120,8 @@ test('a Yjs app on ysync/yjs and on y-websocket + y-indexeddb gives the same res
 
 test('ysync/yjs: one replica under the Y.Doc\'s client ID, no echo, acknowledgement of Y.Doc edits', async () => {
   const room = `yjs-ack-${Date.now()}`
-  const context = await browser.newContext()
-  const peer = yjsPeer(server.url, room)
+  const context = await suite.browser.newContext()
+  const peer = yjsPeer(suite.server.url, room)
   await peer.synced
   const { page, problems } = await open(context, 'ysync', room)
   await page.waitForFunction(() => window.app.provider.synced === true, null, { timeout: 10_000 })
@@ -153,7 +142,7 @@ test('ysync/yjs: one replica under the Y.Doc\'s client ID, no echo, acknowledgem
   })
   assert.deepEqual({ ...r, local: undefined }, { unsyncedAfterEdit: true, unsyncedAfterAck: false, local: undefined, awarenessDoc: true, doc: true, url: true, wsconnected: true })
   // Acknowledged means the server has it: a fresh peer gets it from the server alone.
-  const late = yjsPeer(server.url, room)
+  const late = yjsPeer(suite.server.url, room)
   await late.synced
   assert.equal(late.doc.getText('note').toString(), 'acked?')
   // A remote edit reaches the Y.Doc once, with origin === provider, and is not taken for a
@@ -173,10 +162,10 @@ test('ysync/yjs: one replica under the Y.Doc\'s client ID, no echo, acknowledgem
 })
 
 test('ysync/yjs HocuspocusProvider takes a Y.Doc as its document, with presence or with awareness: null', async () => {
-  const page = await browser.newPage()
+  const page = await suite.browser.newPage()
   const problems = []
   page.on('pageerror', (e) => problems.push(String(e)))
-  await page.goto(`${web.url}/ysync/hp.html`)
+  await page.goto(`${suite.web.url}/ysync/hp.html`)
   await page.waitForFunction(() => window.result !== undefined, null, { timeout: 20_000 })
   assert.deepEqual(await page.evaluate(() => window.result), { bare: null, document: true, presenceDoc: true })
   assert.deepEqual(problems, [])
@@ -186,13 +175,13 @@ test('ysync/yjs HocuspocusProvider takes a Y.Doc as its document, with presence 
 /** The steps of the awareness app on either build; returns what they observed. */
 async function awarenessScenario (variant) {
   const room = `yjs-aw-${variant}-${Date.now()}`
-  const peer = yjsPeer(server.url, room)
+  const peer = yjsPeer(suite.server.url, room)
   await peer.synced
-  const page = await browser.newPage()
+  const page = await suite.browser.newPage()
   const problems = []
   page.on('pageerror', (e) => problems.push(String(e)))
   page.on('console', (m) => { if (m.type() === 'error') problems.push(m.text()) })
-  await page.goto(`${web.url}/${variant}/aw.html?` + new URLSearchParams({ room, server: server.url }))
+  await page.goto(`${suite.web.url}/${variant}/aw.html?` + new URLSearchParams({ room, server: suite.server.url }))
   await page.waitForFunction(() => window.app?.provider.synced === true, null, { timeout: 20_000 })
   const r = {}
   r.same = await page.evaluate(() => window.app.provider.awareness === window.app.awareness)

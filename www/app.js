@@ -1,6 +1,7 @@
 // The demo uses the npm package exactly as an app would: a shared note with everyone's caret,
 // a shared todo list, presence, and the sync state a user needs to trust it.
 import init, { Doc, WebsocketProvider, IndexeddbPersistence } from '../pkg/ysync.js'
+import { loadMe, peerLook, renderPeers as fillPeers, saveMe } from './people.js'
 
 await init()
 const params = new URLSearchParams(location.search)
@@ -28,21 +29,13 @@ persistence.on('error', (e) => console.warn('storage:', e.domName ?? e.code, e.m
 provider.on('error', (e) => console.warn('sync:', e.code, e.message))
 
 // --- Who I am ------------------------------------------------------------------------------
-const palette = ['#e8590c', '#2b8a3e', '#1971c2', '#9c36b5', '#c2255c', '#0c8599', '#5f3dc4', '#e67700']
-const me = (() => {
-  try {
-    const saved = JSON.parse(localStorage.getItem('ysync-demo-user'))
-    if (typeof saved?.name === 'string' && isColor(saved?.color)) return saved
-  } catch {}
-  return { name: `Guest ${100 + Math.floor(Math.random() * 900)}`, color: palette[Math.floor(Math.random() * palette.length)] }
-})()
-function isColor (c) { return typeof c === 'string' && /^#[0-9a-fA-F]{6}$/.test(c) }
+const me = loadMe()
 const nameInput = $('name')
 nameInput.value = me.name
 $('me-color').style.background = me.color
 nameInput.addEventListener('input', () => {
   me.name = nameInput.value.trim().slice(0, 40) || 'Anonymous'
-  localStorage.setItem('ysync-demo-user', JSON.stringify(me))
+  saveMe(me)
   awareness.setLocalStateField('user', { ...me })
 })
 awareness.setLocalState({ user: { ...me }, cursor: null })
@@ -177,38 +170,8 @@ function renderCarets () {
   carets.scrollTop = area.scrollTop
 }
 
-function peerLook (state) {
-  const name = typeof state?.user?.name === 'string' && state.user.name.trim() ? state.user.name.slice(0, 40) : 'Anonymous'
-  const color = isColor(state?.user?.color) ? state.user.color : '#868e96'
-  return { name, color }
-}
-
 // --- People here ---------------------------------------------------------------------------
-function renderPeers () {
-  const items = []
-  for (const [client, state] of awareness.getStates()) {
-    if (client === awareness.clientID || !state) continue
-    const { name, color } = peerLook(state)
-    const li = document.createElement('li')
-    li.className = 'peer'
-    li.dataset.client = String(client)
-    const dot = document.createElement('span')
-    dot.className = 'dot'
-    dot.style.background = color
-    const label = document.createElement('span')
-    label.className = 'name'
-    label.textContent = name
-    li.append(dot, label)
-    items.push(li)
-  }
-  if (items.length === 0) {
-    const li = document.createElement('li')
-    li.className = 'peer alone'
-    li.textContent = 'Nobody else is here'
-    items.push(li)
-  }
-  $('peers').replaceChildren(...items)
-}
+const renderPeers = () => fillPeers($('peers'), awareness)
 awareness.on('change', () => { renderPeers(); renderCarets() })
 
 // --- Todo list -----------------------------------------------------------------------------

@@ -9,6 +9,7 @@ import StarterKit from '@tiptap/starter-kit'
 import Collaboration from '@tiptap/extension-collaboration'
 import CollaborationCaret from '@tiptap/extension-collaboration-caret'
 import { WebsocketProvider, IndexeddbPersistence } from 'ysync/yjs'
+import { loadMe, renderPeers, saveMe } from './people.js'
 
 const params = new URLSearchParams(location.search)
 const server = params.get('server') ?? 'ws://127.0.0.1:1234'
@@ -18,16 +19,8 @@ $('room').textContent = room
 $('server').textContent = server
 $('plain').href = '../index.html?' + new URLSearchParams({ server, room })
 
-// --- Who I am (the same as on the other demo page) ----------------------------------------
-const palette = ['#e8590c', '#2b8a3e', '#1971c2', '#9c36b5', '#c2255c', '#0c8599', '#5f3dc4', '#e67700']
-const isColor = (c) => typeof c === 'string' && /^#[0-9a-fA-F]{6}$/.test(c)
-const me = (() => {
-  try {
-    const saved = JSON.parse(localStorage.getItem('ysync-demo-user'))
-    if (typeof saved?.name === 'string' && isColor(saved?.color)) return saved
-  } catch {}
-  return { name: `Guest ${100 + Math.floor(Math.random() * 900)}`, color: palette[Math.floor(Math.random() * palette.length)] }
-})()
+// --- Who I am (as on the other demo page) -------------------------------------------------
+const me = loadMe()
 
 // --- Document, storage, server, editor ----------------------------------------------------
 const ydoc = new Y.Doc()
@@ -56,34 +49,10 @@ nameInput.value = me.name
 $('me-color').style.background = me.color
 nameInput.addEventListener('input', () => {
   me.name = nameInput.value.trim().slice(0, 40) || 'Anonymous'
-  localStorage.setItem('ysync-demo-user', JSON.stringify(me))
+  saveMe(me)
   editor.commands.updateUser({ name: me.name, color: me.color })
 })
-function renderPeers () {
-  const items = []
-  for (const [client, state] of provider.awareness.getStates()) {
-    if (client === provider.awareness.clientID || !state?.user) continue
-    const name = typeof state.user.name === 'string' && state.user.name.trim() ? state.user.name.slice(0, 40) : 'Anonymous'
-    const li = document.createElement('li')
-    li.className = 'peer'
-    const dot = document.createElement('span')
-    dot.className = 'dot'
-    dot.style.background = isColor(state.user.color) ? state.user.color : '#868e96'
-    const label = document.createElement('span')
-    label.className = 'name'
-    label.textContent = name
-    li.append(dot, label)
-    items.push(li)
-  }
-  if (items.length === 0) {
-    const li = document.createElement('li')
-    li.className = 'peer alone'
-    li.textContent = 'Nobody else is here'
-    items.push(li)
-  }
-  $('peers').replaceChildren(...items)
-}
-provider.awareness.on('change', renderPeers)
+provider.awareness.on('change', () => renderPeers($('peers'), provider.awareness))
 
 // --- Toolbar -------------------------------------------------------------------------------
 const commands = {
@@ -112,6 +81,6 @@ provider.on('status', renderStatus)
 provider.on('unsynced', renderStatus)
 provider.on('sync', renderStatus)
 await persistence.whenSynced
-renderPeers()
+renderPeers($('peers'), provider.awareness)
 renderStatus()
 window.ysyncRich = { ydoc, provider, persistence, editor }

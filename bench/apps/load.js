@@ -3,6 +3,7 @@
 // `ysync`'s init() returns the instance the entry already started: its memory is read, if any.
 import * as Y from 'yjs'
 import { IndexeddbPersistence } from 'ysync/yjs'
+import { storeRows } from '@e2e/pages/rows.js'
 
 const wasmMemory = async () => {
   try {
@@ -21,17 +22,6 @@ window.load = async (name) => {
   return { ms, length: ydoc.getText('t').length }
 }
 window.wasmBytes = async () => (await wasmMemory())?.buffer.byteLength ?? 0
-// Writes `values` as the rows of database `name`, in y-indexeddb's layout.
-window.storeRows = (name, values) => new Promise((resolve, reject) => {
-  const r = indexedDB.open(name)
-  r.onupgradeneeded = () => { r.result.createObjectStore('updates', { autoIncrement: true }); r.result.createObjectStore('custom') }
-  r.onsuccess = () => {
-    const tx = r.result.transaction('updates', 'readwrite')
-    for (const v of values) tx.objectStore('updates').add(v)
-    tx.oncomplete = () => { r.result.close(); resolve() }
-    tx.onerror = () => reject(tx.error)
-  }
-  r.onerror = () => reject(r.error)
-})
+window.storeRows = storeRows
 window.Y = Y
 window.ysyncReady = true

@@ -1,0 +1,27 @@
+// IndexedDB rows in y-indexeddb's layout (object stores `updates` and `custom`), for the pages
+// of the tests and benchmarks: read a database's rows, or write rows into one.
+
+/** The rows of database `name`. */
+export const rawRows = (name) => new Promise((resolve, reject) => {
+  const r = indexedDB.open(name)
+  r.onsuccess = () => {
+    const db = r.result
+    const req = db.transaction('updates').objectStore('updates').getAll()
+    req.onsuccess = () => { db.close(); resolve(req.result) }
+    req.onerror = () => reject(req.error)
+  }
+  r.onerror = () => reject(r.error)
+})
+
+/** Writes `values` as the rows of database `name`. */
+export const storeRows = (name, values) => new Promise((resolve, reject) => {
+  const r = indexedDB.open(name)
+  r.onupgradeneeded = () => { r.result.createObjectStore('updates', { autoIncrement: true }); r.result.createObjectStore('custom') }
+  r.onsuccess = () => {
+    const tx = r.result.transaction('updates', 'readwrite')
+    for (const v of values) tx.objectStore('updates').add(v)
+    tx.oncomplete = () => { r.result.close(); resolve() }
+    tx.onerror = () => reject(tx.error)
+  }
+  r.onerror = () => reject(r.error)
+})
