@@ -92,7 +92,7 @@ test('two pages and a Yjs peer edit the note and the todo list concurrently and 
       return ta === tb && tb === tp && JSON.stringify(la) === JSON.stringify(lb) && JSON.stringify(lb) === JSON.stringify(peerTodos(peer.doc)) && { ta, la }
     }
     const first = await until(async () => { const r = await expected(); return r && r.la.length === 3 && r }, 10_000, 'note and list to converge')
-    for (const part of ['[a] ', ' [b]', '[peer] ', 'Hello']) assert.ok(first.ta.includes(part), part)
+    for (const part of ['[a] ', ' [b]', '[peer] ', 'Hello']) assert.ok(first.ta.includes(part), part + ' in ' + JSON.stringify(first.ta))
 
     // Check, reorder and delete from different replicas at once: A checks the middle task, B
     // moves the last one up, the peer deletes the first.
@@ -282,5 +282,39 @@ test('rich text: TipTap on ysync/yjs, linked from the demo; typing reaches the o
   } finally {
     await a.close()
     await b.close()
+  }
+})
+
+test('two remote changes shown at once keep the caret on the same characters', async () => {
+  const room = newRoom()
+  const a = await open(room, 'Ada')
+  try {
+    await typeAt(a.page, 0, 'abcdef')
+    // Two changes before the caret, each in its own transaction, that reach the page in one
+    // delivery of events (as when several frames are handled in one slice): applied from an
+    // `update` listener, their change events join the delivery that is running.
+    const state = await a.page.evaluate(() => Array.from(window.ysyncDemo.doc.encodeStateAsUpdate()))
+    const other = new Y.Doc()
+    Y.applyUpdate(other, Uint8Array.from(state))
+    const updates = []
+    other.on('update', (u) => updates.push(Array.from(u)))
+    other.getText('note').insert(0, 'X')
+    other.getText('note').insert(0, 'Y')
+    await a.page.evaluate(([u1, u2]) => {
+      const doc = window.ysyncDemo.doc
+      const once = () => {
+        doc.off('update', once)
+        doc.applyUpdate(Uint8Array.from(u1))
+        doc.applyUpdate(Uint8Array.from(u2))
+      }
+      doc.on('update', once)
+      doc.getMap('scratch').set('k', 1)
+    }, updates)
+    assert.equal(await noteOf(a.page), 'YXabcdef')
+    await a.page.keyboard.type('!')
+    assert.equal(await noteOf(a.page), 'YXabcdef!')
+    assert.deepEqual(a.problems, [])
+  } finally {
+    await a.close()
   }
 })

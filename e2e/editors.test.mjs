@@ -4,7 +4,7 @@
 // two import lines switched back to y-websocket + y-indexeddb. The same steps run on both,
 // against a real @y/websocket-server with a node Yjs peer in the room, through the keyboard:
 // typing and deletes both ways, carets drawn on both sides with the right names, undo of your
-// own edits only, 300 + 300 concurrent keystrokes, an offline edit kept over a reload and
+// own edits only and redo, 300 + 300 concurrent keystrokes, an offline edit kept over a reload and
 // delivered after it. The two builds must observe the same; then what only ysync has.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
@@ -109,6 +109,10 @@ async function scenario (editor, variant) {
   await a.page.keyboard.press('Control+z')
   await until(async () => !(await textOf(a.page)).includes('X') && peerText() === (await textOf(a.page)), 5000, 'the undo')
   r.afterUndo = await textOf(a.page)
+  // And redo brings it back.
+  await a.page.keyboard.press('Control+y')
+  await until(async () => (await textOf(a.page)).endsWith('X') && peerText() === (await textOf(a.page)), 5000, 'the redo')
+  r.afterRedo = await textOf(a.page)
 
   // 300 + 300 concurrent keystrokes.
   await a.page.evaluate(() => window.app.focusEnd())
@@ -123,7 +127,7 @@ async function scenario (editor, variant) {
     return ta === peerText() && tb === ta
   }, 20_000, `convergence (${editor}, ${variant})`)
   const all = peerText()
-  r.converged = { length: all.length, a: all.split('a').length - 1, b: all.split('b').length - 1 - (r.afterUndo.split('b').length - 1) }
+  r.converged = { length: all.length, a: all.split('a').length - 1, b: all.split('b').length - 1 - (r.afterRedo.split('b').length - 1) }
 
   // An offline edit survives a reload from IndexedDB, then reaches the peer. (y-indexeddb
   // writes after the fact, with no promise for it: both get time to write before closing.)
@@ -153,7 +157,8 @@ for (const editor of ['codemirror', 'tiptap']) {
     assert.equal(onYsync.text, '>> helo')
     assert.deepEqual(onYsync.carets, [['Bob'], ['Ada']])
     assert.equal(onYsync.afterUndo, 'Y>> helo')
-    assert.deepEqual(onYsync.converged, { length: 'Y>> helo'.length + 600, a: 300, b: 300 })
+    assert.equal(onYsync.afterRedo, 'Y>> heloX')
+    assert.deepEqual(onYsync.converged, { length: 'Y>> heloX'.length + 600, a: 300, b: 300 })
     assert.equal(onYsync.restored, true)
     assert.equal(onYsync.reloaded, true)
     assert.deepEqual(onYsync.problems, [])

@@ -75,29 +75,60 @@ area.addEventListener('blur', () => { myCursor = null; awareness.setLocalStateFi
 area.addEventListener('scroll', () => { carets.scrollTop = area.scrollTop })
 new ResizeObserver(() => renderCarets()).observe(area)
 
-// Remote text: re-render, keeping my selection on the same characters. With the change's delta,
-// the textarea's own selection is moved through it: it may be newer than the one last published
-// (a click whose selectionchange event has not run yet). Without one (a restore), the published
-// relative positions say where it is.
+// Remote text: re-render, keeping my selection on the same characters. Each change's delta is
+// applied to what the textarea shows, and its own selection moved through it: that selection
+// may be newer than the one last published (a click whose selectionchange event has not run
+// yet), and several changes can arrive at once, each relative to the text before it. Without
+// a delta (a restore), or should the textarea still differ from the note once the changes of
+// this task are shown, the whole text is put back and the published relative positions say
+// where the selection is.
 function renderNote (delta) {
+  if (delta) {
+    const focused = document.activeElement === area
+    const forward = area.selectionDirection !== 'backward'
+    const [s, e] = [area.selectionStart, area.selectionEnd].map((i) => throughDelta(delta, i))
+    area.value = applyDelta(area.value, delta)
+    if (focused) area.setSelectionRange(s, e, forward ? 'forward' : 'backward')
+  }
+  if (!checking) {
+    checking = true
+    queueMicrotask(() => {
+      checking = false
+      showWholeNote()
+    })
+  }
+}
+let checking = false
+
+function showWholeNote () {
   const text = note.toString()
   if (text !== area.value) {
     const focused = document.activeElement === area
-    let sel = null
-    if (focused && delta) {
-      const forward = area.selectionDirection !== 'backward'
-      const [s, e] = [area.selectionStart, area.selectionEnd].map((i) => throughDelta(delta, i))
-      sel = forward ? [s, e] : [e, s]
-    } else if (focused && myCursor) {
-      sel = [note.resolveRelativePosition(myCursor.anchor) ?? 0, note.resolveRelativePosition(myCursor.head) ?? 0]
-    }
     area.value = text
-    if (sel) {
-      const [a, h] = sel
+    if (focused && myCursor) {
+      const a = note.resolveRelativePosition(myCursor.anchor) ?? 0
+      const h = note.resolveRelativePosition(myCursor.head) ?? 0
       area.setSelectionRange(Math.min(a, h), Math.max(a, h), a > h ? 'backward' : 'forward')
     }
   }
   renderCarets()
+}
+
+/** `text` with a text delta applied (UTF-16 offsets, as Yjs and JS strings count). */
+function applyDelta (text, delta) {
+  let out = ''
+  let old = 0
+  for (const op of delta) {
+    if (op.retain !== undefined) {
+      out += text.slice(old, old + op.retain)
+      old += op.retain
+    } else if (op.insert !== undefined) {
+      out += typeof op.insert === 'string' ? op.insert : ''
+    } else if (op.delete !== undefined) {
+      old += op.delete
+    }
+  }
+  return out + text.slice(old)
 }
 
 /** Where offset `index` of the text before a change is after it (a text delta, UTF-16). */
@@ -332,7 +363,7 @@ doc.on('update', () => {
 
 // Stored state first (works offline), then the server.
 await persistence.whenSynced()
-renderNote()
+showWholeNote()
 renderTodos()
 renderPeers()
 renderStatus()

@@ -573,6 +573,7 @@ fn pump(d: &Rc<ProviderCore>) {
             return;
         }
         let now = now_ms();
+        st.session.report_status();
         while let Some(out) = st.session.poll_output(now) {
             match out {
                 Output::Transmit(frame) => {

@@ -109,7 +109,25 @@ impl Session {
             }
             TabRole::Solo => {}
         }
-        self.report_view(status, synced);
+        if role == TabRole::Leader {
+            // It connects next: its status goes on from the follower's "connecting" rather
+            // than dropping to "disconnected" in between ([`report_status`] tells the truth
+            // if it cannot connect).
+            if synced && !self.synced() {
+                self.emit(Event::Synced(false));
+            }
+        } else {
+            self.report_view(status, synced);
+        }
+    }
+
+    /// Tells the app the status if it moved since the last status event (the driver calls it
+    /// when it has run what an input made it do).
+    pub fn report_status(&mut self) {
+        let now = self.status();
+        if now != self.told_status {
+            self.emit(Event::Status(now));
+        }
     }
 
     /// A message from another tab on the control channel. Malformed ones are reported and
@@ -254,6 +272,7 @@ impl Session {
     fn report_view(&mut self, was_status: Status, was_synced: bool) {
         let (status, synced) = (self.status(), self.synced());
         if status != was_status {
+            // Only if it differs from the last status event (see `emit`).
             self.emit(Event::Status(status));
         }
         if synced != was_synced {

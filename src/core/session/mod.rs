@@ -220,6 +220,8 @@ pub struct Session {
     gate: SharedGate,
     /// Its role among the tabs that share one connection.
     lead: Lead,
+    /// The status the last status event said: status events go out only when it moves.
+    told_status: Status,
 }
 
 impl std::fmt::Debug for Session {
@@ -281,6 +283,7 @@ impl Session {
             stats: Recorder::default(),
             gate: SharedGate::default(),
             lead: Lead::new(),
+            told_status: Status::Disconnected,
             cfg,
         })
     }
@@ -622,6 +625,12 @@ impl Session {
     }
 
     fn emit(&mut self, e: Event) {
+        if let Event::Status(s) = e {
+            if s == self.told_status {
+                return;
+            }
+            self.told_status = s;
+        }
         let connection = matches!(e, Event::Status(_) | Event::Synced(_));
         match &e {
             Event::Error(err) => self.stats.error(err.code()),

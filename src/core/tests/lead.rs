@@ -260,3 +260,35 @@ fn the_leaders_status_is_every_followers() {
         ]
     );
 }
+
+#[test]
+fn a_tab_that_waits_then_leads_goes_from_connecting_to_connected() {
+    // Its lock is granted after it started following: no "disconnected" in between.
+    let mut sim = Sim::new(38);
+    let a = sim.add_client(100, cfg());
+    sim.open_bc(a);
+    sim.set_role(a, TabRole::Follower);
+    sim.set_role(a, TabRole::Leader);
+    sim.connect(a);
+    sim.run_for(50);
+    let statuses: Vec<&Event> = sim.clients[a]
+        .events
+        .iter()
+        .filter(|e| matches!(e, Event::Status(_)))
+        .collect();
+    assert_eq!(
+        statuses,
+        vec![
+            &Event::Status(Status::Connecting),
+            &Event::Status(Status::Connected)
+        ]
+    );
+    // A leader that cannot connect says so when asked to report.
+    sim.disconnect(a);
+    sim.clients[a].session.report_status();
+    sim.pump(a);
+    assert_eq!(
+        sim.clients[a].events.last(),
+        Some(&Event::Status(Status::Disconnected))
+    );
+}
