@@ -4,7 +4,10 @@
 // hold the leader's frames), with a node Yjs peer connected to the server directly.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { browserSuite, startYServer, yjsPeer, until } from './lib.mjs'
+import WebSocket from 'ws'
+import * as Y from 'yjs'
+import { HocuspocusProvider as JsHocuspocusProvider } from '@hocuspocus/provider'
+import { browserSuite, startHocuspocus, startYServer, yjsPeer, until } from './lib.mjs'
 import { faultProxy } from './fault-proxy.mjs'
 
 const suite = browserSuite()
@@ -215,4 +218,77 @@ test('shareConnection: false: every tab connects on its own, as before', async (
   assert.equal(proxy.open(), 3)
   await insert(tabs[0], 'x')
   await until(async () => (await textOf(tabs[2])) === 'x', 5000, 'sync')
+})
+
+test('without Web Locks every tab connects on its own, as before', async () => {
+  const { proxy } = await world()
+  const room = newRoom()
+  const context = await suite.browser.newContext()
+  cleanups.push(() => context.close())
+  // A browser without the Web Locks API.
+  await context.addInitScript(() => { delete Navigator.prototype.locks })
+  const tabs = []
+  for (let i = 0; i < 3; i++) tabs.push(await tab(context, proxy.url, room))
+  await Promise.all(tabs.map((t) => t.page.evaluate(() => window.provider.whenSynced())))
+  assert.equal(await tabs[0].page.evaluate(() => 'locks' in navigator), false)
+  assert.deepEqual(await Promise.all(tabs.map(roleOf)), ['solo', 'solo', 'solo'])
+  assert.equal(proxy.open(), 3)
+  await insert(tabs[1], 'y')
+  await until(async () => (await textOf(tabs[0])) === 'y', 5000, 'sync')
+})
+
+/** Tabs of `context` on a Hocuspocus server (through the proxy): `docs` are the documents
+ * each opens, on one shared socket (HocuspocusProviderWebsocket) per tab. */
+async function hocuspocusTab (context, url, docs) {
+  const { page } = await openPage(context)
+  await page.evaluate(async ({ url, docs }) => {
+    const { Doc, HocuspocusProvider, HocuspocusProviderWebsocket } = window.ysync
+    const socket = new HocuspocusProviderWebsocket({ url })
+    window.providers = {}
+    for (const name of docs) {
+      const doc = new Doc()
+      window.providers[name] = new HocuspocusProvider({ websocketProvider: socket, name, document: doc, token: 'rw' })
+      window.providers[name].text = doc.getText('t')
+    }
+    await Promise.all(Object.values(window.providers).map((p) => new Promise((resolve) => { if (p.synced) resolve(); else p.on('synced', resolve) })))
+  }, { url, docs })
+  return { page }
+}
+
+test('Hocuspocus: the tabs of several documents share the leader\'s one socket, and a closed leader is taken over', async () => {
+  const hp = await startHocuspocus()
+  cleanups.push(() => hp.stop())
+  const proxy = await faultProxy(hp.url)
+  cleanups.push(() => proxy.stop())
+  const context = await suite.browser.newContext()
+  cleanups.push(() => context.close())
+  const [a, b] = [newRoom(), newRoom()]
+  const tabs = []
+  for (let i = 0; i < 3; i++) tabs.push(await hocuspocusTab(context, proxy.url, [a, b]))
+  const roles = await Promise.all(tabs.map((t) => t.page.evaluate((a) => window.providers[a].role, a)))
+  assert.deepEqual(roles, ['leader', 'follower', 'follower'])
+  assert.equal(proxy.open(), 1, 'the first tab leads both documents, on its one socket')
+  // A Hocuspocus JS peer of each document.
+  const peers = {}
+  for (const name of [a, b]) {
+    const doc = new Y.Doc()
+    const provider = new JsHocuspocusProvider({ url: hp.url, name, document: doc, token: 'rw', WebSocketPolyfill: WebSocket })
+    cleanups.push(() => { provider.destroy(); doc.destroy() })
+    await new Promise((resolve) => provider.on('synced', resolve))
+    peers[name] = doc
+  }
+  for (const [i, t] of tabs.entries()) {
+    await t.page.evaluate(({ a, b, i }) => {
+      window.providers[a].text.insert(0, `[${i}a]`)
+      window.providers[b].text.insert(0, `[${i}b]`)
+    }, { a, b, i })
+  }
+  await until(() => [0, 1, 2].every((i) => peers[a].getText('t').toString().includes(`[${i}a]`) && peers[b].getText('t').toString().includes(`[${i}b]`)), 10_000, 'every tab\'s edits at the peers')
+  // The leader closes: the next tab leads both documents, on one new socket.
+  await tabs[0].page.close()
+  await until(async () => (await tabs[1].page.evaluate(({ a, b }) => [window.providers[a].role, window.providers[b].role, window.providers[a].status, window.providers[b].status].join(), { a, b })) === 'leader,leader,connected,connected', 5000, 'the next tab to lead both')
+  assert.equal(proxy.open(), 1)
+  await tabs[2].page.evaluate(({ a }) => window.providers[a].text.insert(0, '[after]'), { a })
+  await until(() => peers[a].getText('t').toString().startsWith('[after]'), 5000, 'a follower\'s edit after the hand-over')
+  assert.equal(await tabs[2].page.evaluate(async ({ a }) => { await window.providers[a].whenAcknowledged(); return window.providers[a].hasUnsyncedChanges }, { a }), false)
 })
