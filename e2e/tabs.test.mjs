@@ -238,45 +238,52 @@ test('without Web Locks every tab connects on its own, as before', async () => {
 })
 
 /** Tabs of `context` on a Hocuspocus server (through the proxy): `docs` are the documents
- * each opens, on one shared socket (HocuspocusProviderWebsocket) per tab. */
-async function hocuspocusTab (context, url, docs) {
+ * each opens, on one socket (HocuspocusProviderWebsocket, with `socketOptions`) per tab. */
+async function hocuspocusTab (context, url, docs, socketOptions = {}, providerOptions = {}) {
   const { page } = await openPage(context)
-  await page.evaluate(async ({ url, docs }) => {
+  await page.evaluate(async ({ url, docs, socketOptions, providerOptions }) => {
     const { Doc, HocuspocusProvider, HocuspocusProviderWebsocket } = window.ysync
-    const socket = new HocuspocusProviderWebsocket({ url })
+    const socket = new HocuspocusProviderWebsocket({ url, ...socketOptions })
+    window.socket = socket
     window.providers = {}
     for (const name of docs) {
       const doc = new Doc()
-      window.providers[name] = new HocuspocusProvider({ websocketProvider: socket, name, document: doc, token: 'rw' })
+      window.providers[name] = new HocuspocusProvider({ websocketProvider: socket, name, document: doc, token: 'rw', maxDelay: 300, ...providerOptions })
       window.providers[name].text = doc.getText('t')
     }
     await Promise.all(Object.values(window.providers).map((p) => new Promise((resolve) => { if (p.synced) resolve(); else p.on('synced', resolve) })))
-  }, { url, docs })
+  }, { url, docs, socketOptions, providerOptions })
   return { page }
 }
 
-test('Hocuspocus: the tabs of several documents share the leader\'s one socket, and a closed leader is taken over', async () => {
+/** A @hocuspocus/provider peer (node) of `name`, straight to the server: its Y.Doc. */
+async function hocuspocusPeer (url, name) {
+  const doc = new Y.Doc()
+  const provider = new JsHocuspocusProvider({ url, name, document: doc, token: 'rw', WebSocketPolyfill: WebSocket })
+  cleanups.push(() => { provider.destroy(); doc.destroy() })
+  await new Promise((resolve) => provider.on('synced', resolve))
+  return doc
+}
+
+async function hocuspocusWorld () {
   const hp = await startHocuspocus()
   cleanups.push(() => hp.stop())
   const proxy = await faultProxy(hp.url)
   cleanups.push(() => proxy.stop())
   const context = await suite.browser.newContext()
   cleanups.push(() => context.close())
+  return { hp, proxy, context }
+}
+
+test('Hocuspocus: the tabs of several documents share the leader\'s one socket, and a closed leader is taken over', async () => {
+  const { hp, proxy, context } = await hocuspocusWorld()
   const [a, b] = [newRoom(), newRoom()]
   const tabs = []
   for (let i = 0; i < 3; i++) tabs.push(await hocuspocusTab(context, proxy.url, [a, b]))
   const roles = await Promise.all(tabs.map((t) => t.page.evaluate((a) => window.providers[a].role, a)))
   assert.deepEqual(roles, ['leader', 'follower', 'follower'])
   assert.equal(proxy.open(), 1, 'the first tab leads both documents, on its one socket')
-  // A Hocuspocus JS peer of each document.
-  const peers = {}
-  for (const name of [a, b]) {
-    const doc = new Y.Doc()
-    const provider = new JsHocuspocusProvider({ url: hp.url, name, document: doc, token: 'rw', WebSocketPolyfill: WebSocket })
-    cleanups.push(() => { provider.destroy(); doc.destroy() })
-    await new Promise((resolve) => provider.on('synced', resolve))
-    peers[name] = doc
-  }
+  const peers = { [a]: await hocuspocusPeer(hp.url, a), [b]: await hocuspocusPeer(hp.url, b) }
   for (const [i, t] of tabs.entries()) {
     await t.page.evaluate(({ a, b, i }) => {
       window.providers[a].text.insert(0, `[${i}a]`)
@@ -291,4 +298,96 @@ test('Hocuspocus: the tabs of several documents share the leader\'s one socket, 
   await tabs[2].page.evaluate(({ a }) => window.providers[a].text.insert(0, '[after]'), { a })
   await until(() => peers[a].getText('t').toString().startsWith('[after]'), 5000, 'a follower\'s edit after the hand-over')
   assert.equal(await tabs[2].page.evaluate(async ({ a }) => { await window.providers[a].whenAcknowledged(); return window.providers[a].hasUnsyncedChanges }, { a }), false)
+})
+
+test('Hocuspocus: tabs of different documents all travel on the one socket of the tab holding it; it closes, then the next holder crashes: another takes over, and no edit is lost', async () => {
+  const { hp, proxy, context } = await hocuspocusWorld()
+  const names = [newRoom(), newRoom(), newRoom(), newRoom()]
+  const tabs = []
+  for (const name of names) tabs.push({ ...(await hocuspocusTab(context, proxy.url, [name])), name })
+  assert.equal(proxy.open(), 1, 'four tabs, four documents, one socket')
+  assert.equal(proxy.stats.connections, 1)
+  assert.deepEqual(await Promise.all(tabs.map((t) => t.page.evaluate(() => window.socket.holdsSocket))), [true, false, false, false])
+  assert.deepEqual(await Promise.all(tabs.map((t) => t.page.evaluate((n) => window.providers[n].role, t.name))), ['leader', 'leader', 'leader', 'leader'], 'each tab leads its own document')
+  const peers = await Promise.all(names.map((n) => hocuspocusPeer(hp.url, n)))
+  const textOfTab = (t) => t.page.evaluate((n) => window.providers[n].text.toString(), t.name)
+  const edit = async (t, s) => { (t.parts ??= []).push(s); await t.page.evaluate(({ n, s }) => window.providers[n].text.insert(0, s), { n: t.name, s }) }
+  // Both ways, and acknowledged, through the holder's socket.
+  for (const [i, t] of tabs.entries()) await edit(t, `[${i}.0]`)
+  peers.forEach((p, i) => p.getText('t').insert(0, `<peer${i}>`))
+  await until(async () => (await Promise.all(tabs.map(async (t, i) => peers[i].getText('t').toString() === await textOfTab(t)))).every(Boolean), 10_000, 'each tab and its peer converge')
+  for (const t of tabs.slice(1)) {
+    assert.equal(await t.page.evaluate(async (n) => { await window.providers[n].whenAcknowledged(); return [window.providers[n].hasUnsyncedChanges, window.providers[n].status, window.socket.status].join() }, t.name), 'false,connected,connected')
+  }
+  const holderOf = async () => {
+    let found = -1
+    await until(async () => {
+      const states = await Promise.all(tabs.map((t) => t.closed ? null : t.page.evaluate((n) => [window.socket.holdsSocket, window.providers[n].status], t.name)))
+      const holders = states.map((s, i) => [s, i]).filter(([s]) => s?.[0] === true)
+      const connected = states.every((s) => s === null || s[1] === 'connected')
+      found = holders.length === 1 && connected ? holders[0][1] : -1
+      return found >= 0
+    }, 10_000, 'one tab holding the socket and every document connected')
+    return found
+  }
+  const takeovers = []
+  for (const how of ['close', 'crash']) {
+    const h = await holderOf()
+    // Frames are held at the proxy: what every tab types next is not on the server when the
+    // holder goes.
+    proxy.set({ stall: true })
+    for (const [i, t] of tabs.entries()) if (!t.closed && i !== h) await edit(t, `[${how}-before${i}]`)
+    await sleep(200)
+    const started = Date.now()
+    if (how === 'close') {
+      await tabs[h].page.close()
+    } else {
+      const cdp = await tabs[h].page.context().newCDPSession(tabs[h].page)
+      cdp.send('Page.crash').catch(() => {})
+    }
+    tabs[h].closed = true
+    proxy.set({})
+    for (const [i, t] of tabs.entries()) if (!t.closed) await edit(t, `[${how}-during${i}]`)
+    const next = await holderOf()
+    takeovers.push({ how, ms: Date.now() - started })
+    assert.notEqual(next, h)
+    for (const [i, t] of tabs.entries()) if (!t.closed) await edit(t, `[${how}-after${i}]`)
+  }
+  console.log('# socket takeovers: ' + JSON.stringify(takeovers))
+  for (const t of takeovers) assert.ok(t.ms < 2000, `${t.how}: another tab took the socket over in ${t.ms} ms`)
+  // Every edit of the tabs still open reaches its peer, once, and the peer's reached the tab.
+  for (const [i, t] of tabs.entries()) {
+    if (t.closed) continue
+    await until(async () => peers[i].getText('t').toString() === await textOfTab(t), 10_000, `tab ${i} and its peer converge`)
+    const final = peers[i].getText('t').toString()
+    for (const p of t.parts) assert.equal(count(final, p), 1, p)
+    assert.equal(await t.page.evaluate(async (n) => { await window.providers[n].whenAcknowledged(); return window.providers[n].unsyncedChanges }, t.name), 0)
+  }
+  assert.equal(proxy.open(), 1, 'one socket again')
+  assert.equal(proxy.stats.connections, 3, 'one new socket per take-over')
+})
+
+test('Hocuspocus: shareConnection: false on the socket gives each tab its own; so does a provider on it that connects in every tab', async () => {
+  const { hp, proxy, context } = await hocuspocusWorld()
+  const tabs = []
+  for (let i = 0; i < 2; i++) tabs.push(await hocuspocusTab(context, proxy.url, [newRoom()], { shareConnection: false }))
+  assert.equal(proxy.open(), 2)
+  assert.deepEqual(await Promise.all(tabs.map((t) => t.page.evaluate(() => window.socket.holdsSocket))), [undefined, undefined])
+  // Two tabs sync the same document each on its own (no leader among them): they could not
+  // both put it on one socket, so each socket is its tab's.
+  const name = newRoom()
+  for (const providerOptions of [{ shareConnection: false }, { disableBc: true }]) {
+    const pair = []
+    for (let i = 0; i < 2; i++) pair.push(await hocuspocusTab(context, proxy.url, [name], {}, providerOptions))
+    assert.deepEqual(await Promise.all(pair.map((t) => t.page.evaluate((n) => [window.socket.holdsSocket, window.providers[n].role].join(), name))), [',solo', ',solo'], JSON.stringify(providerOptions))
+    const peer = await hocuspocusPeer(hp.url, name)
+    await pair[0].page.evaluate((n) => window.providers[n].text.insert(0, '[0]'), name)
+    await pair[1].page.evaluate((n) => window.providers[n].text.insert(0, '[1]'), name)
+    await until(async () => {
+      const texts = await Promise.all(pair.map((t) => t.page.evaluate((n) => window.providers[n].text.toString(), name)))
+      return texts.every((t) => t === peer.getText('t').toString() && t.includes('[0]') && t.includes('[1]'))
+    }, 10_000, 'both tabs and the peer converge')
+    for (const t of pair) await t.page.close()
+  }
+  assert.equal(proxy.stats.connections, 6, 'a socket per tab')
 })

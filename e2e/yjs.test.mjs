@@ -27,11 +27,14 @@ const suite = builtAppsSuite(out, async () => {
     if (name === 'ysync') {
       // Hocuspocus's class on the entry: a Y.Doc, with and without presence (no server).
       files['hp.js'] = `import * as Y from 'yjs'
-import { HocuspocusProvider } from 'ysync/yjs'
+import { HocuspocusProvider, HocuspocusProviderWebsocket } from 'ysync/yjs'
 const ydoc = new Y.Doc()
 const bare = new HocuspocusProvider({ url: 'ws://127.0.0.1:9', name: 'bare', document: ydoc, awareness: null, connect: false })
 const withPresence = new HocuspocusProvider({ url: 'ws://127.0.0.1:9', name: 'full', document: new Y.Doc(), connect: false })
-window.result = { bare: bare.awareness, document: bare.document === ydoc, presenceDoc: withPresence.awareness.doc === withPresence.document }
+// Hocuspocus's shared socket, from the same entry.
+const socket = new HocuspocusProviderWebsocket({ url: 'ws://127.0.0.1:9', autoConnect: false })
+const onSocket = new HocuspocusProvider({ websocketProvider: socket, name: 'mux', document: new Y.Doc() })
+window.result = { bare: bare.awareness, document: bare.document === ydoc, presenceDoc: withPresence.awareness.doc === withPresence.document, socket: [socket.status, onSocket.document instanceof Y.Doc].join() }
 `
       files['hp.html'] = html('hp', 'hp.js')
     }
@@ -161,13 +164,13 @@ test('ysync/yjs: one replica under the Y.Doc\'s client ID, no echo, acknowledgem
   late.destroy()
 })
 
-test('ysync/yjs HocuspocusProvider takes a Y.Doc as its document, with presence or with awareness: null', async () => {
+test('ysync/yjs HocuspocusProvider takes a Y.Doc as its document, with presence or with awareness: null, alone or on the entry\'s HocuspocusProviderWebsocket', async () => {
   const page = await suite.browser.newPage()
   const problems = []
   page.on('pageerror', (e) => problems.push(String(e)))
   await page.goto(`${suite.web.url}/ysync/hp.html`)
   await page.waitForFunction(() => window.result !== undefined, null, { timeout: 20_000 })
-  assert.deepEqual(await page.evaluate(() => window.result), { bare: null, document: true, presenceDoc: true })
+  assert.deepEqual(await page.evaluate(() => window.result), { bare: null, document: true, presenceDoc: true, socket: 'disconnected,true' })
   assert.deepEqual(problems, [])
   await page.close()
 })

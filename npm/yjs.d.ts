@@ -3,7 +3,7 @@
 import type * as Y from 'yjs'
 import type * as core from './ysync.js'
 
-export { onPoisoned, poisonedError, setLogLevel } from './ysync.js'
+export { HocuspocusProviderWebsocket, onPoisoned, poisonedError, setLogLevel } from './ysync.js'
 
 /** y-protocols' `Awareness` of a provider: as `ysync`'s, its `doc` the app's `Y.Doc`. */
 export type Awareness = Omit<core.Awareness, 'doc'> & { readonly doc: Y.Doc }

@@ -20,7 +20,7 @@ import init, {
 
 import { bridgeAwareness, isAwareness } from './awareness.js'
 
-export { onPoisoned, poisonedError, setLogLevel } from './ysync.js'
+export { HocuspocusProviderWebsocket, onPoisoned, poisonedError, setLogLevel } from './ysync.js'
 
 // The wasm module next to this file (bundlers copy it). Apps on this entry never call init().
 await init()

@@ -78,7 +78,7 @@ const KINDS: [&str; 11] = [
     "close",
 ];
 
-fn write_var(out: &mut Vec<u8>, mut n: u64) {
+pub(crate) fn write_var(out: &mut Vec<u8>, mut n: u64) {
     while n >= 0x80 {
         out.push((n as u8) | 0x80);
         n >>= 7;
@@ -86,7 +86,7 @@ fn write_var(out: &mut Vec<u8>, mut n: u64) {
     out.push(n as u8);
 }
 
-fn write_bytes(out: &mut Vec<u8>, b: &[u8]) {
+pub(crate) fn write_bytes(out: &mut Vec<u8>, b: &[u8]) {
     write_var(out, b.len() as u64);
     out.extend_from_slice(b);
 }

@@ -15,6 +15,7 @@ pub mod mirror;
 pub mod origin;
 pub mod position;
 pub mod session;
+pub mod socket_share;
 pub mod split;
 pub mod stats;
 pub mod store;

@@ -1023,6 +1023,7 @@ impl WebsocketProvider {
                         run_commands(&d);
                     }
                 }),
+                !(cfg.share_connection && cfg.cross_tab),
             )?;
             d.state.borrow_mut().shared = Some(membership);
         }

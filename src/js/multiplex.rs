@@ -63,11 +63,18 @@ impl HocuspocusProviderWebsocket {
                 ApiError::InvalidArgument("option autoConnect must be a boolean".into())
             })?,
         };
+        let share = match get(&configuration, "shareConnection") {
+            v if v.is_undefined() => true,
+            v => v.as_bool().ok_or_else(|| {
+                ApiError::InvalidArgument("option shareConnection must be a boolean".into())
+            })?,
+        };
         let socket = Driver::new(
             &url,
             WebsocketConfig {
                 params: string_pairs(&get(&configuration, "parameters")),
                 connect,
+                share,
             },
         );
         let listeners = Rc::new(Listeners::default());
@@ -102,6 +109,14 @@ impl HocuspocusProviderWebsocket {
     #[wasm_bindgen(getter, js_name = attachedCount)]
     pub fn attached_count(&self) -> u32 {
         self.socket.attached() as u32
+    }
+
+    /// With `shareConnection`: `true` if this tab holds the socket the tabs share, `false` if
+    /// this tab's documents travel on another tab's, `undefined` until a document wants the
+    /// socket (or when each tab has its own).
+    #[wasm_bindgen(getter, js_name = holdsSocket)]
+    pub fn holds_socket(&self) -> Option<bool> {
+        self.socket.holds_shared()
     }
 
     /// Connects again after `disconnect()`.
@@ -154,5 +169,14 @@ export interface HocuspocusProviderWebsocketConfiguration {
   parameters?: { [name: string]: string | number };
   /** Connect when providers attach (default true); false waits for `connect()`. */
   autoConnect?: boolean;
+  /**
+   * One socket to this server (same URL and parameters) for all the tabs of the browser
+   * (default true, where Web Locks and BroadcastChannel exist): one tab holds it, the others'
+   * documents travel on it, and another tab takes over when that tab goes. `false` gives each
+   * tab its own socket, as does a provider on it with `shareConnection: false` or
+   * `disableBc: true` (each tab then syncs that document on its own, and two tabs cannot put
+   * one document on one socket).
+   */
+  shareConnection?: boolean;
 }
 "#;

@@ -63,15 +63,19 @@ impl Lock {
     /// Asks for the exclusive lock `name`; `on_granted` runs (in a task of its own) once this
     /// tab holds it. `None` where Web Locks are missing.
     pub fn request(name: &str, on_granted: impl FnOnce() + 'static) -> Option<Lock> {
-        Self::ask(name, false, move |_| on_granted())
+        Self::ask(name, false, Box::new(move |_| on_granted()))
     }
 
     /// The exclusive lock `name` if no tab holds it now.
     pub async fn try_now(name: &str) -> TryLock {
         let (tx, rx) = futures_channel::oneshot::channel();
-        let Some(lock) = Self::ask(name, true, move |granted| {
-            let _ = tx.send(granted);
-        }) else {
+        let Some(lock) = Self::ask(
+            name,
+            true,
+            Box::new(move |granted| {
+                let _ = tx.send(granted);
+            }),
+        ) else {
             return TryLock::Unsupported;
         };
         match rx.await {
@@ -80,7 +84,8 @@ impl Lock {
         }
     }
 
-    fn ask(name: &str, if_available: bool, on_result: impl FnOnce(bool) + 'static) -> Option<Lock> {
+    // Boxed, not generic: one copy of this for every caller.
+    fn ask(name: &str, if_available: bool, on_result: Box<dyn FnOnce(bool)>) -> Option<Lock> {
         let window = web_sys::window()?;
         let locks = get(&window.navigator().into(), "locks")?;
         let request: js_sys::Function = get(&locks, "request")?.dyn_into().ok()?;
@@ -88,7 +93,7 @@ impl Lock {
         let abort = js_sys::Reflect::construct(&ctor, &js_sys::Array::new()).ok()?;
         let signal = get(&abort, "signal")?;
         let inner = Rc::new(RefCell::new(Inner {
-            on_granted: Some(Box::new(on_result)),
+            on_granted: Some(on_result),
             release: None,
             dropped: false,
             callbacks: None,
