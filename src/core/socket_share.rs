@@ -377,31 +377,56 @@ mod tests {
         Act::Send(Hocuspocus::new(name).close_frame())
     }
 
+    fn attach(hub: u64, name: &str) -> Relay {
+        Relay::Attach {
+            hub,
+            name: name.into(),
+        }
+    }
+
+    fn detach(hub: u64, name: &str) -> Relay {
+        Relay::Detach {
+            hub,
+            name: name.into(),
+        }
+    }
+
+    fn up(hub: u64, name: &str) -> Relay {
+        Relay::Up {
+            hub,
+            name: name.into(),
+        }
+    }
+
+    fn refuse(hub: u64, name: &str) -> Relay {
+        Relay::Refuse {
+            hub,
+            name: name.into(),
+        }
+    }
+
+    fn send(hub: u64, frame: &[u8]) -> Relay {
+        Relay::Send {
+            hub,
+            frame: frame.to_vec(),
+        }
+    }
+
+    /// A message from a tab, at an owner with no document of its own.
+    fn from_tab(t: &mut Remotes, m: Relay, open: bool) -> Vec<Act> {
+        t.handle(m, |_| false, open)
+    }
+
     #[test]
     fn every_message_round_trips() {
         let limits = Limits::default();
         for m in [
-            Relay::Attach {
-                hub: 7,
-                name: "a".into(),
-            },
-            Relay::Detach {
-                hub: u64::MAX,
-                name: "ünï".into(),
-            },
-            Relay::Send {
-                hub: 1,
-                frame: frame("doc", &[0, 0, 1, 0]),
-            },
+            attach(7, "a"),
+            detach(u64::MAX, "ünï"),
+            send(1, &frame("doc", &[0, 0, 1, 0])),
             Relay::Fail { hub: 3 },
-            Relay::Up {
-                hub: 2,
-                name: String::new(),
-            },
-            Relay::Refuse {
-                hub: 2,
-                name: "x".into(),
-            },
+            up(2, ""),
+            refuse(2, "x"),
             Relay::Recv(frame("doc", &[8, 1])),
             Relay::Down {
                 code: 1006,
@@ -446,35 +471,12 @@ mod tests {
     #[test]
     fn a_remote_document_waits_for_the_socket_then_travels_both_ways() {
         let mut t = Remotes::default();
-        let acts = t.handle(
-            Relay::Attach {
-                hub: 1,
-                name: "b".into(),
-            },
-            |_| false,
-            false,
-        );
-        assert_eq!(acts, vec![Act::Open]);
+        assert_eq!(from_tab(&mut t, attach(1, "b"), false), vec![Act::Open]);
         // Nothing travels before the socket is up.
         let f = frame("b", &[0, 0, 1, 0]);
         assert!(!t.routes(&f));
-        assert!(t
-            .handle(
-                Relay::Send {
-                    hub: 1,
-                    frame: f.clone()
-                },
-                |_| false,
-                false
-            )
-            .is_empty());
-        assert_eq!(
-            t.socket_up(),
-            vec![Relay::Up {
-                hub: 1,
-                name: "b".into()
-            }]
-        );
+        assert!(from_tab(&mut t, send(1, &f), false).is_empty());
+        assert_eq!(t.socket_up(), vec![up(1, "b")]);
         assert!(t.socket_up().is_empty(), "told once");
         assert!(t.routes(&f));
         assert!(
@@ -482,49 +484,14 @@ mod tests {
             "only its own document's frames"
         );
         assert_eq!(
-            t.handle(
-                Relay::Send {
-                    hub: 1,
-                    frame: f.clone()
-                },
-                |_| false,
-                true
-            ),
+            from_tab(&mut t, send(1, &f), true),
             vec![Act::Send(f.clone())]
         );
         // Another tab cannot speak for b, nor b's tab for another document.
-        assert!(t
-            .handle(
-                Relay::Send {
-                    hub: 2,
-                    frame: f.clone()
-                },
-                |_| false,
-                true
-            )
-            .is_empty());
-        assert!(t
-            .handle(
-                Relay::Send {
-                    hub: 1,
-                    frame: frame("c", &[0])
-                },
-                |_| false,
-                true
-            )
-            .is_empty());
+        assert!(from_tab(&mut t, send(2, &f), true).is_empty());
+        assert!(from_tab(&mut t, send(1, &frame("c", &[0])), true).is_empty());
         // Detach ends b's session on the server.
-        assert_eq!(
-            t.handle(
-                Relay::Detach {
-                    hub: 1,
-                    name: "b".into()
-                },
-                |_| false,
-                true
-            ),
-            vec![close("b")]
-        );
+        assert_eq!(from_tab(&mut t, detach(1, "b"), true), vec![close("b")]);
         assert!(t.is_empty());
         assert!(!t.routes(&f));
     }
@@ -533,58 +500,22 @@ mod tests {
     fn on_an_open_socket_a_remote_document_is_up_at_once() {
         let mut t = Remotes::default();
         assert_eq!(
-            t.handle(
-                Relay::Attach {
-                    hub: 1,
-                    name: "b".into()
-                },
-                |_| false,
-                true
-            ),
-            vec![Act::Post(Relay::Up {
-                hub: 1,
-                name: "b".into()
-            })]
+            from_tab(&mut t, attach(1, "b"), true),
+            vec![Act::Post(up(1, "b"))]
         );
     }
 
     #[test]
     fn a_document_of_the_owner_keeps_its_place() {
         let mut t = Remotes::default();
-        let acts = t.handle(
-            Relay::Attach {
-                hub: 1,
-                name: "a".into(),
-            },
-            |n| n == "a",
-            true,
-        );
-        assert_eq!(
-            acts,
-            vec![Act::Post(Relay::Refuse {
-                hub: 1,
-                name: "a".into()
-            })]
-        );
+        let acts = t.handle(attach(1, "a"), |n| n == "a", true);
+        assert_eq!(acts, vec![Act::Post(refuse(1, "a"))]);
         assert!(t.is_empty());
         // And a remote document gives way to one the owner attaches.
-        t.handle(
-            Relay::Attach {
-                hub: 1,
-                name: "b".into(),
-            },
-            |_| false,
-            true,
-        );
+        from_tab(&mut t, attach(1, "b"), true);
         assert_eq!(
             t.local_attach("b", true),
-            vec![
-                close("b"),
-                Act::Post(Relay::Refuse {
-                    hub: 1,
-                    name: "b".into()
-                })
-            ]
+            vec![close("b"), Act::Post(refuse(1, "b"))]
         );
         assert!(t.is_empty());
     }
@@ -592,56 +523,17 @@ mod tests {
     #[test]
     fn the_newest_tab_of_a_document_takes_the_place_of_a_crashed_one() {
         let mut t = Remotes::default();
-        t.handle(
-            Relay::Attach {
-                hub: 1,
-                name: "b".into(),
-            },
-            |_| false,
-            true,
-        );
+        from_tab(&mut t, attach(1, "b"), true);
         // Tab 1 crashed without detaching; tab 2 now leads b.
-        let acts = t.handle(
-            Relay::Attach {
-                hub: 2,
-                name: "b".into(),
-            },
-            |_| false,
-            true,
-        );
         assert_eq!(
-            acts,
-            vec![
-                close("b"),
-                Act::Post(Relay::Refuse {
-                    hub: 1,
-                    name: "b".into()
-                }),
-                Act::Post(Relay::Up {
-                    hub: 2,
-                    name: "b".into()
-                }),
-            ]
+            from_tab(&mut t, attach(2, "b"), true),
+            vec![close("b"), Act::Post(refuse(1, "b")), Act::Post(up(2, "b"))]
         );
         assert_eq!(t.len(), 1);
         // A tab attaching again (after a close it saw) is not refused its own place.
-        let acts = t.handle(
-            Relay::Attach {
-                hub: 2,
-                name: "b".into(),
-            },
-            |_| false,
-            true,
-        );
         assert_eq!(
-            acts,
-            vec![
-                close("b"),
-                Act::Post(Relay::Up {
-                    hub: 2,
-                    name: "b".into()
-                })
-            ]
+            from_tab(&mut t, attach(2, "b"), true),
+            vec![close("b"), Act::Post(up(2, "b"))]
         );
         assert_eq!(t.len(), 1);
     }
@@ -649,17 +541,10 @@ mod tests {
     #[test]
     fn a_silent_server_closes_the_socket_only_for_a_document_on_it() {
         let mut t = Remotes::default();
-        assert!(t.handle(Relay::Fail { hub: 1 }, |_| false, true).is_empty());
-        t.handle(
-            Relay::Attach {
-                hub: 1,
-                name: "b".into(),
-            },
-            |_| false,
-            true,
-        );
+        assert!(from_tab(&mut t, Relay::Fail { hub: 1 }, true).is_empty());
+        from_tab(&mut t, attach(1, "b"), true);
         assert_eq!(
-            t.handle(Relay::Fail { hub: 1 }, |_| false, true),
+            from_tab(&mut t, Relay::Fail { hub: 1 }, true),
             vec![Act::Close]
         );
     }
@@ -668,14 +553,7 @@ mod tests {
     fn the_socket_going_down_takes_every_remote_document_off() {
         let mut t = Remotes::default();
         for hub in 1..=3 {
-            t.handle(
-                Relay::Attach {
-                    hub,
-                    name: format!("d{hub}"),
-                },
-                |_| false,
-                true,
-            );
+            from_tab(&mut t, attach(hub, &format!("d{hub}")), true);
         }
         let long = "é".repeat(100);
         match t.socket_down(1006, &long, false) {
@@ -699,14 +577,8 @@ mod tests {
     fn messages_for_the_tabs_do_nothing_at_the_owner() {
         let mut t = Remotes::default();
         for m in [
-            Relay::Up {
-                hub: 1,
-                name: "b".into(),
-            },
-            Relay::Refuse {
-                hub: 1,
-                name: "b".into(),
-            },
+            up(1, "b"),
+            refuse(1, "b"),
             Relay::Recv(frame("b", &[0])),
             Relay::Down {
                 code: 1000,
@@ -714,7 +586,7 @@ mod tests {
                 was_clean: true,
             },
         ] {
-            assert!(t.handle(m, |_| false, true).is_empty());
+            assert!(from_tab(&mut t, m, true).is_empty());
         }
         assert!(t.is_empty());
     }

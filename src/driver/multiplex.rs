@@ -459,15 +459,7 @@ impl Hub {
                 }
             }
             SocketEvent::Message(bytes) => {
-                let handler = {
-                    let st = self.state.borrow();
-                    address(&bytes).and_then(|name| {
-                        st.attached
-                            .iter()
-                            .find(|a| a.opened && a.name == name)
-                            .map(|a| a.handler.clone())
-                    })
-                };
+                let handler = self.handler_for(&bytes);
                 let to_tabs = handler.is_none() && {
                     let st = self.state.borrow();
                     st.share.as_ref().is_some_and(|s| s.remotes.routes(&bytes))
@@ -734,15 +726,7 @@ impl Hub {
                 }
             }
             Relay::Recv(frame) => {
-                let handler = {
-                    let st = self.state.borrow();
-                    address(&frame).and_then(|name| {
-                        st.attached
-                            .iter()
-                            .find(|a| a.opened && a.name == name)
-                            .map(|a| a.handler.clone())
-                    })
-                };
+                let handler = self.handler_for(&frame);
                 if let Some(h) = handler {
                     h(SocketEvent::Message(frame));
                 }
@@ -761,6 +745,16 @@ impl Hub {
             }
             _ => {}
         }
+    }
+
+    /// The handler of this tab's document a frame is for, if it is on the socket.
+    fn handler_for(&self, frame: &[u8]) -> Option<Handler> {
+        let st = self.state.borrow();
+        let name = address(frame)?;
+        st.attached
+            .iter()
+            .find(|a| a.opened && a.name == name)
+            .map(|a| a.handler.clone())
     }
 
     fn emit(&self, e: WebsocketEvent) {
