@@ -61,12 +61,13 @@ export function loadTrace (limit) {
  * default, a new temporary one removed on `close()`; `ready` says when the page is (by default
  * `window.ysyncReady`). `cdp` is a DevTools session on the page
  * (heap measurements, garbage collection).
+ * `jsFlags`: more V8 flags (bench/tiering.mjs compares its wasm tiers).
  */
-export async function launchPage (url, profile, ready = () => window.ysyncReady === true) {
+export async function launchPage (url, profile, ready = () => window.ysyncReady === true, { jsFlags = [] } = {}) {
   const temporary = profile === undefined
   if (temporary) profile = mkdtempSync(join(tmpdir(), 'ysync-bench-'))
   const port = await freePort()
-  const proc = spawn('/usr/bin/chromium', [...chromiumArgs, '--js-flags=--expose-gc', `--user-data-dir=${profile}`, `--remote-debugging-port=${port}`, 'about:blank'], { stdio: 'ignore', detached: true })
+  const proc = spawn('/usr/bin/chromium', [...chromiumArgs, `--js-flags=${['--expose-gc', ...jsFlags].join(' ')}`, `--user-data-dir=${profile}`, `--remote-debugging-port=${port}`, 'about:blank'], { stdio: 'ignore', detached: true })
   const browser = await until(() => chromium.connectOverCDP(`http://127.0.0.1:${port}`).catch(() => null), 15_000, 'chromium')
   const page = await browser.contexts()[0].newPage()
   const errors = []
