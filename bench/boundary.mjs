@@ -3,26 +3,14 @@
 // and the size of the snapshot. Run after scripts/build.sh, once per build to compare (used
 // for docs/size.md's "Stats across the boundary"):
 //   node bench/boundary.mjs
-import { chromium } from 'playwright-core'
-import { mkdirSync, writeFileSync } from 'node:fs'
-import { join } from 'node:path'
-import { startStatic, chromiumArgs } from '../e2e/lib.mjs'
-import { outDir, repoRoot } from './lib.mjs'
+import { startStatic } from '../e2e/lib.mjs'
+import { writePeersPage } from '../e2e/browser-peers.mjs'
+import { launchPage, repoRoot } from './lib.mjs'
 
-mkdirSync(outDir, { recursive: true })
-writeFileSync(join(outDir, 'boundary.html'), `<!doctype html><meta charset="utf-8"><script type="module">
-import init, * as ysync from '/pkg/ysync.js'
-await init()
-window.ysync = ysync
-window.ysyncReady = true
-</script>`)
 const web = await startStatic(repoRoot)
-const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: chromiumArgs })
+const b = await launchPage(web.url + writePeersPage({ file: 'boundary-peers.html' }))
 try {
-  const page = await browser.newPage()
-  await page.goto(`${web.url}/target/bench/boundary.html`)
-  await page.waitForFunction(() => window.ysyncReady === true)
-  const r = await page.evaluate(() => {
+  const r = await b.page.evaluate(() => {
     const { Doc, WebsocketProvider } = window.ysync
     const doc = new Doc()
     const provider = new WebsocketProvider('ws://127.0.0.1:9', 'r', doc, { connect: false })
@@ -39,6 +27,6 @@ try {
   })
   console.log(`provider.stats(): ${r.perCall.toFixed(2)} µs per call (median of 15 x 20,000), a ${r.chars}-character snapshot`)
 } finally {
-  await browser.close()
+  await b.close()
   await web.stop()
 }

@@ -14,17 +14,15 @@
 import { startStatic } from '../e2e/lib.mjs'
 import { writePeersPage } from '../e2e/browser-peers.mjs'
 import { bigDoc } from './corpus.mjs'
-import { execFileSync } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { launchPage, median, repoRoot } from './lib.mjs'
+import { buildFloor } from '../scripts/floor.mjs'
 
 const RUNS = 3
-// size/floor, built as scripts/size.mjs --floor builds it.
-const floorTarget = join(repoRoot, 'target/size-floor')
-execFileSync('cargo', ['build', '--quiet', '--release', '--target', 'wasm32-unknown-unknown', '--manifest-path', 'size/floor/Cargo.toml'], { cwd: repoRoot, stdio: 'inherit', env: { ...process.env, CARGO_TARGET_DIR: floorTarget } })
-execFileSync('wasm-bindgen', ['--target', 'web', '--out-dir', join(floorTarget, 'pkg'), join(floorTarget, 'wasm32-unknown-unknown/release/ysync_size_floor.wasm')], { cwd: repoRoot, stdio: 'inherit' })
+// size/floor, built as scripts/size.mjs --floor builds it (target/size-floor/pkg).
+buildFloor()
 const MODES = [['default tiering', []], ['TurboFan from the start', ['--no-liftoff']], ['Liftoff only', ['--no-wasm-tier-up']], ['default tiering, code cached by an earlier visit', [], true]]
 const web = await startStatic(repoRoot)
 const url = web.url + writePeersPage({ file: 'tiering-peers.html' })

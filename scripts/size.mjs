@@ -8,12 +8,12 @@
 //                                    (gzip or brotli): sizes are deterministic for a toolchain,
 //                                    so this is a check, not a timing. Lower the budget when a
 //                                    change makes the SDK smaller.
-import { execFileSync } from 'node:child_process'
 import { readFileSync, readdirSync, statSync } from 'node:fs'
 import { gzipSync, brotliCompressSync, constants } from 'node:zlib'
 import { fileURLToPath } from 'node:url'
 import { join } from 'node:path'
 import { sections as wasmSections, withoutCustom } from '../npm/wasm.mjs'
+import { buildFloor } from './floor.mjs'
 
 const root = fileURLToPath(new URL('../', import.meta.url))
 const pkg = join(root, 'pkg')
@@ -34,16 +34,13 @@ const wasm = readFileSync(join(pkg, 'ysync_bg.wasm'))
 const js = Buffer.concat(glue.map((f) => readFileSync(join(pkg, f))))
 const parts = [['wasm (ysync_bg.wasm)', wasm], [`JS glue (${glue.length} files)`, js], ['total', Buffer.concat([wasm, js])]]
 
-/** Builds size/floor with ysync's release profile and returns its wasm + glue, bindgen'd as pkg/ is. */
+/** size/floor's wasm + glue, bindgen'd as pkg/ is. */
 function floor () {
-  const target = join(root, 'target/size-floor')
-  const run = (cmd, args) => execFileSync(cmd, args, { cwd: root, stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, CARGO_TARGET_DIR: target } })
-  run('cargo', ['build', '--quiet', '--release', '--target', 'wasm32-unknown-unknown', '--manifest-path', 'size/floor/Cargo.toml'])
-  const out = join(target, 'pkg')
-  run('wasm-bindgen', ['--target', 'web', '--out-dir', out, join(target, 'wasm32-unknown-unknown/release/ysync_size_floor.wasm')])
+  const { wasm, js } = buildFloor()
   // Without wasm-bindgen's name and producers sections, as npm/package.mjs ships pkg/.
-  return Buffer.concat([withoutCustom(readFileSync(join(out, 'ysync_size_floor_bg.wasm')), ['name', 'producers']), readFileSync(join(out, 'ysync_size_floor.js'))])
+  return Buffer.concat([withoutCustom(readFileSync(wasm), ['name', 'producers']), readFileSync(js)])
 }
+
 if (process.argv.includes('--floor')) parts.push(['floor: the document surface with yrs alone (size/floor), wasm + glue', floor()])
 const rows = parts.map(([what, b]) => ({ what, raw: b.length, gzip: gz(b), brotli: br(b) }))
 

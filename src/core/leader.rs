@@ -282,11 +282,7 @@ impl Control {
                     2 => Status::Connected,
                     n => return Err(DecodeError::UnknownContent(n)),
                 };
-                let synced = match r.u8()? {
-                    0 => false,
-                    1 => true,
-                    n => return Err(DecodeError::UnknownContent(n)),
-                };
+                let synced = r.flag()?;
                 Control::Leader {
                     tab,
                     status,

@@ -85,42 +85,42 @@ const DOWN: u8 = 7;
 const MAX_REASON: usize = 123;
 
 impl Relay {
+    /// The message's type byte.
+    fn tag(&self) -> u8 {
+        match self {
+            Relay::Attach { .. } => ATTACH,
+            Relay::Detach { .. } => DETACH,
+            Relay::Send { .. } => SEND,
+            Relay::Fail { .. } => FAIL,
+            Relay::Up { .. } => UP,
+            Relay::Refuse { .. } => REFUSE,
+            Relay::Recv(_) => RECV,
+            Relay::Down { .. } => DOWN,
+        }
+    }
+
     /// The message's bytes.
     pub fn encode(&self) -> Vec<u8> {
-        let mut out = Vec::new();
+        let mut out = vec![self.tag()];
         match self {
             Relay::Attach { hub, name }
             | Relay::Detach { hub, name }
             | Relay::Up { hub, name }
             | Relay::Refuse { hub, name } => {
-                out.push(match self {
-                    Relay::Attach { .. } => ATTACH,
-                    Relay::Detach { .. } => DETACH,
-                    Relay::Up { .. } => UP,
-                    _ => REFUSE,
-                });
                 write_var(&mut out, *hub);
                 write_bytes(&mut out, name.as_bytes());
             }
             Relay::Send { hub, frame } => {
-                out.push(SEND);
                 write_var(&mut out, *hub);
                 write_bytes(&mut out, frame);
             }
-            Relay::Fail { hub } => {
-                out.push(FAIL);
-                write_var(&mut out, *hub);
-            }
-            Relay::Recv(frame) => {
-                out.push(RECV);
-                write_bytes(&mut out, frame);
-            }
+            Relay::Fail { hub } => write_var(&mut out, *hub),
+            Relay::Recv(frame) => write_bytes(&mut out, frame),
             Relay::Down {
                 code,
                 reason,
                 was_clean,
             } => {
-                out.push(DOWN);
                 write_var(&mut out, u64::from(*code));
                 write_bytes(&mut out, reason.as_bytes());
                 out.push(u8::from(*was_clean));
@@ -170,11 +170,7 @@ impl Relay {
                         max: MAX_REASON,
                     });
                 }
-                let was_clean = match r.u8()? {
-                    0 => false,
-                    1 => true,
-                    n => return Err(DecodeError::UnknownContent(n)),
-                };
+                let was_clean = r.flag()?;
                 Relay::Down {
                     code,
                     reason: reason.to_owned(),

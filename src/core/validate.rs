@@ -87,6 +87,15 @@ impl<'a> Reader<'a> {
         Ok(b)
     }
 
+    /// Reads a flag: a byte that is 0 (false) or 1 (true), anything else refused.
+    pub fn flag(&mut self) -> Result<bool, DecodeError> {
+        match self.u8()? {
+            0 => Ok(false),
+            1 => Ok(true),
+            n => Err(DecodeError::UnknownContent(n)),
+        }
+    }
+
     /// Reads a varUint of at most 64 bits.
     pub fn var_u64(&mut self) -> Result<u64, DecodeError> {
         let mut value: u64 = 0;

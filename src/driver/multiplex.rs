@@ -80,6 +80,9 @@ pub enum WebsocketEvent {
 }
 
 type Handler = Rc<dyn Fn(SocketEvent)>;
+
+/// The close every document on another tab's socket sees when that tab went.
+const HOLDER_WENT: &str = "the tab holding the socket went";
 type Wake = Rc<dyn Fn()>;
 
 /// A provider that uses this socket.
@@ -166,6 +169,11 @@ impl HubState {
         self.share.as_ref().map(|s| s.mode)
     }
 
+    /// The share, when this tab's documents travel on another tab's socket.
+    fn remote(&self) -> Option<&Share> {
+        self.share.as_ref().filter(|s| s.mode == Mode::Remote)
+    }
+
     fn post(&self, m: &Relay) {
         if let Some(s) = &self.share {
             s.post(m);
@@ -247,7 +255,7 @@ impl HocuspocusProviderWebsocket {
     /// Connecting, connected or disconnected (through another tab's socket too).
     pub fn status(&self) -> Status {
         let st = self.hub.state.borrow();
-        if let Some(share) = st.share.as_ref().filter(|s| s.mode == Mode::Remote) {
+        if let Some(share) = st.remote() {
             return if share.up {
                 Status::Connected
             } else if st.attached.is_empty() {
@@ -560,7 +568,7 @@ impl Hub {
                     share.mode = Mode::Remote;
                     let weak = Rc::downgrade(self);
                     // Granted once the tab holding the socket goes: this tab takes over.
-                    share.lock = Lock::request(&share.key.clone(), move || {
+                    share.lock = Lock::request(&share.key, move || {
                         if let Some(hub) = weak.upgrade() {
                             hub.take_over();
                         }
@@ -586,14 +594,12 @@ impl Hub {
             };
             share.mode = Mode::Own;
             let was_up = std::mem::take(&mut share.up);
-            let down = share
-                .remotes
-                .socket_down(1006, "the tab holding the socket went", false);
+            let down = share.remotes.socket_down(1006, HOLDER_WENT, false);
             share.post(&down);
             (detach_all(&mut st), was_up)
         };
         log::info!(target: "ysync::provider", "shared socket: this tab holds it now");
-        self.close_handlers(handlers, was_up, 1006, "the tab holding the socket went");
+        self.close_handlers(handlers, was_up, 1006, HOLDER_WENT);
     }
 
     /// Lets the lock go (disconnect, destroy): the next document that wants the socket finds
@@ -636,18 +642,17 @@ impl Hub {
         match mode {
             Some(Mode::Own) => {
                 let close = {
-                    let mut st = self.state.borrow_mut();
-                    let local: Vec<String> = st.attached.iter().map(|a| a.name.clone()).collect();
-                    let open = st.open;
+                    let mut guard = self.state.borrow_mut();
+                    let st = &mut *guard;
                     let acts = match st.share.as_mut() {
                         Some(share) => {
-                            share
-                                .remotes
-                                .handle(msg, |n| local.iter().any(|l| l == n), open)
+                            let attached = &st.attached;
+                            let local = |n: &str| attached.iter().any(|a| a.name == n);
+                            share.remotes.handle(msg, local, st.open)
                         }
                         None => Vec::new(),
                     };
-                    self.run(&mut st, acts)
+                    self.run(st, acts)
                 };
                 if close {
                     self.close_later(1006, "the server stopped answering".into(), false);
@@ -774,16 +779,11 @@ impl Hub {
     /// providers are told from a microtask, with this code.
     fn close_later(self: &Rc<Self>, code: u16, reason: String, was_clean: bool) {
         let (had, handlers, remote_up) = {
-            let mut st = self.state.borrow_mut();
+            let mut guard = self.state.borrow_mut();
+            let st = &mut *guard;
             let had = st.socket.take();
             st.open = false;
             let mut remote_up = false;
-            let asked: Vec<String> = st
-                .attached
-                .iter()
-                .filter(|a| a.asked)
-                .map(|a| a.name.clone())
-                .collect();
             if let Some(share) = st.share.as_mut() {
                 match share.mode {
                     Mode::Own => {
@@ -791,10 +791,10 @@ impl Hub {
                         share.post(&down);
                     }
                     Mode::Remote => {
-                        for name in asked {
+                        for a in st.attached.iter().filter(|a| a.asked) {
                             share.post(&Relay::Detach {
                                 hub: share.id,
-                                name,
+                                name: a.name.clone(),
                             });
                         }
                         remote_up = std::mem::take(&mut share.up);
@@ -802,7 +802,7 @@ impl Hub {
                     Mode::Undecided | Mode::Deciding => {}
                 }
             }
-            (had, detach_all(&mut st), remote_up)
+            (had, detach_all(st), remote_up)
         };
         // Dropping the socket closes it without a close event (its listeners go with it).
         let was_up = had.is_some() || remote_up;
@@ -948,7 +948,7 @@ impl Attachment {
             .attached
             .iter()
             .any(|a| a.member == self.member && a.opened && Rc::ptr_eq(&a.handler, &self.handler));
-        if let Some(share) = st.share.as_ref().filter(|s| s.mode == Mode::Remote) {
+        if let Some(share) = st.remote() {
             if on {
                 share.post(&Relay::Send {
                     hub: share.id,
@@ -967,7 +967,7 @@ impl Attachment {
     pub(crate) fn fail(&self) {
         {
             let st = self.hub.state.borrow();
-            if let Some(share) = st.share.as_ref().filter(|s| s.mode == Mode::Remote) {
+            if let Some(share) = st.remote() {
                 share.post(&Relay::Fail { hub: share.id });
             }
         }
@@ -988,7 +988,7 @@ impl Drop for Attachment {
             return;
         };
         let a = st.attached.remove(i);
-        if let Some(share) = st.share.as_ref().filter(|s| s.mode == Mode::Remote) {
+        if let Some(share) = st.remote() {
             if a.asked {
                 share.post(&Relay::Detach {
                     hub: share.id,
