@@ -220,22 +220,27 @@ test('shareConnection: false: every tab connects on its own, as before', async (
   await until(async () => (await textOf(tabs[2])) === 'x', 5000, 'sync')
 })
 
-test('without Web Locks every tab connects on its own, as before', async () => {
-  const { proxy } = await world()
-  const room = newRoom()
-  const context = await suite.browser.newContext()
-  cleanups.push(() => context.close())
-  // A browser without the Web Locks API.
-  await context.addInitScript(() => { delete Navigator.prototype.locks })
-  const tabs = []
-  for (let i = 0; i < 3; i++) tabs.push(await tab(context, proxy.url, room))
-  await Promise.all(tabs.map((t) => t.page.evaluate(() => window.provider.whenSynced())))
-  assert.equal(await tabs[0].page.evaluate(() => 'locks' in navigator), false)
-  assert.deepEqual(await Promise.all(tabs.map(roleOf)), ['solo', 'solo', 'solo'])
-  assert.equal(proxy.open(), 3)
-  await insert(tabs[1], 'y')
-  await until(async () => (await textOf(tabs[0])) === 'y', 5000, 'sync')
-})
+for (const [missing, remove, present] of [
+  ['Web Locks', () => { delete Navigator.prototype.locks }, () => 'locks' in navigator],
+  ['BroadcastChannel', () => { delete window.BroadcastChannel }, () => 'BroadcastChannel' in window]
+]) {
+  test(`without ${missing} every tab connects on its own, as before`, async () => {
+    const { proxy } = await world()
+    const room = newRoom()
+    const context = await suite.browser.newContext()
+    cleanups.push(() => context.close())
+    // A browser without that API.
+    await context.addInitScript(remove)
+    const tabs = []
+    for (let i = 0; i < 3; i++) tabs.push(await tab(context, proxy.url, room))
+    await Promise.all(tabs.map((t) => t.page.evaluate(() => window.provider.whenSynced())))
+    assert.equal(await tabs[0].page.evaluate(present), false)
+    assert.deepEqual(await Promise.all(tabs.map(roleOf)), ['solo', 'solo', 'solo'])
+    assert.equal(proxy.open(), 3)
+    await insert(tabs[1], 'y')
+    await until(async () => (await textOf(tabs[0])) === 'y', 5000, 'sync')
+  })
+}
 
 /** Tabs of `context` on a Hocuspocus server (through the proxy): `docs` are the documents
  * each opens, on one socket (HocuspocusProviderWebsocket, with `socketOptions`) per tab. */
