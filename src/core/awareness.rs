@@ -17,6 +17,8 @@ use std::sync::Arc;
 use yrs::block::ClientID;
 use yrs::sync::awareness::{AwarenessUpdate, AwarenessUpdateEntry};
 
+use crate::core::order::sorted_by_u64;
+
 /// y-protocols' `outdatedTimeout`: drop a remote state not renewed for this long (ms).
 pub const OUTDATED_MS: u64 = 30_000;
 
@@ -143,13 +145,12 @@ impl Awareness {
     /// y-protocols' `meta`: every known client's clock and when it was last updated (ms, on
     /// the clock `now` is given in), by client id.
     pub fn meta(&self) -> Vec<(u64, u32, u64)> {
-        let mut v: Vec<(u64, u32, u64)> = self
+        let v: Vec<(u64, u32, u64)> = self
             .clients
             .iter()
             .map(|(c, e)| (*c, e.clock, e.last_updated))
             .collect();
-        v.sort_unstable_by_key(|(c, ..)| *c);
-        v
+        sorted_by_u64(&v, |(c, ..)| *c)
     }
 
     /// Sets the current time (ms).
@@ -181,13 +182,15 @@ impl Awareness {
 
     /// Every client with a state, and that state as JSON, by client id.
     pub fn states(&self) -> Vec<(u64, String)> {
-        let mut v: Vec<(u64, String)> = self
+        let v: Vec<(u64, &str)> = self
             .clients
             .iter()
-            .filter_map(|(c, e)| e.state.as_deref().map(|s| (*c, s.to_string())))
+            .filter_map(|(c, e)| e.state.as_deref().map(|s| (*c, s)))
             .collect();
-        v.sort_unstable_by_key(|(c, _)| *c);
-        v
+        sorted_by_u64(&v, |(c, _)| *c)
+            .into_iter()
+            .map(|(c, s)| (c, s.to_string()))
+            .collect()
     }
 
     /// Sets (or with `None` clears) the local state; returns the update to broadcast.
@@ -336,13 +339,13 @@ impl Awareness {
     pub fn remove_remote(&mut self) -> AwarenessChange {
         let me = self.me;
         self.version += 1;
-        let mut removed: Vec<u64> = self
+        let removed: Vec<u64> = self
             .clients
             .iter()
             .filter(|(c, e)| **c != me && e.state.is_some())
             .map(|(c, _)| *c)
             .collect();
-        removed.sort_unstable();
+        let removed = sorted_by_u64(&removed, |c| *c);
         // Our own entry stays with its clock, or peers would ignore our next states.
         self.clients.retain(|c, _| *c == me);
         AwarenessChange {
@@ -382,7 +385,7 @@ impl Awareness {
                 change.removed.push(*c);
             }
         }
-        change.removed.sort_unstable();
+        change.removed = sorted_by_u64(&change.removed, |c| *c);
         let renewed = renew.then(|| {
             let json = self.local_state();
             self.set_local(json.as_deref())

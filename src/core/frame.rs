@@ -186,8 +186,8 @@ pub fn encode_message(message: &Message) -> Vec<u8> {
 
 /// Encodes a state vector as Yjs does: entries sorted by client id, descending.
 pub fn encode_state_vector(sv: &StateVector) -> Vec<u8> {
-    let mut entries: Vec<(u64, u32)> = sv.iter().map(|(c, k)| (c.get(), *k)).collect();
-    entries.sort_unstable_by_key(|e| std::cmp::Reverse(e.0));
+    let entries: Vec<(u64, u32)> = sv.iter().map(|(c, k)| (c.get(), *k)).collect();
+    let entries = crate::core::order::sorted_by(&entries, |a, b| b.0.cmp(&a.0));
     let mut enc = EncoderV1::new();
     enc.write_var(entries.len());
     for (client, clock) in entries {

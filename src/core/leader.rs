@@ -211,8 +211,13 @@ fn read_stats(r: &mut Reader<'_>) -> Result<SyncStats, DecodeError> {
     }
     s.unacknowledged.oldest_age_ms = read_opt(r)?;
     s.last_probe_rtt_ms = read_opt(r)?;
-    s.closes = read_counts(r)?.into_iter().collect();
-    s.errors = read_counts(r)?.into_iter().collect();
+    // Inserted one by one: `collect` into a map compiles a sort of its own (docs/size.md).
+    for (k, n) in read_counts(r)? {
+        s.closes.insert(k, n);
+    }
+    for (k, n) in read_counts(r)? {
+        s.errors.insert(k, n);
+    }
     Ok(s)
 }
 

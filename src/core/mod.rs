@@ -12,6 +12,7 @@ pub mod hocuspocus;
 pub mod inbox;
 pub mod leader;
 pub mod mirror;
+pub mod order;
 pub mod origin;
 pub mod position;
 pub mod session;

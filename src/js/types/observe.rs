@@ -162,8 +162,8 @@ pub(crate) fn change_records(
     for e in events.iter() {
         let path = || path_js(Some(root), e.path());
         let keyed = |keys: &HashMap<Arc<str>, EntryChange>, out: &mut Vec<JsValue>| {
-            let mut keys: Vec<_> = keys.iter().collect();
-            keys.sort_by(|a, b| a.0.cmp(b.0));
+            let keys: Vec<_> = keys.iter().collect();
+            let keys = crate::core::order::sorted_by(&keys, |a, b| a.0.cmp(b.0));
             for (k, c) in keys {
                 let p = path();
                 p.push(&JsValue::from_str(k));
