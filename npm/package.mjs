@@ -4,6 +4,7 @@ import { readFileSync, writeFileSync, copyFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { withoutCustom } from './wasm.mjs'
 import { guardGlue } from './guard.mjs'
+import { optimize } from './optimize.mjs'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
 const file = root + 'pkg/package.json'
@@ -53,6 +54,8 @@ copyFileSync(root + 'npm/awareness.js', root + 'pkg/awareness.js')
 // docs/size.md).
 const wasm = root + 'pkg/ysync_bg.wasm'
 writeFileSync(wasm, withoutCustom(readFileSync(wasm), ['name', 'producers']))
+// Smaller to download once compressed (npm/optimize.mjs).
+optimize(wasm)
 
 // Every wasm export behind the trap guard (npm/guard.mjs).
 guardGlue(root + 'pkg')

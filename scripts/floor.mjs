@@ -4,6 +4,7 @@
 import { execFileSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { join } from 'node:path'
+import { optimize } from '../npm/optimize.mjs'
 
 const root = fileURLToPath(new URL('../', import.meta.url))
 
@@ -14,5 +15,7 @@ export function buildFloor () {
   run('cargo', ['build', '--quiet', '--release', '--target', 'wasm32-unknown-unknown', '--manifest-path', 'size/floor/Cargo.toml'])
   const out = join(target, 'pkg')
   run('wasm-bindgen', ['--target', 'web', '--out-dir', out, join(target, 'wasm32-unknown-unknown/release/ysync_size_floor.wasm')])
+  // Optimized as pkg/ is (npm/optimize.mjs), so the two compare.
+  optimize(join(out, 'ysync_size_floor_bg.wasm'))
   return { wasm: join(out, 'ysync_size_floor_bg.wasm'), js: join(out, 'ysync_size_floor.js') }
 }

@@ -1,6 +1,6 @@
 // Where the bytes of the wasm are, by crate and by ysync module: a release build of the crate
 // with its function names kept (target/twiggy; the shipped build strips them), through
-// wasm-bindgen as pkg/ is, measured by
+// wasm-bindgen and wasm-opt as pkg/ is, measured by
 // twiggy (built with cargo if missing), each function counted under the crate its name
 // starts with (a generic instantiation counts under the crate that defines it: a `slice::sort`
 // of ysync's own type is `core`'s). Prints Markdown tables for docs/size.md.
@@ -9,6 +9,7 @@
 import { execFileSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { join } from 'node:path'
+import { optimize } from '../npm/optimize.mjs'
 
 const root = fileURLToPath(new URL('../', import.meta.url))
 const target = join(root, 'target/twiggy')
@@ -29,6 +30,8 @@ run('cargo', ['build', '--quiet', '--release', '--target', 'wasm32-unknown-unkno
 // shims), keeping the names.
 run('wasm-bindgen', ['--target', 'web', '--out-dir', join(target, 'pkg'), join(target, 'wasm32-unknown-unknown/release/ysync.wasm')])
 const wasm = join(target, 'pkg/ysync_bg.wasm')
+// Optimized as pkg/ is (npm/optimize.mjs), names kept.
+optimize(wasm, ['-g'])
 const items = JSON.parse(run('twiggy', ['top', '-n', '1000000', '--format', 'json', wasm]))
 
 /** The crate (and for ysync, the module) a function's name belongs to. */
