@@ -16,6 +16,7 @@ cargo fmt --check
 cargo fmt --check --manifest-path size/floor/Cargo.toml
 cargo clippy --all-targets -- -D warnings
 cargo clippy --target wasm32-unknown-unknown --all-targets -- -D warnings
+cargo clippy --target wasm32-unknown-unknown --lib --features bench,test-hooks -- -D warnings
 
 step "golden vectors are what yjs/y-protocols produce"
 node scripts/golden.mjs --check

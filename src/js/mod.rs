@@ -3,6 +3,8 @@
 
 #[cfg(feature = "bench")]
 pub mod bench;
+#[cfg(feature = "bench")]
+pub mod bench_heap;
 pub mod doc;
 pub mod error;
 pub mod events;
