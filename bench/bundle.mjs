@@ -52,7 +52,29 @@ window.startMs = ready
 window.ysyncReady = true
 </script>
 `)
+  // Where ysync's start goes, in steps one after the other: any module's first import (an empty
+  // one), the glue's import, fetching the wasm, compiling it (streaming), instantiating it.
+  writeFileSync(join(dir, 'empty.js'), 'export const empty = true\n')
+  writeFileSync(join(dir, 'parts.html'), `<!doctype html>
+<meta charset="utf-8">
+<script type="module">
+const t = [performance.now()]
+await import('./empty.js')
+t.push(performance.now())
+const m = await import('./ysync.min.js')
+t.push(performance.now())
+const bytes = await (await fetch('./ysync_bg.wasm')).arrayBuffer()
+t.push(performance.now())
+const module = await WebAssembly.compile(bytes)
+t.push(performance.now())
+await m.default({ module_or_path: module })
+t.push(performance.now())
+window.parts = t.slice(1).map((x, i) => x - t[i])
+window.ysyncReady = true
+</script>
+`)
   const start = { ysync: [], yjs: [] }
+  const parts = []
   const page = (lib) => `${web.url}/target/bench/bundle/start.html?lib=${lib}`
   const b = await launchPage(page('ysync'))
   try {
@@ -62,6 +84,9 @@ window.ysyncReady = true
         start[lib].push(await p.evaluate(() => window.startMs))
         await p.close()
       }
+      const p = await b.newPage(`${web.url}/target/bench/bundle/parts.html`)
+      parts.push(await p.evaluate(() => window.parts))
+      await p.close()
     }
   } finally {
     await b.close()
@@ -73,6 +98,7 @@ window.ysyncReady = true
     row(g, 'whole SDK, brotli 11', br(ours), br(yjs), 'bytes', { text: `≤ 170 KB brotli (issue #20): ${(br(ours) / 1024).toFixed(1)} KB`, met: br(ours) <= 170 * 1024 }),
     row(g, `start: import() until usable, new page (median of ${start.ysync.length})`, median(start.ysync), median(start.yjs), 'ms',
       { text: `≤ Yjs's (issue #20): ${(median(start.ysync) / median(start.yjs)).toFixed(2)}x`, met: median(start.ysync) <= median(start.yjs) }),
+    { note: `ysync's start in steps, one after the other (medians of ${parts.length} new pages): the first import of any module (an empty one) ${['empty', 'glue', 'fetch', 'compile', 'instantiate'].map((k, i) => `${k === 'empty' ? '' : k + ' '}${median(parts.map((x) => x[i])).toFixed(1)} ms`).join(', ')}.` },
     { note: `ysync's part: wasm ${(wasm.length / 1024).toFixed(1)} KB raw / ${(gz(wasm) / 1024).toFixed(1)} KB gzip, glue ${(glue.length / 1024).toFixed(1)} KB raw / ${(gz(glue) / 1024).toFixed(1)} KB gzip.` }
   ]
 }
