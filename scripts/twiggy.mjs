@@ -67,7 +67,7 @@ for (const it of items) {
 }
 const kb = (n) => (n / 1024).toFixed(1) + ' KB'
 const pct = (n) => ((100 * n) / code).toFixed(1) + '%'
-console.log(`Functions: ${kb(code)} of code, plus ${kb(data)} of data (release build with names, after wasm-bindgen; raw bytes, before compression).\n`)
+console.log(`Functions: ${kb(code)} of code, plus ${kb(data)} of data (release build with names, after wasm-bindgen and wasm-opt; raw bytes, before compression).\n`)
 console.log('| crate | code | share |\n|---|---:|---:|')
 for (const [c, n] of [...byCrate].sort((a, b) => b[1] - a[1]).slice(0, 20)) console.log(`| ${c} | ${kb(n)} | ${pct(n)} |`)
 console.log('\n| module | code |\n|---|---:|')
