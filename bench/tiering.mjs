@@ -68,7 +68,7 @@ try {
             await floor.default()
             const apply = {
               yrs: () => { const d = new floor.Floor(1); for (const u of updates) if (!d.apply(u, false)) throw new Error('yrs refused an update') },
-              ysync: () => { const d = new window.ysync.Doc(); for (const u of updates) d.applyUpdate(u) },
+              ysync: () => window.applyRowsAsLoaded(new window.ysync.Doc(), updates),
               yjs: () => { const d = new window.Y.Doc(); window.Y.transact(d, () => { for (const u of updates) window.Y.applyUpdate(d, u) }) }
             }
             const out = {}

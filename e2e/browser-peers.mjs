@@ -28,7 +28,7 @@ import init, * as ysync from '${pkg}'
 import * as Y from 'yjs'
 import { IndexeddbPersistence } from 'y-indexeddb'
 import { WebsocketProvider } from 'y-websocket'
-import { rawRows, storeRows } from '/e2e/pages/rows.js'
+import { applyRowsAsLoaded, rawRows, storeRows } from '/e2e/pages/rows.js'
 window.wasm = await init()
 window.ysync = ysync
 window.Y = Y
@@ -36,6 +36,7 @@ window.YIndexeddbPersistence = IndexeddbPersistence
 window.YWebsocketProvider = WebsocketProvider
 window.rawRows = rawRows
 window.storeRows = storeRows
+window.applyRowsAsLoaded = applyRowsAsLoaded
 window.ysyncReady = true
 </script>
 `)

@@ -25,3 +25,14 @@ export const storeRows = (name, values) => new Promise((resolve, reject) => {
   }
   r.onerror = () => reject(r.error)
 })
+
+/**
+ * Applies stored `rows` to the ysync document `doc` the way ysync's IndexeddbPersistence loads
+ * them: in transactions of 256 rows (one transaction of many small rows costs quadratic time in
+ * yrs, src/driver/persistence.rs). The benchmarks time a library's decode with its load's own way.
+ */
+export const applyRowsAsLoaded = (doc, rows) => {
+  for (let k = 0; k < rows.length; k += 256) {
+    doc.transact(() => { for (let j = k; j < Math.min(k + 256, rows.length); j++) doc.applyUpdate(rows[j]) })
+  }
+}
