@@ -1,4 +1,5 @@
-// Encode (v1, v2) and cold parse of the B4 document and of B4 x 100, in one browser page. Both
+// Encode (v1, v2) and cold parse of the B4 document and of B4 x 100, in one browser page, and
+// mergeUpdates of 10,000 one-edit updates in another. Both
 // libraries load the same Yjs-made update first; encode times each library's own encoder on
 // its loaded document; parse loads the bytes Yjs wrote (what an app has stored or is served)
 // into a new document, the cold path of opening a document. Sizes are each library's output.
@@ -70,6 +71,35 @@ export async function run ({ quick, runs, web, peersPage }) {
       row('Encode / parse', `${label}: size of the v1 encoding`, r.size.ysyncV1, r.size.yjsV1, 'bytes'),
       row('Encode / parse', `${label}: size of the v2 encoding`, r.size.ysyncV2, r.size.yjsV2, 'bytes')
     )
+  }
+  // mergeUpdates of many one-edit updates (a store's rows, keystrokes made offline): both
+  // libraries get the same Yjs-made updates and must produce an update that loads the same text.
+  const n = quick ? 500 : 10_000
+  const b = await launchPage(web.url + peersPage())
+  try {
+    const r = await b.page.evaluate(({ n, runs }) => {
+      const { ysync, Y } = window
+      const updates = []
+      const src = new Y.Doc()
+      src.on('update', (u) => updates.push(u))
+      for (let i = 0; i < n; i++) src.getText('t').insert(i, 'x')
+      const merge = { ysync: (us) => ysync.mergeUpdates(us), yjs: (us) => Y.mergeUpdates(us) }
+      const out = { ysync: [], yjs: [] }
+      for (let i = 0; i < runs; i++) {
+        for (const lib of i % 2 ? ['yjs', 'ysync'] : ['ysync', 'yjs']) {
+          const t0 = performance.now()
+          const merged = merge[lib](updates)
+          out[lib].push(performance.now() - t0)
+          const check = new Y.Doc()
+          Y.applyUpdate(check, merged)
+          if (check.getText('t').length !== n) throw new Error(`${lib}'s merged update holds ${check.getText('t').length} characters`)
+        }
+      }
+      return out
+    }, { n, runs })
+    rows.push(row('Encode / parse', `mergeUpdates of ${n.toLocaleString('en')} one-edit updates`, median(r.ysync), median(r.yjs)))
+  } finally {
+    await b.close()
   }
   return rows
 }

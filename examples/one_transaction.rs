@@ -1,10 +1,11 @@
 //! Measures what many small changes in one yrs transaction cost against the same changes in
 //! separate transactions (and, for stored rows, in transactions of 256 as the persistence
-//! loads them). Natively: `cargo run --release --example one_transaction [n]`.
+//! loads them), and what merging them into one update costs (yrs's merge, ysync's). Natively: `cargo run --release --example one_transaction [n]`.
 //!
 //! Why it matters: yrs finds a position by walking the blocks from the start and merges the
 //! blocks a transaction made only when it commits, right to left, copying the merged run at
-//! every step; both make one big transaction of small changes quadratic. Prints a table.
+//! every step; both make one big transaction of small changes quadratic. yrs's merge sorts
+//! all its inputs again before each run of blocks it writes: quadratic too. Prints a table.
 
 use std::time::{Duration, Instant};
 
@@ -85,6 +86,25 @@ fn main() {
                 for chunk in rows.chunks(256) {
                     apply(&doc, chunk);
                 }
+                doc
+            }),
+        ),
+        (
+            "stored rows merged (yrs::merge_updates_v1), then applied",
+            time(|| {
+                let doc = Doc::new();
+                let merged = yrs::merge_updates_v1(rows.iter().map(|r| r.as_slice()))
+                    .expect("yrs's own updates");
+                apply(&doc, &[merged]);
+                doc
+            }),
+        ),
+        (
+            "stored rows merged in groups of 16 (ysync::core::merge), then applied",
+            time(|| {
+                let doc = Doc::new();
+                let merged = ysync::core::merge::merge_v1(&rows).expect("yrs's own updates");
+                apply(&doc, &[merged]);
                 doc
             }),
         ),

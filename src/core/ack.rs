@@ -253,7 +253,8 @@ impl AckTracker {
         if self.entries.is_empty() {
             return None;
         }
-        yrs::merge_updates_v1(self.entries.iter().map(|e| e.update.as_slice())).ok()
+        let updates: Vec<&[u8]> = self.entries.iter().map(|e| e.update.as_slice()).collect();
+        crate::core::merge::merge_v1(&updates).ok()
     }
 
     /// Forgets every entry (the document was reset).

@@ -11,6 +11,7 @@ pub mod gate;
 pub mod hocuspocus;
 pub mod inbox;
 pub mod leader;
+pub mod merge;
 pub mod mirror;
 pub mod order;
 pub mod origin;

@@ -434,10 +434,10 @@ fn fold_rows(
         if held.is_empty() {
             full
         } else {
-            yrs::merge_updates_v1(
-                std::iter::once(full.as_slice()).chain(held.iter().map(|h| h.as_slice())),
-            )
-            .ok()?
+            let all: Vec<&[u8]> = std::iter::once(full.as_slice())
+                .chain(held.iter().map(|h| h.as_slice()))
+                .collect();
+            crate::core::merge::merge_v1(&all).ok()?
         }
     } else {
         Vec::new()
@@ -519,7 +519,7 @@ fn flush(core: &Rc<PersistenceCore>) {
 /// Merges a batch of this document's own updates (yrs made them; should merging fail, the
 /// document's whole state holds all of them).
 fn merged(core: &PersistenceCore, updates: &[Vec<u8>]) -> Vec<u8> {
-    yrs::merge_updates_v1(updates.iter().map(|u| u.as_slice())).unwrap_or_else(|_| {
+    crate::core::merge::merge_v1(updates).unwrap_or_else(|_| {
         core.doc
             .ydoc
             .transact()

@@ -350,7 +350,7 @@ pub fn merge_updates(
         validate::update_v1(&bytes, &Limits::default())?;
         all.push(bytes);
     }
-    yrs::merge_updates_v1(all.iter().map(|b| b.as_slice()))
+    crate::core::merge::merge_v1(&all)
         .map_err(|e| crate::core::error::DecodeError::Yrs(e.to_string()).into())
 }
 
