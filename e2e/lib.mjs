@@ -151,13 +151,16 @@ export const docState = (doc) => ({
 })
 export const pageDocState = (page) => page.evaluate(`(${docState})(window.doc)`)
 
-/** Polls `cond` every 20 ms until it is truthy or `ms` passed. */
+/**
+ * Polls `cond` every 20 ms until it is truthy or `ms` passed. `what` names the wait in the
+ * error; a function is called then, so that the error can say what was there instead.
+ */
 export async function until (cond, ms = 5000, what = 'condition') {
   const end = Date.now() + ms
   for (;;) {
     const v = await cond()
     if (v) return v
-    if (Date.now() > end) throw new Error('timed out waiting for ' + what)
+    if (Date.now() > end) throw new Error('timed out waiting for ' + (typeof what === 'function' ? await what() : what))
     await new Promise((r) => setTimeout(r, 20))
   }
 }

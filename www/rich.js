@@ -64,6 +64,10 @@ const commands = {
   redo: (c) => c.redo()
 }
 for (const b of document.querySelectorAll('.toolbar button')) {
+  // A click leaves the focus in the editor: the button's mousedown would take it, and TipTap's
+  // focus() gives it back only on the next animation frame, so keys typed right after a click
+  // (bold, then the word) were lost.
+  b.addEventListener('mousedown', (e) => e.preventDefault())
   b.addEventListener('click', () => commands[b.dataset.cmd](editor.chain().focus()).run())
 }
 
