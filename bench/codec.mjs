@@ -1,8 +1,8 @@
-// Encode (v1, v2) and cold parse of the B4 document and of B4 x 100, in one browser page, and
-// mergeUpdates of 10,000 one-edit updates in another. Both
+// Encode (v1, v2) and cold parse of the B4 document and of B4 x 100, in one browser page. Both
 // libraries load the same Yjs-made update first; encode times each library's own encoder on
 // its loaded document; parse loads the bytes Yjs wrote (what an app has stored or is served)
 // into a new document, the cold path of opening a document. Sizes are each library's output.
+// Then, in another page, mergeUpdates of 10,000 one-edit updates.
 import { b4Doc } from './corpus.mjs'
 import { ensureBuilt, launchPage, median, row } from './lib.mjs'
 

@@ -86,7 +86,6 @@ try {
       const out = []
       for (let k = 0; k < 5; k++) {
         const t0 = performance.now()
-        // As the persistence applies stored rows: in transactions of 256.
         window.applyRowsAsLoaded(new window.ysync.Doc(), window.rows)
         out.push(performance.now() - t0)
       }

@@ -1,6 +1,7 @@
 //! Measures what many small changes in one yrs transaction cost against the same changes in
 //! separate transactions (and, for stored rows, in transactions of 256 as the persistence
-//! loads them), and what merging them into one update costs (yrs's merge, ysync's). Natively: `cargo run --release --example one_transaction [n]`.
+//! loads them), and what merging them into one update costs (yrs's merge, ysync's).
+//! Natively: `cargo run --release --example one_transaction [n]`.
 //!
 //! Why it matters: yrs finds a position by walking the blocks from the start and merges the
 //! blocks a transaction made only when it commits, right to left, copying the merged run at
