@@ -4,14 +4,16 @@
 // of 3 new browser processes.
 //   node bench/ab.mjs A.wasm B.wasm [C.wasm ...]
 // Each build gets pkg/'s glue (build it first: scripts/build.sh); the exports must match.
-// Prints, per build, the median warm time of 10,000 one-edit rows applied to a new Doc and of
-// the 10 MB document's update (bench/corpus.mjs), and the first call of each in each process.
+// Prints, per build, the median warm time of 10,000 one-edit rows applied to a new Doc, of
+// the 10 MB document's update (bench/corpus.mjs) and of the first 50,000 edits of the B4 trace
+// through the JS API (bench/b4.mjs: ysync's own per-call code), and the first call of the rows
+// and the document in each process.
 import { cpSync, copyFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import { basename, join } from 'node:path'
 import * as Y from 'yjs'
 import { startStatic } from '../e2e/lib.mjs'
 import { bigDoc } from './corpus.mjs'
-import { launchPage, median, repoRoot } from './lib.mjs'
+import { launchPage, loadTrace, median, repoRoot } from './lib.mjs'
 
 const files = process.argv.slice(2)
 if (files.length < 2) throw new Error('usage: node bench/ab.mjs A.wasm B.wasm [...]')
@@ -32,14 +34,18 @@ for (let i = 0; i < 10000; i++) small.getText('t').insert(i, 'x')
 writeFileSync(join(dir, 'rows.json'), JSON.stringify(rows))
 writeFileSync(join(dir, 'page.html'), '<!doctype html><script>window.ysyncReady = true</script>')
 const big = bigDoc({ quick: false })
+const b4 = loadTrace(50000)
+const bigYjs = new Y.Doc()
+Y.applyUpdate(bigYjs, big.bytes)
+const bigText = { name: 't', length: bigYjs.getText('t').length }
 
 const web = await startStatic(repoRoot)
-const res = Object.fromEntries(names.map((n) => [n, { rows: [], big: [], first: [] }]))
+const res = Object.fromEntries(names.map((n) => [n, { rows: [], big: [], b4: [], first: [] }]))
 try {
   for (let p = 0; p < 3; p++) {
     const b = await launchPage(web.url + '/target/ab/page.html')
     try {
-      const r = await b.page.evaluate(async ({ names, bigPath }) => {
+      const r = await b.page.evaluate(async ({ names, bigPath, bigText, patches, endContent }) => {
         const mods = []
         for (const n of names) {
           const m = await import(`/target/ab/${n}/ysync.js`)
@@ -61,16 +67,29 @@ try {
             const e = new m.Doc()
             e.applyUpdate(big)
             const bigMs = performance.now() - t0
+            if (e.getText(bigText.name).length !== bigText.length) throw new Error(`${n}: the document was not applied`)
             e.free()
-            ;(out[n] ??= []).push([rowsMs, bigMs])
+            const f = new m.Doc()
+            const t = f.getText('t')
+            let bytes = 0
+            f.on('update', (u) => { bytes += u.length })
+            t0 = performance.now()
+            for (const [pos, del, ins] of patches) {
+              if (del > 0) t.delete(pos, del)
+              if (ins.length > 0) t.insert(pos, ins)
+            }
+            const b4Ms = performance.now() - t0
+            if (t.toString() !== endContent || bytes === 0) throw new Error(`${n}: the trace did not produce its final text`)
+            f.free()
+            ;(out[n] ??= []).push([rowsMs, bigMs, b4Ms])
           }
         }
         return out
-      }, { names, bigPath: big.path })
+      }, { names, bigPath: big.path, bigText, patches: b4.patches, endContent: b4.endContent })
       for (const n of names) {
         res[n].first.push(r[n][0])
         // The first two rounds warm the tiers up; the rest are warm.
-        for (const [rowsMs, bigMs] of r[n].slice(2)) { res[n].rows.push(rowsMs); res[n].big.push(bigMs) }
+        for (const [rowsMs, bigMs, b4Ms] of r[n].slice(2)) { res[n].rows.push(rowsMs); res[n].big.push(bigMs); res[n].b4.push(b4Ms) }
       }
     } finally {
       await b.close()
@@ -79,8 +98,8 @@ try {
 } finally {
   await web.stop()
 }
-console.log('| build | 10,000 rows, warm | 10 MB document, warm | first calls (rows, document) per process |\n|---|---:|---:|---|')
+console.log('| build | 10,000 rows, warm | 10 MB document, warm | B4 50,000 edits, JS API, warm | first calls (rows, document) per process |\n|---|---:|---:|---:|---|')
 for (const n of names) {
-  const { rows, big, first } = res[n]
-  console.log(`| ${n} | ${median(rows).toFixed(1)} ms | ${median(big).toFixed(1)} ms | ${first.map(([a, b]) => `${a.toFixed(0)}, ${b.toFixed(0)}`).join('; ')} ms |`)
+  const { rows, big, b4, first } = res[n]
+  console.log(`| ${n} | ${median(rows).toFixed(1)} ms | ${median(big).toFixed(1)} ms | ${median(b4).toFixed(1)} ms | ${first.map(([a, b]) => `${a.toFixed(0)}, ${b.toFixed(0)}`).join('; ')} ms |`)
 }
