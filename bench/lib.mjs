@@ -88,10 +88,15 @@ export async function launchPage (url, profile, ready = () => window.ysyncReady 
       return p
     },
     async close () {
-      const gone = new Promise((resolve) => proc.on('exit', resolve))
+      const gone = proc.exitCode !== null || proc.signalCode !== null ? Promise.resolve() : new Promise((resolve) => proc.on('exit', resolve))
+      // Closed as a user closes it, so that what its pages stored is written out before the
+      // next process opens the same profile (cold loads); killed if it has not exited in 10 s.
+      try { await (await browser.newBrowserCDPSession()).send('Browser.close') } catch {}
       await browser.close().catch(() => {})
-      try { process.kill(-proc.pid, 'SIGKILL') } catch {} // the whole process group
+      const slow = setTimeout(() => { try { process.kill(-proc.pid, 'SIGKILL') } catch {} }, 10_000)
       await gone
+      clearTimeout(slow)
+      try { process.kill(-proc.pid, 'SIGKILL') } catch {} // what is left of the process group
       if (temporary) rmSync(profile, { recursive: true, force: true })
     }
   }
