@@ -46,6 +46,7 @@ try {
     const b = await launchPage(web.url + '/target/ab/page.html')
     try {
       const r = await b.page.evaluate(async ({ names, bigPath, bigText, patches, endContent }) => {
+        const { replayTrace } = await import('/e2e/pages/trace.js')
         const mods = []
         for (const n of names) {
           const m = await import(`/target/ab/${n}/ysync.js`)
@@ -74,10 +75,7 @@ try {
             let bytes = 0
             f.on('update', (u) => { bytes += u.length })
             t0 = performance.now()
-            for (const [pos, del, ins] of patches) {
-              if (del > 0) t.delete(pos, del)
-              if (ins.length > 0) t.insert(pos, ins)
-            }
+            replayTrace(t, patches)
             const b4Ms = performance.now() - t0
             if (t.toString() !== endContent || bytes === 0) throw new Error(`${n}: the trace did not produce its final text`)
             f.free()

@@ -17,10 +17,7 @@ export async function run ({ quick, runs, web, peersPage }) {
     let bytes = 0
     doc.on('update', (u) => { bytes += u.length })
     const t0 = performance.now()
-    for (const [pos, del, ins] of window.trace) {
-      if (del > 0) t.delete(pos, del)
-      if (ins.length > 0) t.insert(pos, ins)
-    }
+    window.replayTrace(t, window.trace)
     const ms = performance.now() - t0
     return { ms, text: t.toString(), bytes }
   }, lib)

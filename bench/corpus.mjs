@@ -8,6 +8,7 @@
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import * as Y from 'yjs'
+import { replayTrace } from '../e2e/pages/trace.js'
 import { loadTrace, outDir } from './lib.mjs'
 
 const VERSION = 1 // bump when a generator changes, so stale caches are not reused
@@ -28,12 +29,7 @@ function replay (patches, times, endContent) {
   const doc = new Y.Doc()
   doc.clientID = 1
   const t = doc.getText('t')
-  for (let i = 0; i < times; i++) {
-    for (const [pos, del, ins] of patches) {
-      if (del > 0) t.delete(pos, del)
-      if (ins.length > 0) t.insert(pos, ins)
-    }
-  }
+  for (let i = 0; i < times; i++) replayTrace(t, patches)
   if (t.toString() !== endContent.repeat(times)) throw new Error('trace replay: wrong final text')
   return Y.encodeStateAsUpdate(doc)
 }

@@ -30,7 +30,7 @@ export function ensureBuilt (kind) {
   const wasm = join(repoRoot, dir, 'ysync_bg.wasm')
   // --rebuild: build once in this run whatever the timestamps say (e.g. to compare release
   // profiles: CARGO_PROFILE_RELEASE_OPT_LEVEL=s node bench/run.mjs --rebuild builds ysync at "s"
-  // as yrs is).
+  // as its dependencies are).
   const rebuild = process.argv.includes('--rebuild') && !built.has(kind)
   built.add(kind)
   if (!rebuild && existsSync(wasm) && statSync(wasm).mtimeMs >= sourcesTime()) return

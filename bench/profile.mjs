@@ -55,10 +55,7 @@ try {
       const t = doc.getText('t')
       doc.on('update', () => {})
       const t0 = performance.now()
-      for (const [pos, del, ins] of window.trace) {
-        if (del > 0) t.delete(pos, del)
-        if (ins.length > 0) t.insert(pos, ins)
-      }
+      window.replayTrace(t, window.trace)
       return performance.now() - t0
     }))
     await profile('B4, Rust API inside wasm', () => b.page.evaluate(() => {

@@ -29,6 +29,7 @@ import * as Y from 'yjs'
 import { IndexeddbPersistence } from 'y-indexeddb'
 import { WebsocketProvider } from 'y-websocket'
 import { applyRowsAsLoaded, rawRows, storeRows } from '/e2e/pages/rows.js'
+import { replayTrace } from '/e2e/pages/trace.js'
 window.wasm = await init()
 window.ysync = ysync
 window.Y = Y
@@ -37,6 +38,7 @@ window.YWebsocketProvider = WebsocketProvider
 window.rawRows = rawRows
 window.storeRows = storeRows
 window.applyRowsAsLoaded = applyRowsAsLoaded
+window.replayTrace = replayTrace
 window.ysyncReady = true
 </script>
 `)
