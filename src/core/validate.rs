@@ -353,13 +353,12 @@ fn block<'a, S: Source<'a>>(s: &mut S, limits: &Limits) -> Result<u64, DecodeErr
 /// (`node bench/profile.mjs big` shows what it costs now).
 fn utf16_len(s: &str) -> usize {
     const HIGH: u64 = 0x8080_8080_8080_8080;
-    let bytes = s.as_bytes();
-    let mut words = bytes.chunks_exact(8);
+    // `as_chunks` gives arrays, so each word is one load: at opt-level "z" a `copy_from_slice`
+    // into an array stays a call per word, which made this loop several times slower.
+    let (words, rest) = s.as_bytes().as_chunks::<8>();
     let mut n = 0;
-    for w in &mut words {
-        let mut a = [0u8; 8];
-        a.copy_from_slice(w);
-        let w = u64::from_le_bytes(a);
+    for &w in words {
+        let w = u64::from_le_bytes(w);
         if w & HIGH == 0 {
             n += 8;
             continue;
@@ -371,8 +370,7 @@ fn utf16_len(s: &str) -> usize {
         let four = w & (w << 1) & (w << 2) & (w << 3) & HIGH;
         n += 8 - continuation.count_ones() as usize + four.count_ones() as usize;
     }
-    n + words
-        .remainder()
+    n + rest
         .iter()
         .map(|&b| usize::from(b & 0xC0 != 0x80) + usize::from(b >= 0xF0))
         .sum::<usize>()
