@@ -364,18 +364,8 @@ test('100,000 garbage rows in IndexedDB: one error event, quarantined by one com
     // One good row (what a tab stored), then 100,000 rows no update decodes from.
     const good = new window.ysync.Doc()
     good.getText('note').insert(0, 'kept')
-    await new Promise((resolve, reject) => {
-      const r = indexedDB.open(name)
-      r.onupgradeneeded = () => { r.result.createObjectStore('updates', { autoIncrement: true }); r.result.createObjectStore('custom') }
-      r.onsuccess = () => {
-        const tx = r.result.transaction('updates', 'readwrite')
-        const store = tx.objectStore('updates')
-        store.add(good.encodeStateAsUpdate())
-        for (let i = 0; i < 100_000; i++) store.add(new Uint8Array([1, 2, 3]))
-        tx.oncomplete = () => { r.result.close(); resolve() }
-        tx.onerror = () => reject(tx.error)
-      }
-    })
+    const { storeRows } = await import('/e2e/pages/rows.js')
+    await storeRows(name, [good.encodeStateAsUpdate(), ...Array.from({ length: 100_000 }, () => new Uint8Array([1, 2, 3]))])
     const { Doc, IndexeddbPersistence } = window.ysync
     const doc = new Doc()
     const errors = []

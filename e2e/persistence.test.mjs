@@ -115,18 +115,12 @@ test('a corrupt row is skipped with an error event; the rest loads', async () =>
     await window.persistence.whenPersisted()
     await window.persistence.destroy()
   })
-  await page.evaluate((name) => new Promise((resolve, reject) => {
-    const r = indexedDB.open(name)
-    r.onsuccess = () => {
-      const tx = r.result.transaction('updates', 'readwrite')
-      // Truncated garbage, the update that traps yrs on wasm32, and a value of the wrong type.
-      tx.objectStore('updates').add(new Uint8Array([1, 2, 3]))
-      tx.objectStore('updates').add(new Uint8Array([1, 1, 1, 0, 4, 1, 1, 116, 0xff, 0xff, 0xff, 0xff, 0x0f, 0]))
-      tx.objectStore('updates').add('not bytes')
-      tx.oncomplete = () => { r.result.close(); resolve() }
-      tx.onerror = () => reject(tx.error)
-    }
-  }), name)
+  // Truncated garbage, the update that traps yrs on wasm32, and a value of the wrong type.
+  await page.evaluate((name) => window.storeRows(name, [
+    new Uint8Array([1, 2, 3]),
+    new Uint8Array([1, 1, 1, 0, 4, 1, 1, 116, 0xff, 0xff, 0xff, 0xff, 0x0f, 0]),
+    'not bytes'
+  ]), name)
   await attach(page, name)
   assert.equal(await text(page), 'good')
   const errors = await page.evaluate(() => window.errors)
