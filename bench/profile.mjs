@@ -6,17 +6,28 @@
 //   node bench/profile.mjs rows    10,000 one-edit rows through applyUpdate (in transactions of
 //                                  256, as the persistence loads them), 5 times
 //   --top N                        how many functions to print (default 25)
+//   --cold                         big or rows: instead, the first call in each of 3 new
+//                                  browser processes (the release build in pkg/), traced: V8's
+//                                  compile work for it, on the page's thread and on the others
 import { execFileSync } from 'node:child_process'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
 import { startStatic } from '../e2e/lib.mjs'
 import { writePeersPage } from '../e2e/browser-peers.mjs'
 import { bigDoc } from './corpus.mjs'
-import { launchPage, loadTrace, repoRoot } from './lib.mjs'
+import { ensureBuilt, launchPage, loadTrace, median, repoRoot } from './lib.mjs'
 
 const what = process.argv[2]
 const WORKLOADS = ['b4', 'big', 'rows']
-if (!WORKLOADS.includes(what)) throw new Error(`usage: node bench/profile.mjs ${WORKLOADS.join('|')} [--top N]`)
+if (!WORKLOADS.includes(what)) throw new Error(`usage: node bench/profile.mjs ${WORKLOADS.join('|')} [--top N] [--cold]`)
 const i = process.argv.indexOf('--top')
 const top = i > 0 ? Number(process.argv[i + 1]) : 25
+if (process.argv.includes('--cold')) {
+  if (what === 'b4') throw new Error('--cold is for big or rows')
+  await cold()
+  process.exit(0)
+}
 
 // The bench build (for B4's Rust path) without `strip`, so the profile names wasm functions.
 execFileSync('wasm-pack', ['build', '--target', 'web', '--release', '--mode', 'no-install', '--out-dir', 'target/prof-pkg', '--out-name', 'ysync', '--', '--features', 'bench'],
@@ -68,17 +79,7 @@ try {
       return performance.now() - t0
     }))
   } else {
-    if (what === 'big') {
-      const path = bigDoc({ quick: false }).path
-      await b.page.evaluate(async (path) => { window.rows = [new Uint8Array(await (await fetch(path)).arrayBuffer())] }, path)
-    } else {
-      await b.page.evaluate(() => {
-        window.rows = []
-        const y = new window.Y.Doc()
-        y.on('update', (u) => window.rows.push(u))
-        for (let k = 0; k < 10_000; k++) y.getText('t').insert(k, 'x')
-      })
-    }
+    await loadRows(b.page)
     await profile(what === 'big' ? '10 MB document, applyUpdate x 5' : '10,000 rows, applyUpdate each in transactions of 256, x 5', () => b.page.evaluate(() => {
       const out = []
       for (let k = 0; k < 5; k++) {
@@ -92,4 +93,74 @@ try {
 } finally {
   await b.close()
   await web.stop?.()
+}
+
+/** Loads the workload's rows into a new page's `window.rows` (no ysync call made). */
+async function loadRows (page) {
+  if (what === 'big') {
+    const path = bigDoc({ quick: false }).path
+    await page.evaluate(async (path) => { window.rows = [new Uint8Array(await (await fetch(path)).arrayBuffer())] }, path)
+  } else {
+    await page.evaluate(() => {
+      window.rows = []
+      const y = new window.Y.Doc()
+      y.on('update', (u) => window.rows.push(u))
+      for (let k = 0; k < 10_000; k++) y.getText('t').insert(k, 'x')
+    })
+  }
+}
+
+/**
+ * The first call in new processes, traced: what V8 compiles for it and where. A function's
+ * first call compiles it (Liftoff, on the calling thread); hot functions are compiled again
+ * by TurboFan on worker threads, which share the machine's cores with the page.
+ */
+async function cold () {
+  ensureBuilt('pkg')
+  const web = await startStatic(repoRoot)
+  const url = web.url + writePeersPage({ file: 'cold-peers.html' })
+  const runs = []
+  try {
+    for (let r = 0; r < 3; r++) {
+      const b = await launchPage(url)
+      try {
+        await loadRows(b.page)
+        const browser = b.page.context().browser()
+        const path = join(mkdtempSync(join(tmpdir(), 'ysync-trace-')), 'trace.json')
+        await browser.startTracing(b.page, { path, categories: ['v8.wasm', 'disabled-by-default-v8.compile', 'v8.execute'] })
+        const ms = await b.page.evaluate(() => {
+          const t0 = performance.now()
+          window.applyRowsAsLoaded(new window.ysync.Doc(), window.rows)
+          return performance.now() - t0
+        })
+        await browser.stopTracing()
+        const events = JSON.parse(readFileSync(path, 'utf8')).traceEvents
+        rmSync(dirname(path), { recursive: true, force: true })
+        const threads = new Map(events.filter((e) => e.ph === 'M' && e.name === 'thread_name').map((e) => [`${e.pid}:${e.tid}`, e.args.name]))
+        const sums = new Map()
+        for (const e of events) {
+          if (e.ph !== 'X' || !e.dur) continue
+          const where = threads.get(`${e.pid}:${e.tid}`) === 'CrRendererMain' ? 'page thread' : 'other threads'
+          const k = `${where}: ${e.name}`
+          const a = sums.get(k) ?? { ms: 0, n: 0 }
+          a.ms += e.dur / 1000
+          a.n++
+          sums.set(k, a)
+        }
+        runs.push({ ms, sums })
+      } finally {
+        await b.close()
+      }
+    }
+  } finally {
+    await web.stop()
+  }
+  const label = what === 'big' ? '10 MB document, applyUpdate' : '10,000 rows, applyUpdate each in transactions of 256'
+  console.log(`\n## ${label}: first call in a new process, ${runs.map((x) => x.ms.toFixed(1)).join(', ')} ms\n`)
+  console.log('| where: V8 trace event | ms (median of 3) | events |\n|---|---:|---:|')
+  const keys = [...new Set(runs.flatMap((x) => [...x.sums.keys()]))]
+  const med = (k, f) => median(runs.map((x) => f(x.sums.get(k) ?? { ms: 0, n: 0 })))
+  for (const k of keys.sort((a, b) => med(b, (x) => x.ms) - med(a, (x) => x.ms)).slice(0, top)) {
+    console.log(`| ${k} | ${med(k, (x) => x.ms).toFixed(1)} | ${med(k, (x) => x.n)} |`)
+  }
 }
