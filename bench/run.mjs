@@ -2,7 +2,7 @@
 // y-indexeddb 9), measured in the same run on the same machine in headless Chromium. Prints one
 // Markdown table (ysync, Yjs, ysync / Yjs, the goal where it sets one), writes the
 // results as JSON and a chart of the ratios (SVG) to target/bench/.
-//   node bench/run.mjs                  every scenario, medians of 3 (under 10 minutes)
+//   node bench/run.mjs                  every scenario, medians of 3 (15-20 minutes)
 //   node bench/run.mjs --quick          small sizes, 1 run: checks the harness works (CI)
 //   node bench/run.mjs --only b4,codec  some scenarios: b4 codec persistence network memory bundle editor tabs
 //   node bench/run.mjs --chart FILE     also write the chart to FILE (docs/benchmarks-ratios.svg)
