@@ -66,8 +66,8 @@ export async function run ({ quick, runs, web, peersPage }) {
       [`cold load: B4 document (${(b4.bytes.length / 1e3).toFixed(0)} KB, one row)`, 'b4'],
       [`cold load: ${ROWS.toLocaleString('en')}-row store`, 'rows']
     ]
-    // New processes differ more than the libraries do (three runs of the same build put the
-    // 10 MB document's ratio at 0.59x-1.06x): at least 6 of each, and ysync and y-indexeddb
+    // New processes differ more than the libraries do (docs/benchmarks.md, what each scenario
+    // measures): at least 6 of each, and ysync and y-indexeddb
     // take turns going first (an even count: each goes first as often), so that neither
     // always starts while the last browser exits, nor always pays for warming up the process
     // in the decode alone.
