@@ -67,10 +67,9 @@ export async function run ({ quick, runs, web, peersPage }) {
       [`cold load: ${ROWS.toLocaleString('en')}-row store`, 'rows']
     ]
     // New processes differ more than the libraries do (docs/benchmarks.md, what each scenario
-    // measures): at least 6 of each, and ysync and y-indexeddb
-    // take turns going first (an even count: each goes first as often), so that neither
-    // always starts while the last browser exits, nor always pays for warming up the process
-    // in the decode alone.
+    // measures): at least 6 of each, and ysync and y-indexeddb take turns going first (an even
+    // count: each goes first as often), so that neither always starts while the last browser
+    // exits, nor always pays for warming up the process in the decode alone.
     const coldRuns = quick ? runs : 2 * Math.ceil(Math.max(runs, 6) / 2)
     for (const [label, db] of stores) {
       const load = { ysync: [], yidb: [] }
