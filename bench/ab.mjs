@@ -12,6 +12,7 @@ import { cpSync, copyFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import { basename, join } from 'node:path'
 import * as Y from 'yjs'
 import { startStatic } from '../e2e/lib.mjs'
+import { oneEditRows } from '../e2e/pages/rows.js'
 import { bigDoc } from './corpus.mjs'
 import { launchPage, loadTrace, median, repoRoot } from './lib.mjs'
 
@@ -27,11 +28,7 @@ files.forEach((f, i) => {
   cpSync(join(repoRoot, 'pkg/snippets'), join(out, 'snippets'), { recursive: true })
   copyFileSync(f, join(out, 'ysync_bg.wasm'))
 })
-const small = new Y.Doc()
-const rows = []
-small.on('update', (u) => rows.push(Array.from(u)))
-for (let i = 0; i < 10000; i++) small.getText('t').insert(i, 'x')
-writeFileSync(join(dir, 'rows.json'), JSON.stringify(rows))
+writeFileSync(join(dir, 'rows.json'), JSON.stringify(oneEditRows(Y, 10_000).map((u) => Array.from(u))))
 writeFileSync(join(dir, 'page.html'), '<!doctype html><script>window.ysyncReady = true</script>')
 const big = bigDoc({ quick: false })
 const b4 = loadTrace(50000)

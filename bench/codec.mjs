@@ -79,10 +79,7 @@ export async function run ({ quick, runs, web, peersPage }) {
   try {
     const r = await b.page.evaluate(({ n, runs }) => {
       const { ysync, Y } = window
-      const updates = []
-      const src = new Y.Doc()
-      src.on('update', (u) => updates.push(u))
-      for (let i = 0; i < n; i++) src.getText('t').insert(i, 'x')
+      const updates = window.oneEditRows(Y, n)
       const merge = { ysync: (us) => ysync.mergeUpdates(us), yjs: (us) => Y.mergeUpdates(us) }
       const out = { ysync: [], yjs: [] }
       for (let i = 0; i < runs; i++) {

@@ -103,10 +103,7 @@ export async function run ({ quick, runs }) {
       const s = await launchPage(`${web.url}/yjs/load.html`, profile)
       await s.page.evaluate(async ({ b4Path, rows }) => {
         const b4 = new Uint8Array(await (await fetch(b4Path)).arrayBuffer())
-        const small = new window.Y.Doc()
-        const stored = []
-        small.on('update', (u) => stored.push(u))
-        for (let i = 0; i < rows; i++) small.getText('t').insert(i, 'x')
+        const stored = window.oneEditRows(window.Y, rows)
         for (const v of ['ysync', 'yjs']) {
           await window.storeRows(`b4-${v}`, [b4])
           await window.storeRows(`rows-${v}`, stored)

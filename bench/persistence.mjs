@@ -51,10 +51,7 @@ export async function run ({ quick, runs, web, peersPage }) {
     const b4 = b4Doc({ quick })
     await b.page.evaluate(async ({ bigPath, b4Path, rows }) => {
       const get = async (p) => new Uint8Array(await (await fetch(p)).arrayBuffer())
-      const stores = { big: [await get(bigPath)], b4: [await get(b4Path)], rows: [] }
-      const small = new window.Y.Doc()
-      small.on('update', (u) => stores.rows.push(u))
-      for (let i = 0; i < rows; i++) small.getText('t').insert(i, 'x')
+      const stores = { big: [await get(bigPath)], b4: [await get(b4Path)], rows: window.oneEditRows(window.Y, rows) }
       for (const [k, values] of Object.entries(stores)) {
         for (const lib of ['ysync', 'yidb', 'read']) await window.storeRows(`${k}-${lib}`, values)
       }

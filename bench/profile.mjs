@@ -101,12 +101,7 @@ async function loadRows (page) {
     const path = bigDoc({ quick: false }).path
     await page.evaluate(async (path) => { window.rows = [new Uint8Array(await (await fetch(path)).arrayBuffer())] }, path)
   } else {
-    await page.evaluate(() => {
-      window.rows = []
-      const y = new window.Y.Doc()
-      y.on('update', (u) => window.rows.push(u))
-      for (let k = 0; k < 10_000; k++) y.getText('t').insert(k, 'x')
-    })
+    await page.evaluate(() => { window.rows = window.oneEditRows(window.Y, 10_000) })
   }
 }
 

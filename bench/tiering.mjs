@@ -59,10 +59,7 @@ try {
             } else {
               // Made by a Yjs document in another page would warm nothing here; Yjs's own
               // encoder runs in this page, so its decoder is warmed no more than ysync's.
-              updates = []
-              const y = new window.Y.Doc()
-              y.on('update', (u) => updates.push(u))
-              for (let k = 0; k < 10_000; k++) y.getText('t').insert(k, 'x')
+              updates = window.oneEditRows(window.Y, 10_000)
             }
             const floor = await import('/target/size-floor/pkg/ysync_size_floor.js')
             await floor.default()

@@ -28,7 +28,7 @@ import init, * as ysync from '${pkg}'
 import * as Y from 'yjs'
 import { IndexeddbPersistence } from 'y-indexeddb'
 import { WebsocketProvider } from 'y-websocket'
-import { applyRowsAsLoaded, rawRows, storeRows } from '/e2e/pages/rows.js'
+import { applyRowsAsLoaded, oneEditRows, rawRows, storeRows } from '/e2e/pages/rows.js'
 import { replayTrace } from '/e2e/pages/trace.js'
 window.wasm = await init()
 window.ysync = ysync
@@ -38,6 +38,7 @@ window.YWebsocketProvider = WebsocketProvider
 window.rawRows = rawRows
 window.storeRows = storeRows
 window.applyRowsAsLoaded = applyRowsAsLoaded
+window.oneEditRows = oneEditRows
 window.replayTrace = replayTrace
 window.ysyncReady = true
 </script>

@@ -3,7 +3,7 @@
 // `ysync`'s init() returns the instance the entry already started: its memory is read, if any.
 import * as Y from 'yjs'
 import { IndexeddbPersistence } from 'ysync/yjs'
-import { storeRows } from '@e2e/pages/rows.js'
+import { oneEditRows, storeRows } from '@e2e/pages/rows.js'
 
 const wasmMemory = async () => {
   try {
@@ -23,5 +23,6 @@ window.load = async (name) => {
 }
 window.wasmBytes = async () => (await wasmMemory())?.buffer.byteLength ?? 0
 window.storeRows = storeRows
+window.oneEditRows = oneEditRows
 window.Y = Y
 window.ysyncReady = true

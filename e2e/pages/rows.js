@@ -32,12 +32,32 @@ export const storeRows = (name, values) => new Promise((resolve, reject) => {
 })
 
 /**
+ * How many stored rows ysync's IndexeddbPersistence applies in one transaction: the same figure
+ * as `ROWS_PER_TRANSACTION` in src/driver/persistence.rs (one transaction of many small rows
+ * costs quadratic time in yrs).
+ */
+export const ROWS_PER_TRANSACTION = 256
+
+/**
  * Applies stored `rows` to the ysync document `doc` the way ysync's IndexeddbPersistence loads
- * them: in transactions of 256 rows (one transaction of many small rows costs quadratic time in
- * yrs, src/driver/persistence.rs). The benchmarks time a library's decode with its load's own way.
+ * them, in transactions of ROWS_PER_TRANSACTION. The benchmarks time a library's decode with
+ * its load's own way.
  */
 export const applyRowsAsLoaded = (doc, rows) => {
-  for (let k = 0; k < rows.length; k += 256) {
-    doc.transact(() => { for (let j = k; j < Math.min(k + 256, rows.length); j++) doc.applyUpdate(rows[j]) })
+  for (let k = 0; k < rows.length; k += ROWS_PER_TRANSACTION) {
+    const end = Math.min(k + ROWS_PER_TRANSACTION, rows.length)
+    doc.transact(() => { for (let j = k; j < end; j++) doc.applyUpdate(rows[j]) })
   }
+}
+
+/**
+ * The benchmarks' many-rows store: `n` one-character inserts into the text `t` of a new Yjs
+ * document (module `Y`), one update each, as y-indexeddb stores a document typed key by key.
+ */
+export const oneEditRows = (Y, n) => {
+  const rows = []
+  const y = new Y.Doc()
+  y.on('update', (u) => rows.push(u))
+  for (let k = 0; k < n; k++) y.getText('t').insert(k, 'x')
+  return rows
 }

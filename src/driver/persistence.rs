@@ -362,7 +362,8 @@ fn apply_rows(core: &Rc<PersistenceCore>, values: &js_sys::Array) -> (usize, usi
     (values.length() as usize, bytes)
 }
 
-/// How many stored rows one load transaction applies (see [`fold_rows`]).
+/// How many stored rows one load transaction applies (see [`fold_rows`]). The benchmarks' pages
+/// apply rows the same way, with the same figure (`ROWS_PER_TRANSACTION` in e2e/pages/rows.js).
 const ROWS_PER_TRANSACTION: usize = 256;
 
 /// Applies every valid row to the document with `origin` (one of this persistence's, so it is
