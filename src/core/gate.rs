@@ -4,9 +4,13 @@
 //!
 //! Held blocks are indexed by client and first clock, so the work an update costs depends on
 //! that update (and on the held runs it makes fit), never on how much is held; what is held is
-//! capped in blocks and bytes.
+//! capped in blocks and bytes. The index is hash maps and a heap per client, not B-trees: the
+//! standard B-tree's code, compiled again for each key and value type, cost the npm build more
+//! (docs/size.md). Client ids are hashed as the awareness table hashes them; yrs's own tables
+//! of clients do not hash them at all.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
 
 use yrs::updates::decoder::Decode;
 use yrs::{ClientID, ReadTxn, StateVector, Transact, TransactionMut, Update};
@@ -25,10 +29,12 @@ use crate::core::validate::Limits;
 /// what it is: the server's content is not sent back to it, an app's update is.
 #[derive(Debug)]
 pub struct Gate {
-    /// Held runs by client, then by first clock.
-    held: BTreeMap<u64, BTreeMap<u64, Held>>,
-    /// Clients whose clock advanced since their first held run was last looked at.
-    ready: BTreeSet<u64>,
+    /// Held runs by client. A client listed in `ready` keeps its entry, runs or not.
+    held: HashMap<u64, Runs>,
+    /// Clients whose clock advanced since their first held run was last looked at, each once
+    /// ([`Runs::ready`]), in the order they became ready: the order runs are retried in does
+    /// not depend on a hasher.
+    ready: Vec<u64>,
     blocks: usize,
     bytes: usize,
     /// Bytes of updates the gate split or applied (what its work is proportional to).
@@ -41,8 +47,8 @@ pub struct Gate {
 impl Default for Gate {
     fn default() -> Self {
         Gate {
-            held: BTreeMap::new(),
-            ready: BTreeSet::new(),
+            held: HashMap::new(),
+            ready: Vec::new(),
             blocks: 0,
             bytes: 0,
             examined: 0,
@@ -70,6 +76,25 @@ pub fn cost(blocks: usize, bytes: usize) -> u64 {
 struct Held {
     origin: Option<Vec<u8>>,
     run: HeldRun,
+}
+
+/// One client's held runs.
+#[derive(Debug, Default)]
+struct Runs {
+    /// The first clocks of `by_start`, the smallest on top: the run that can fit first.
+    starts: BinaryHeap<Reverse<u64>>,
+    /// The runs by first clock.
+    by_start: HashMap<u64, Held>,
+    /// Listed in [`Gate::ready`].
+    ready: bool,
+}
+
+impl Runs {
+    /// The run with the smallest first clock.
+    fn first(&self) -> Option<(u64, &Held)> {
+        let Reverse(start) = *self.starts.peek()?;
+        self.by_start.get(&start).map(|h| (start, h))
+    }
 }
 
 /// What an update did at the gate.
@@ -147,11 +172,20 @@ impl Gate {
         self.examined
     }
 
-    /// The held runs, e.g. to keep them in a compacted row.
+    /// The held runs by client, then by first clock, e.g. to keep them in a compacted row.
     pub fn held_updates(&self) -> impl Iterator<Item = &[u8]> {
-        self.held
-            .values()
-            .flat_map(|runs| runs.values().map(|h| h.run.update.as_slice()))
+        let runs: Vec<(u64, u64, &[u8])> = self
+            .held
+            .iter()
+            .flat_map(|(&client, runs)| {
+                runs.by_start
+                    .iter()
+                    .map(move |(&start, h)| (client, start, h.run.update.as_slice()))
+            })
+            .collect();
+        crate::core::order::sorted_by(&runs, |a, b| (a.0, a.1).cmp(&(b.0, b.1)))
+            .into_iter()
+            .map(|(_, _, update)| update)
     }
 
     /// Drops what is held under `origin` (a server's blocks, when its connection is replaced:
@@ -159,7 +193,7 @@ impl Gate {
     pub fn drop_origin(&mut self, origin: &[u8]) -> usize {
         let before = self.blocks;
         for runs in self.held.values_mut() {
-            runs.retain(|_, h| {
+            runs.by_start.retain(|_, h| {
                 let keep = h.origin.as_deref() != Some(origin);
                 if !keep {
                     self.blocks -= h.run.blocks;
@@ -167,8 +201,11 @@ impl Gate {
                 }
                 keep
             });
+            let by_start = &runs.by_start;
+            runs.starts.retain(|Reverse(s)| by_start.contains_key(s));
         }
-        self.held.retain(|_, runs| !runs.is_empty());
+        self.held
+            .retain(|_, runs| runs.ready || !runs.by_start.is_empty());
         before - self.blocks
     }
 
@@ -222,24 +259,38 @@ impl Gate {
         sv: &StateVector,
         only: Option<&Option<Vec<u8>>>,
     ) -> Option<(u64, Option<Vec<u8>>)> {
-        let mut found = None;
-        let mut stale = Vec::new();
-        for &c in &self.ready {
-            let first = self.held.get(&c).and_then(|runs| runs.iter().next());
-            match first {
-                Some((&start, h)) if start <= clock(sv, c) => {
+        let mut i = 0;
+        while let Some(&c) = self.ready.get(i) {
+            match self.held.get(&c).and_then(Runs::first) {
+                Some((start, h)) if start <= clock(sv, c) => {
                     if only.is_none_or(|o| *o == h.origin) {
-                        found = Some((c, h.origin.clone()));
-                        break;
+                        return Some((c, h.origin.clone()));
+                    }
+                    i += 1;
+                }
+                _ => {
+                    // The last one moves into `i`, and is looked at next.
+                    self.ready.swap_remove(i);
+                    if let Some(runs) = self.held.get_mut(&c) {
+                        runs.ready = false;
+                        if runs.by_start.is_empty() {
+                            self.held.remove(&c);
+                        }
                     }
                 }
-                _ => stale.push(c),
             }
         }
-        for c in stale {
-            self.ready.remove(&c);
+        None
+    }
+
+    /// Lists `client` in the ready set, if it has held runs and is not listed yet.
+    fn mark_ready(&mut self, client: u64) {
+        if let Some(runs) = self.held.get_mut(&client) {
+            if !runs.ready {
+                runs.ready = true;
+                self.ready.push(client);
+            }
         }
-        found
     }
 
     /// Applies the held runs of `origin` that fit, one at a time, while any does; true if
@@ -273,8 +324,10 @@ impl Gate {
 
     fn take_first(&mut self, client: u64) -> Option<Held> {
         let runs = self.held.get_mut(&client)?;
-        let (_, h) = runs.pop_first()?;
-        if runs.is_empty() {
+        let Reverse(start) = runs.starts.pop()?;
+        let h = runs.by_start.remove(&start)?;
+        // A listed client keeps its entry until `first_fit` unlists it.
+        if runs.by_start.is_empty() && !runs.ready {
             self.held.remove(&client);
         }
         self.blocks -= h.run.blocks;
@@ -328,19 +381,19 @@ impl Gate {
         txn.apply_update(Update::decode_v1(now).map_err(yrs_err)?)
             .map_err(yrs_err)?;
         self.charged += cost;
-        self.ready.extend(split.now_clients);
+        for c in split.now_clients {
+            self.mark_ready(c);
+        }
         if yrs_pending {
             for (c, &at) in txn.state_vector().iter() {
                 if at > sv.get(c) {
-                    self.ready.insert(c.get());
+                    self.mark_ready(c.get());
                 }
             }
         }
         // This document's own clock advances with local edits, outside the gate: its held
         // runs (its own past, loaded before it wrote anything) are looked at every time.
-        if self.held.contains_key(&own) {
-            self.ready.insert(own);
-        }
+        self.mark_ready(own);
         let mut applied = Applied {
             delete_set_at: split.delete_set_at,
             whole: split.now.is_none(),
@@ -370,26 +423,29 @@ impl Gate {
     }
 
     fn hold(&mut self, origin: &Option<Vec<u8>>, run: HeldRun) {
-        let runs = self.held.entry(run.client).or_default();
+        let client = run.client;
+        let runs = self.held.entry(client).or_default();
         // The same first clock twice (a resent update): keep the longer run.
-        if let Some(old) = runs.get(&run.start) {
+        if let Some(old) = runs.by_start.get(&run.start) {
             if old.run.end >= run.end {
                 return;
             }
             self.blocks -= old.run.blocks;
             self.bytes -= old.run.update.len();
+        } else {
+            runs.starts.push(Reverse(run.start));
         }
         self.blocks += run.blocks;
         self.bytes += run.update.len();
-        // A run may fit at once (its gap was filled by an earlier part of this update).
-        self.ready.insert(run.client);
-        runs.insert(
+        runs.by_start.insert(
             run.start,
             Held {
                 origin: origin.clone(),
                 run,
             },
         );
+        // A run may fit at once (its gap was filled by an earlier part of this update).
+        self.mark_ready(client);
     }
 }
 
@@ -697,6 +753,7 @@ mod tests {
                 text,
                 "seed {seed}"
             );
+            assert!(gate.held.is_empty() && gate.ready.is_empty(), "seed {seed}");
         }
     }
 

@@ -112,7 +112,7 @@ pub fn split_v1(
     let (mut new_blocks, mut new_bytes) = (0, 0);
     let mut cut = false;
     // Per client, the clock the document has once `now` is applied.
-    let mut ends: std::collections::BTreeMap<u64, u64> = std::collections::BTreeMap::new();
+    let mut ends: std::collections::HashMap<u64, u64> = std::collections::HashMap::new();
     for sec in &sections {
         // Only this document writes its own clocks: anything past them is refused whole (Yjs
         // would switch to a new client id; yrs cannot, and such blocks broke its accounting in
