@@ -4,7 +4,8 @@
 // of 3 new browser processes.
 //   node bench/ab.mjs A.wasm B.wasm [C.wasm ...]
 // Each build gets pkg/'s glue (build it first: scripts/build.sh); the exports must match.
-// Prints, per build, the median warm time of 10,000 one-edit rows applied to a new Doc, of
+// Prints, per build, the median warm time of 10,000 one-edit rows applied to a new Doc (one
+// applyUpdate each, and as stored rows load: e2e/pages/rows.js applyRowsAsLoaded), of
 // the 10 MB document's update (bench/corpus.mjs) and of the first 50,000 edits of the B4 trace
 // through the JS API (bench/b4.mjs: ysync's own per-call code), and the first call of the rows
 // and the document in each process.
@@ -37,13 +38,14 @@ Y.applyUpdate(bigYjs, big.bytes)
 const bigText = { name: 't', length: bigYjs.getText('t').length }
 
 const web = await startStatic(repoRoot)
-const res = Object.fromEntries(names.map((n) => [n, { rows: [], big: [], b4: [], first: [] }]))
+const res = Object.fromEntries(names.map((n) => [n, { rows: [], loaded: [], big: [], b4: [], first: [] }]))
 try {
   for (let p = 0; p < 3; p++) {
     const b = await launchPage(web.url + '/target/ab/page.html')
     try {
       const r = await b.page.evaluate(async ({ names, bigPath, bigText, patches, endContent }) => {
         const { replayTrace } = await import('/e2e/pages/trace.js')
+        const { applyRowsAsLoaded } = await import('/e2e/pages/rows.js')
         const mods = []
         for (const n of names) {
           const m = await import(`/target/ab/${n}/ysync.js`)
@@ -62,6 +64,12 @@ try {
             if (d.getText('t').length !== rows.length) throw new Error(`${n}: rows not applied`)
             d.free()
             t0 = performance.now()
+            const l = new m.Doc()
+            applyRowsAsLoaded(l, rows)
+            const loadedMs = performance.now() - t0
+            if (l.getText('t').length !== rows.length) throw new Error(`${n}: rows not applied as loaded`)
+            l.free()
+            t0 = performance.now()
             const e = new m.Doc()
             e.applyUpdate(big)
             const bigMs = performance.now() - t0
@@ -76,7 +84,7 @@ try {
             const b4Ms = performance.now() - t0
             if (t.toString() !== endContent || bytes === 0) throw new Error(`${n}: the trace did not produce its final text`)
             f.free()
-            ;(out[n] ??= []).push([rowsMs, bigMs, b4Ms])
+            ;(out[n] ??= []).push([rowsMs, bigMs, b4Ms, loadedMs])
           }
         }
         return out
@@ -84,7 +92,7 @@ try {
       for (const n of names) {
         res[n].first.push(r[n][0])
         // The first two rounds warm the tiers up; the rest are warm.
-        for (const [rowsMs, bigMs, b4Ms] of r[n].slice(2)) { res[n].rows.push(rowsMs); res[n].big.push(bigMs); res[n].b4.push(b4Ms) }
+        for (const [rowsMs, bigMs, b4Ms, loadedMs] of r[n].slice(2)) { res[n].rows.push(rowsMs); res[n].loaded.push(loadedMs); res[n].big.push(bigMs); res[n].b4.push(b4Ms) }
       }
     } finally {
       await b.close()
@@ -93,8 +101,8 @@ try {
 } finally {
   await web.stop()
 }
-console.log('| build | 10,000 rows, warm | 10 MB document, warm | B4 50,000 edits, JS API, warm | first calls (rows, document) per process |\n|---|---:|---:|---:|---|')
+console.log('| build | 10,000 rows, warm | the rows as stored rows load, warm | 10 MB document, warm | B4 50,000 edits, JS API, warm | first calls (rows, document) per process |\n|---|---:|---:|---:|---:|---|')
 for (const n of names) {
-  const { rows, big, b4, first } = res[n]
-  console.log(`| ${n} | ${median(rows).toFixed(1)} ms | ${median(big).toFixed(1)} ms | ${median(b4).toFixed(1)} ms | ${first.map(([a, b]) => `${a.toFixed(0)}, ${b.toFixed(0)}`).join('; ')} ms |`)
+  const { rows, loaded, big, b4, first } = res[n]
+  console.log(`| ${n} | ${median(rows).toFixed(1)} ms | ${median(loaded).toFixed(1)} ms | ${median(big).toFixed(1)} ms | ${median(b4).toFixed(1)} ms | ${first.map(([a, b]) => `${a.toFixed(0)}, ${b.toFixed(0)}`).join('; ')} ms |`)
 }

@@ -176,6 +176,11 @@ impl Doc {
         self.apply_update_v2_as(&self.shared.applied, update)
     }
 
+    /// The origin key of [`apply_update`](Self::apply_update)'s transactions.
+    pub(crate) fn applied_key(&self) -> &str {
+        &self.shared.applied
+    }
+
     /// [`apply_update`](Self::apply_update) under the origin `key` (one of `core::origin`'s).
     pub fn apply_update_as(&self, key: &str, update: &[u8]) -> Result<()> {
         // Checked by the gate, which walks the whole update before yrs reads any of it (a

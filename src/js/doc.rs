@@ -232,6 +232,11 @@ impl Doc {
         apply: impl FnOnce(&str) -> ApiResult<()>,
     ) -> ApiResult<()> {
         let shared = &self.shared;
+        // In an open transaction the update joins it under that transaction's origin, so no
+        // key is made for `origin` (a new one is formatted for each call).
+        if shared.in_transaction() {
+            return apply(shared.doc.applied_key());
+        }
         // Not `local`: the origin key has the remote prefix even when `origin` is null.
         let origin = if origin.is_undefined() {
             JsValue::NULL
