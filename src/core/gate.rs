@@ -232,7 +232,9 @@ impl Gate {
     /// committed. Returns whether any block went in.
     pub fn settle(&mut self, doc: &yrs::Doc, limits: &Limits) -> bool {
         let mut any = false;
-        loop {
+        // A state vector is built over every client the document knows: not when no held
+        // run can fit.
+        while !self.ready.is_empty() {
             let sv = match doc.try_transact() {
                 Ok(t) => t.state_vector(),
                 Err(_) => return any,
@@ -250,6 +252,7 @@ impl Gate {
             }
             any = true;
         }
+        any
     }
 
     /// A client whose first held run fits `sv` now (of origin `only`, if given), and that
@@ -302,7 +305,8 @@ impl Gate {
         limits: &Limits,
     ) -> bool {
         let mut any = false;
-        loop {
+        // As in `settle`: no state vector when no held run can fit.
+        while !self.ready.is_empty() {
             let sv = txn.state_vector();
             let Some((c, _)) = self.first_fit(&sv, Some(origin)) else {
                 return any;
@@ -320,6 +324,7 @@ impl Gate {
                 }
             }
         }
+        any
     }
 
     fn take_first(&mut self, client: u64) -> Option<Held> {
