@@ -248,9 +248,10 @@ impl Document {
 
     /// Applies a v1 update through the document's gate (which checks it before yrs reads it)
     /// in a transaction with origin `key` (or in the open one), then the blocks other origins
-    /// held that it filled a gap for, each under its own origin. Blocks refused over a cap are reported as the typed
-    /// error; the rest is in. With `give`, the tap takes those bytes as the transaction's
-    /// update when they went in whole (they are the same update, already encoded).
+    /// held that it filled a gap for, each under its own origin. Blocks refused over a cap are
+    /// reported as the typed error; the rest is in. With `give`, the tap takes those bytes as
+    /// the transaction's update when they went in whole (they are the same update, already
+    /// encoded).
     pub fn apply_gated(&self, key: &str, update: &[u8], give: Option<&Rc<[u8]>>) -> Result<()> {
         let limits = Limits::default();
         let result = self.edit_with(Some(key), |txn| {
